@@ -1,0 +1,1 @@
+"""The Pulumi program: one stack per onboarded project (see Pulumi.yaml)."""

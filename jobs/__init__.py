@@ -1,0 +1,1 @@
+"""The orchestration library behind the invoke tasks."""

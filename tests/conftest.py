@@ -1,0 +1,95 @@
+"""Shared fixtures: small synthetic data, the Titanic split when present, a GCS emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TITANIC_TRAIN = SHARED_DATA / "titanic_train.csv"
+
+
+def make_split(path: Path, rows: int = 200, features: int = 5, seed: int = 0, noise: float = 0.3) -> tuple[Path, Path]:
+    """A small, learnable binary problem written as the trainer's two .npz files."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, features)).astype(np.float32)
+    w = rng.normal(size=features)
+    y = ((X @ w + noise * rng.normal(size=rows)) > 0).astype(np.float32)
+    cut = int(rows * 0.8)
+    path.mkdir(parents=True, exist_ok=True)
+    train, val = path / "train_data.npz", path / "val_data.npz"
+    np.savez(train, X_train=X[:cut], y_train=y[:cut])
+    np.savez(val, X_val=X[cut:], y_val=y[cut:])
+    return train, val
+
+
+@pytest.fixture
+def small_data(tmp_path) -> tuple[Path, Path]:
+    return make_split(tmp_path / "data")
+
+
+@pytest.fixture
+def titanic_csv() -> Path:
+    if not TITANIC_TRAIN.exists():
+        pytest.skip(f"{TITANIC_TRAIN} not present")
+    return TITANIC_TRAIN
+
+
+def run_trainer(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m trainer`` as a real subprocess (as a trial runs it)."""
+    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """gcp-storage-emulator served in-process; yields its URL (set as STORAGE_EMULATOR_HOST)."""
+    from gcp_storage_emulator.server import create_server
+
+    port = _free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    saved = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    from trainer import uri
+
+    uri.gcs_client.cache_clear()
+    yield url
+    server.stop()
+    uri.gcs_client.cache_clear()
+    if saved is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = saved
+
+
+@pytest.fixture
+def bucket(gcs_emulator, request) -> str:
+    """A fresh, empty bucket on the emulator; yields its name."""
+    from trainer import uri
+
+    name = ("test-" + re.sub("[^a-z0-9-]", "-", request.node.name.lower()))[:60].strip("-")
+    client = uri.gcs_client()
+    existing = client.lookup_bucket(name)
+    if existing is not None:
+        for blob in client.list_blobs(name):
+            blob.delete()
+    else:
+        client.create_bucket(name)
+    return name

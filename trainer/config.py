@@ -1,0 +1,29 @@
+"""The hyperparameters of one training run (torch-free, so flags parse before torch loads)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of one training run (the trainer's command-line flags)."""
+
+    epochs: int = 1000
+    learning_rate: float = 1e-4
+    patience: int = 10
+    min_delta: float = 1e-3
+    restore_best: bool = True
+    seed: int = 42
+    hidden: int = 64
+    layers: int = 2
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    batch_size: int = 0  # 0: the whole training split in one batch
+
+    def as_dict(self) -> dict:
+        return asdict(self)

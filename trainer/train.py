@@ -1,0 +1,119 @@
+"""The training loop: full-batch or mini-batch, early stopping on validation loss."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from trainer.config import TrainConfig
+from trainer.data import Split
+from trainer.model import build_mlp
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass
+class FitResult:
+    model: nn.Sequential
+    history: list[EpochRecord]
+    best_epoch: int
+    best_val_loss: float
+    stopped_epoch: int
+    final_val_loss: float
+    final_val_accuracy: float
+    early_stopped: bool
+    diverged: bool
+    seconds: float
+    architecture: dict = field(default_factory=dict)
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn) -> tuple[float, float]:
+    model.eval()
+    with torch.inference_mode():
+        logits = model(X).squeeze(1)
+        loss = loss_fn(logits, y)
+        accuracy = ((logits > 0).to(y.dtype) == y).to(torch.float32).mean()
+        values = torch.stack([loss, accuracy]).tolist()
+    return values[0], values[1]
+
+
+def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
+        on_epoch: EpochCallback | None = None) -> FitResult:
+    """Train until ``epochs`` or until validation loss has not improved by more than
+    ``min_delta`` for ``patience`` epochs; restore the best weights if asked.
+
+    ``on_epoch`` sees every epoch with finite metrics; a run whose validation loss becomes
+    NaN or infinite stops there with ``diverged`` set."""
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    architecture = {"n_features": int(train.X.shape[1]), "hidden": config.hidden,
+                    "layers": config.layers, "dropout": config.dropout}
+    model = build_mlp(**architecture).to(device)
+    optimizer = _optimizer(config, model.parameters())
+    loss_fn = nn.BCEWithLogitsLoss()
+    Xtr, ytr = torch.from_numpy(train.X).to(device), torch.from_numpy(train.y).to(device)
+    Xva, yva = torch.from_numpy(val.X).to(device), torch.from_numpy(val.y).to(device)
+    rows = Xtr.shape[0]
+    batch = rows if config.batch_size <= 0 else min(config.batch_size, rows)
+    shuffle = torch.Generator().manual_seed(config.seed)
+
+    history: list[EpochRecord] = []
+    best_val, best_epoch, best_state, waited, diverged = float("inf"), 0, None, 0, False
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(rows, generator=shuffle).to(device) if batch < rows else None
+        total = torch.zeros((), device=device)
+        for start in range(0, rows, batch):
+            idx = order[start:start + batch] if order is not None else slice(None)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xtr[idx]).squeeze(1), ytr[idx])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * (min(start + batch, rows) - start)
+        val_loss, val_acc = _evaluate(model, Xva, yva, loss_fn)
+        record = EpochRecord(epoch, float(total) / rows, val_loss, val_acc)
+        history.append(record)
+        if not math.isfinite(val_loss):
+            diverged = True
+            break
+        if on_epoch is not None:
+            on_epoch(record)
+        if best_val - val_loss > config.min_delta:
+            best_val, best_epoch, waited = val_loss, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+
+    stopped_epoch = history[-1].epoch
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    final_loss, final_acc = _evaluate(model, Xva, yva, loss_fn)
+    return FitResult(
+        model=model, history=history, best_epoch=best_epoch, best_val_loss=best_val,
+        stopped_epoch=stopped_epoch, final_val_loss=final_loss, final_val_accuracy=final_acc,
+        early_stopped=stopped_epoch < config.epochs, diverged=diverged, seconds=time.perf_counter() - started,
+        architecture=architecture,
+    )
