@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 sweep: $(STAMP)
-	$(BIN)/invoke train
+	$(BIN)/invoke tune
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -14,6 +14,7 @@ import sys
 from invoke import Exit, task
 
 DEFAULT_DATA = os.path.join("data", "default")
+DEFAULT_SPEC = os.path.join("jobs", "specs", "titanic.yaml")
 
 
 @task(help={
@@ -61,3 +62,39 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     status = subprocess.call(command, env={**os.environ, "AIP_MODEL_DIR": out})
     if status:
         raise Exit(code=status)
+
+
+@task(help={
+    "spec": f"sweep spec YAML (default {DEFAULT_SPEC}); see docs/sweep-spec.md",
+    "backend": "local (default) or vertex",
+    "trials": "override trials.max",
+    "parallel": "override trials.parallel",
+    "run_id": "name of the run (default <spec name>-<YYYYmmdd-HHMMSS>)",
+    "smoke": "run one trial only: check the whole path before scaling up",
+    "resume": "RUN_ID of a stopped or killed run to carry on to its end",
+    "dry_run": "validate the spec and print the plan; run nothing",
+    "data_root": f"what {{data}} in the trainer args expands to (default {DEFAULT_DATA}, built-in dataset)",
+    "seed": "seed of the search algorithm",
+    "trial_timeout": "seconds after which a trial is killed and marked FAILED",
+})
+def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None, smoke=False, resume=None,
+         dry_run=False, data_root=None, seed=None, trial_timeout=None):
+    """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
+    from jobs.runs import RunError
+    from jobs.spec import SpecError
+    from jobs.tune import tune_local
+
+    if backend != "local":
+        raise Exit(f"tune: backend {backend!r} is not available yet; use --backend local", code=2)
+    try:
+        status = tune_local(spec, run_id=run_id, resume=resume, trials=_int(trials), parallel=_int(parallel),
+                            smoke=smoke, dry_run=dry_run, data_root=data_root, seed=_int(seed),
+                            trial_timeout=float(trial_timeout) if trial_timeout else None)
+    except (SpecError, RunError) as exc:
+        raise Exit(f"tune: {exc}", code=2) from None
+    if status:
+        raise Exit(code=status)
+
+
+def _int(value) -> int | None:
+    return None if value in (None, "") else int(value)

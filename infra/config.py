@@ -1,0 +1,230 @@
+"""The stack config of one onboarded project: typed, validated, and named the way the stack file names it.
+
+A stack file (``infra/stacks/Pulumi.<stack>.yaml``) holds ``gcp:project``, ``gcp:region`` and the
+``sweeps:*`` keys below (camelCase, as Pulumi config keys are). The same model validates what
+``jobs.onboard`` writes and what ``pulumi up`` reads, so a bad value fails before anything is created.
+Pulumi itself is imported only by :meth:`StackConfig.from_pulumi`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# At most 22 characters, so that "<team>-trainer" fits a service account id (6-30 characters).
+TEAM = re.compile(r"^[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?$")
+MEMBER = re.compile(r"^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+DIGEST_REF = re.compile(r"^[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+# Regions where Vertex AI runs custom training and hyperparameter tuning jobs.
+VERTEX_REGIONS = frozenset({
+    "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2", "us-west3",
+    "us-west4", "northamerica-northeast1", "northamerica-northeast2", "southamerica-east1",
+    "europe-central2", "europe-north1", "europe-southwest1", "europe-west1", "europe-west2",
+    "europe-west3", "europe-west4", "europe-west6", "europe-west8", "europe-west9", "me-central1",
+    "me-west1", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
+    "asia-south1", "asia-southeast1", "asia-southeast2", "australia-southeast1", "australia-southeast2",
+})
+GCP_KEYS = ("project", "region")  # fields read from the gcp: namespace; the rest are sweeps:
+
+
+class ConfigError(ValueError):
+    """A stack config value is invalid; the message names the key, the value and the rule."""
+
+
+def check_project_id(value: str) -> str:
+    """A GCP project id: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter."""
+    if not PROJECT_ID.match(value):
+        raise ValueError(f"{value!r} is not a GCP project id (6-30 characters: lowercase letters, digits "
+                         "and hyphens; starts with a letter, does not end with a hyphen)")
+    return value
+
+
+def check_region(value: str) -> str:
+    """A region where Vertex AI runs training jobs."""
+    if value not in VERTEX_REGIONS:
+        raise ValueError(f"{value!r} is not a Vertex AI training region (one of: "
+                         f"{', '.join(sorted(VERTEX_REGIONS))})")
+    return value
+
+
+def check_team(value: str) -> str:
+    """A team name: 1-22 characters, lowercase letters, digits and hyphens, starting with a letter."""
+    if not TEAM.match(value):
+        raise ValueError(f"{value!r} is not a team name (1-22 characters: lowercase letters, digits and "
+                         "hyphens; starts with a letter, does not end with a hyphen)")
+    return value
+
+
+def check_member(value: str) -> str:
+    """An IAM principal who may launch sweeps: user:, group: or serviceAccount: followed by an email."""
+    if not MEMBER.match(value):
+        raise ValueError(f"{value!r} is not a launcher member (user:EMAIL, group:EMAIL or "
+                         "serviceAccount:EMAIL)")
+    return value
+
+
+def check_digest_ref(value: str) -> str:
+    """An image reference pinned by digest: ``REGISTRY/PATH@sha256:<64 hex>``."""
+    if not DIGEST_REF.match(value):
+        raise ValueError(f"{value!r} is not an image reference by digest (REGISTRY/PATH@sha256:<64 hex>)")
+    return value
+
+
+def check_billing_account(value: str) -> str:
+    """A billing account id: ``XXXXXX-XXXXXX-XXXXXX`` (uppercase hex)."""
+    if not BILLING_ACCOUNT.match(value):
+        raise ValueError(f"{value!r} is not a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
+    return value
+
+
+def check_unique(values: list[str]) -> list[str]:
+    """The list without repeats (a repeat would be granted twice under one resource name)."""
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"listed more than once: {', '.join(repeated)}")
+    return values
+
+
+ProjectId = Annotated[str, AfterValidator(check_project_id)]
+Region = Annotated[str, AfterValidator(check_region)]
+Team = Annotated[str, AfterValidator(check_team)]
+Member = Annotated[str, AfterValidator(check_member)]
+DigestRef = Annotated[str, AfterValidator(check_digest_ref)]
+BillingAccount = Annotated[str, AfterValidator(check_billing_account)]
+
+
+class StackConfig(BaseModel):
+    """Everything one stack needs to know about the project it onboards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    project: ProjectId
+    region: Region
+    team: Team
+    launchers: Annotated[list[Member], AfterValidator(check_unique)] = []
+    versioning: bool = False
+    staging_retention_days: int = Field(7, ge=1)
+    artifacts_retention_days: int | None = Field(None, ge=1)
+    noncurrent_retention_days: int = Field(30, ge=1)
+    soft_delete_days: int = Field(7, ge=0, le=90)
+    image_keep_count: int = Field(5, ge=1)
+    trainer_image: DigestRef | None = None
+    budget_amount: int | None = Field(None, ge=1)
+    billing_account: BillingAccount | None = None
+    budget_thresholds: list[Annotated[float, Field(gt=0, le=10)]] = [0.5, 0.9, 1.0]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackConfig:
+        if 0 < self.soft_delete_days < 7:
+            raise ValueError(f"softDeleteDays {self.soft_delete_days}: use 0 (off) or 7-90 days")
+        if (self.budget_amount is None) != (self.billing_account is None):
+            raise ValueError("budgetAmount and billingAccount go together: set both or neither")
+        return self
+
+    @property
+    def stack(self) -> str:
+        """The stack name, also the prefix of every resource name in it."""
+        return f"{self.team}-{self.project}"
+
+    @property
+    def bucket_name(self) -> str:
+        """Globally unique: project ids are (at most 30 + 1 + 22 + 7 = 60 characters)."""
+        return f"{self.project}-{self.team}-sweeps"
+
+    @property
+    def service_account_id(self) -> str:
+        return f"{self.team}-trainer"
+
+    @property
+    def repository_id(self) -> str:
+        return f"{self.team}-sweeps"
+
+    @property
+    def registry(self) -> str:
+        return f"{self.region}-docker.pkg.dev"
+
+    @property
+    def repository(self) -> str:
+        """The Artifact Registry path images are pushed under."""
+        return f"{self.registry}/{self.project}/{self.repository_id}"
+
+    @property
+    def has_budget(self) -> bool:
+        return self.budget_amount is not None
+
+    @classmethod
+    def from_keys(cls, values: Mapping[str, Any]) -> StackConfig:
+        """Validate stack config keys (``gcp:project``, ``sweeps:team``, ...); raise ConfigError."""
+        fields = {}
+        for key, value in values.items():
+            namespace, _, name = key.partition(":")
+            if namespace == "sweeps" or (namespace == "gcp" and name in GCP_KEYS):
+                fields[name] = value
+        return cls.parse(fields)
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> StackConfig:
+        """Validate fields by name (``staging_retention_days``) or key name (``stagingRetentionDays``)."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+
+    @classmethod
+    def from_stack_file(cls, path: Path) -> StackConfig:
+        """Read and validate a ``Pulumi.<stack>.yaml`` file."""
+        return cls.from_keys((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+
+    @classmethod
+    def from_pulumi(cls) -> StackConfig:
+        """Read and validate the running stack's config (inside a Pulumi program only)."""
+        import pulumi
+
+        values = {}
+        for field in cls.model_fields.values():
+            namespace, _, name = stack_key(field.alias).partition(":")
+            raw = pulumi.Config(namespace).get(name)
+            if raw is not None:
+                values[f"{namespace}:{name}"] = _decode(raw)
+        return cls.from_keys(values)
+
+    def to_keys(self) -> dict[str, Any]:
+        """The stack config keys of the values set explicitly (defaults stay in code)."""
+        dumped = self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+        return {stack_key(alias): value for alias, value in dumped.items()}
+
+
+def stack_key(alias: str) -> str:
+    """The stack config key of a field: ``gcp:project``, ``gcp:region``, else ``sweeps:<alias>``."""
+    return f"{'gcp' if alias in GCP_KEYS else 'sweeps'}:{alias}"
+
+
+def _decode(raw: str) -> Any:
+    """Pulumi hands lists to the program as JSON text; numbers and booleans as text the model converts."""
+    return json.loads(raw) if raw.startswith(("[", "{")) else raw
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = error["loc"]
+        key = ""
+        if loc:
+            field = StackConfig.model_fields.get(str(loc[0]))
+            key = stack_key(field.alias if field else str(loc[0])) + "".join(f"[{part}]" for part in loc[1:])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(stack_key(f.alias) for f in StackConfig.model_fields.values())
+            message = f"unknown key (known: {known})"
+        elif error["type"] != "value_error":
+            message += f" (got {error['input']!r})"
+        lines.append(f"{key}: {message}" if key else message)
+    return "; ".join(lines)

@@ -1,0 +1,209 @@
+"""``SweepsProject``: everything one onboarded project needs to run sweeps on Vertex AI.
+
+APIs, one bucket (``data/``, ``staging/``, ``artifacts/``), a keyless trainer service account that
+trials run as, launcher grants, an Artifact Registry repository with cleanup policies, the trainer
+image pushed by digest, and an optional billing budget. Every resource name starts with the
+component's name (``<team>-<project>``), so projects never clash in one program or across stacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker_build as docker_build
+import pulumi_gcp as gcp
+
+from infra.config import StackConfig
+
+APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "logging",
+        "cloudresourcemanager")
+BUDGET_APIS = ("cloudbilling", "billingbudgets")
+DATA, STAGING, ARTIFACTS = "data", "staging", "artifacts"
+IMAGE = "trainer"
+# Vertex AI's service agents pull training images: the primary one and the custom code one.
+VERTEX_AGENTS = ("gcp-sa-aiplatform", "gcp-sa-aiplatform-cc")
+
+
+@dataclass(frozen=True)
+class SweepsProjectArgs:
+    """The validated stack config, and where the trainer image is built from."""
+
+    config: StackConfig
+    context: Path  # the docker build context: the repository root
+    dockerfile: Path  # trainer/Dockerfile
+
+
+class SweepsProject(pulumi.ComponentResource):
+    """One onboarded project; ``outputs`` holds what sweeps need (bucket paths, account, image)."""
+
+    outputs: dict[str, pulumi.Input[str]]
+
+    def __init__(self, name: str, args: SweepsProjectArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("sweeps:infra:Project", name, None, opts)
+        self._prefix, self._config = name, args.config
+        config = args.config
+        services = self._enable_apis()
+        number = gcp.organizations.get_project_output(project_id=config.project).number
+        self.bucket = self._bucket(services)
+        self.trainer = self._trainer(services)
+        self.repository = self._repository(services, number)
+        self._grant_launchers()
+        if config.has_budget:
+            self._budget(services, number)
+        image = config.trainer_image or self._image(args)
+        bucket_root = pulumi.Output.concat("gs://", self.bucket.name)
+        self.outputs = {
+            "project": config.project,
+            "region": config.region,
+            "bucket": self.bucket.name,
+            "data_root": pulumi.Output.concat(bucket_root, f"/{DATA}"),
+            "artifacts_root": pulumi.Output.concat(bucket_root, f"/{ARTIFACTS}"),
+            "staging": pulumi.Output.concat(bucket_root, f"/{STAGING}"),
+            "trainer_service_account": self.trainer.email,
+            "image": image,
+            "repository": pulumi.Output.concat(f"{config.registry}/{config.project}/",
+                                               self.repository.repository_id),
+        }
+        self.register_outputs(self.outputs)
+
+    def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
+
+    @property
+    def _labels(self) -> dict[str, str]:
+        return {"team": self._config.team, "project": self._config.project, "managed-by": "pulumi"}
+
+    def _enable_apis(self) -> list[gcp.projects.Service]:
+        apis = APIS + (BUDGET_APIS if self._config.has_budget else ())
+        return [gcp.projects.Service(f"{self._prefix}-{api}", project=self._config.project,
+                                     service=f"{api}.googleapis.com", disable_on_destroy=False,
+                                     opts=self._child())
+                for api in apis]
+
+    def _bucket(self, services: list[gcp.projects.Service]) -> gcp.storage.Bucket:
+        config = self._config
+        rules = [_delete_after(config.staging_retention_days, f"{STAGING}/")]
+        if config.artifacts_retention_days:
+            rules.append(_delete_after(config.artifacts_retention_days, f"{ARTIFACTS}/"))
+        if config.versioning:
+            rules.append(gcp.storage.BucketLifecycleRuleArgs(
+                action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                    days_since_noncurrent_time=config.noncurrent_retention_days, with_state="ARCHIVED")))
+        return gcp.storage.Bucket(
+            f"{self._prefix}-bucket", name=config.bucket_name, project=config.project,
+            location=config.region.upper(), uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
+                retention_duration_seconds=config.soft_delete_days * 86400),
+            versioning=gcp.storage.BucketVersioningArgs(enabled=config.versioning),
+            lifecycle_rules=rules, labels=self._labels, opts=self._child(*services))
+
+    def _trainer(self, services: list[gcp.projects.Service]) -> gcp.serviceaccount.Account:
+        """The account trials run as (no keys): objects in the bucket, and log writing."""
+        config = self._config
+        trainer = gcp.serviceaccount.Account(
+            f"{self._prefix}-trainer", account_id=config.service_account_id, project=config.project,
+            display_name=f"Sweeps trainer ({config.team})",
+            description="Vertex AI trials run as this account. No keys.", opts=self._child(*services))
+        gcp.storage.BucketIAMMember(f"{self._prefix}-trainer-objects", bucket=self.bucket.name,
+                                    role="roles/storage.objectUser", member=trainer.member,
+                                    opts=self._child())
+        gcp.projects.IAMMember(f"{self._prefix}-trainer-logs", project=config.project,
+                               role="roles/logging.logWriter", member=trainer.member, opts=self._child())
+        return trainer
+
+    def _repository(self, services: list[gcp.projects.Service],
+                    number: pulumi.Output[str]) -> gcp.artifactregistry.Repository:
+        """The Docker repository: keeps the newest trainer versions, readable by Vertex AI's agents."""
+        config = self._config
+        ar = gcp.artifactregistry
+        repository = ar.Repository(
+            f"{self._prefix}-repository", repository_id=config.repository_id, project=config.project,
+            location=config.region, format="DOCKER", description=f"Trainer images of {config.team}",
+            labels=self._labels, cleanup_policy_dry_run=False,
+            cleanup_policies=[
+                ar.RepositoryCleanupPolicyArgs(
+                    id=f"keep-{config.image_keep_count}-newest", action="KEEP",
+                    most_recent_versions=ar.RepositoryCleanupPolicyMostRecentVersionsArgs(
+                        keep_count=config.image_keep_count, package_name_prefixes=[IMAGE])),
+                ar.RepositoryCleanupPolicyArgs(
+                    id="delete-older", action="DELETE",
+                    condition=ar.RepositoryCleanupPolicyConditionArgs(
+                        tag_state="ANY", package_name_prefixes=[IMAGE])),
+            ],
+            opts=self._child(*services))
+        # Creating the service identity makes Google create the Vertex AI service agent now,
+        # rather than on first use, so that it can be granted access below.
+        identity = gcp.projects.ServiceIdentity(f"{self._prefix}-vertex-agent", project=config.project,
+                                                service="aiplatform.googleapis.com",
+                                                opts=self._child(*services))
+        for agent in VERTEX_AGENTS:
+            member = pulumi.Output.concat("serviceAccount:service-", number, f"@{agent}.iam.gserviceaccount.com")
+            self._read_images(agent.removeprefix("gcp-sa-"), repository, member, identity)
+        return repository
+
+    def _read_images(self, who: str, repository: gcp.artifactregistry.Repository,
+                     member: pulumi.Input[str], *depends_on: pulumi.Resource) -> None:
+        gcp.artifactregistry.RepositoryIamMember(
+            f"{self._prefix}-{who}-images", project=self._config.project, location=self._config.region,
+            repository=repository.repository_id, role="roles/artifactregistry.reader", member=member,
+            opts=self._child(*depends_on))
+
+    def _grant_launchers(self) -> None:
+        """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images."""
+        config = self._config
+        for member in config.launchers:
+            who = f"launcher-{_slug(member)}"
+            gcp.projects.IAMMember(f"{self._prefix}-{who}-vertex", project=config.project,
+                                   role="roles/aiplatform.user", member=member, opts=self._child())
+            gcp.serviceaccount.IAMMember(f"{self._prefix}-{who}-act-as-trainer",
+                                         service_account_id=self.trainer.name,
+                                         role="roles/iam.serviceAccountUser", member=member,
+                                         opts=self._child())
+            gcp.storage.BucketIAMMember(f"{self._prefix}-{who}-objects", bucket=self.bucket.name,
+                                        role="roles/storage.objectAdmin", member=member, opts=self._child())
+            self._read_images(who, self.repository, member)
+
+    def _image(self, args: SweepsProjectArgs) -> pulumi.Output[str]:
+        """Build trainer/Dockerfile, push it, and return its reference by digest."""
+        config = self._config
+        token = gcp.organizations.get_client_config_output().access_token
+        image = docker_build.Image(
+            f"{self._prefix}-trainer-image",
+            context=docker_build.BuildContextArgs(location=str(args.context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(args.dockerfile)),
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True, build_on_preview=False,
+            tags=[f"{config.repository}/{IMAGE}:latest"],
+            registries=[docker_build.RegistryArgs(address=config.registry, username="oauth2accesstoken",
+                                                  password=pulumi.Output.secret(token))],
+            labels=self._labels, opts=self._child(self.repository))
+        return pulumi.Output.concat(f"{config.repository}/{IMAGE}@", image.digest)
+
+    def _budget(self, services: list[gcp.projects.Service], number: pulumi.Output[str]) -> None:
+        config = self._config
+        gcp.billing.Budget(
+            f"{self._prefix}-budget", billing_account=config.billing_account,
+            display_name=f"sweeps {config.stack}",  # at most 60 characters
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[pulumi.Output.concat("projects/", number)],
+                                                              calendar_period="MONTH"),
+            amount=gcp.billing.BudgetAmountArgs(
+                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(units=str(config.budget_amount))),
+            threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(threshold_percent=share)
+                             for share in config.budget_thresholds],
+            opts=self._child(*services))
+
+
+def _delete_after(days: int, prefix: str) -> gcp.storage.BucketLifecycleRuleArgs:
+    return gcp.storage.BucketLifecycleRuleArgs(
+        action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+        condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=days, matches_prefixes=[prefix]))
+
+
+def _slug(member: str) -> str:
+    """``user:Ann.Lee@example.com`` -> ``user-ann-lee-example-com`` (a resource-name part)."""
+    return re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")

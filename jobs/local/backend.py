@@ -1,0 +1,285 @@
+"""The local sweep: Optuna asks, trial processes run, their reports come back, Optuna is told.
+
+One loop in the main thread drives up to ``parallel`` trial processes and wakes when one ends or
+when it is time to read their reports. Every trial is written to the run's SQLite study as it starts
+and as it ends, so a killed orchestrator loses nothing: a resumed run gives the trials that were
+left running a rerun and carries on to ``max``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from jobs.local import search
+from jobs.local.process import Launcher, TrialProcess
+from jobs.measurements import FileTail, Reports, log_tail, read_whole
+from jobs.runs import RunFolder
+from jobs.spec import Spec
+
+OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
+DONE = ("SUCCEEDED", "STOPPED", "FAILED", "INFEASIBLE")  # states that count toward max
+FAILURES = ("FAILED", "INFEASIBLE")
+RERUN = "RESTARTED"  # left running by a stopped orchestrator, run again as a new trial
+RECORD = "record"  # the user attribute holding a trial's TrialView
+
+
+@dataclass
+class TrialView:
+    """What the run records, the progress display and the summary know of one trial."""
+
+    trial_id: str
+    assignment: dict[str, object]
+    state: str = "ACTIVE"
+    value: float | None = None
+    step: int | None = None
+    reason: str = ""
+    started: float = field(default_factory=time.time)
+    duration_s: float | None = None
+    artifact_dir: str = ""
+    log_tail: str = ""
+
+
+@dataclass
+class _Active:
+    trial: optuna.Trial
+    view: TrialView
+    process: TrialProcess
+    reports: Reports
+    log: FileTail
+    log_path: Path
+    metric_file: Path
+    started: float
+    reported: set[int] = field(default_factory=set)
+    stop: str | None = None  # STOPPED or FAILED when the orchestrator ends it
+
+
+EventHandler = Callable[[str, TrialView], None]
+
+
+def _storage(folder: RunFolder) -> optuna.storages.RDBStorage:
+    """SQLite in WAL mode with synchronous=NORMAL: each commit survives a killed process, and
+    commits cost no fsync (only a power cut could lose the last ones)."""
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(folder.study_url)
+
+    def pragmas(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # reconnect with the pragmas
+    return storage
+
+
+def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
+    """Create or load the run's study. A resumed study's sampler is seeded past the trials it has,
+    so it does not draw the first run's points again."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=_storage(folder), study_name=spec.name,
+                                direction="maximize" if spec.metric.goal == "maximize" else "minimize",
+                                pruner=search.pruner_for(spec), load_if_exists=True)
+    study.sampler = search.sampler_for(spec, None if seed is None else seed + len(study.get_trials(deepcopy=False)))
+    return study
+
+
+def views(study: optuna.Study) -> list[TrialView]:
+    """Every recorded trial as the orchestrator left it (one left running shows as ACTIVE)."""
+    rerun = set(study.user_attrs.get("rerun", []))
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        if RECORD in t.user_attrs:
+            view = TrialView(**t.user_attrs[RECORD])
+            view.step = t.last_step if view.step is None else view.step
+            view.state = RERUN if t.number in rerun else view.state
+            out.append(view)
+    return out
+
+
+class LocalSweep:
+    """Runs (or resumes) the sweep of ``spec`` in ``folder``."""
+
+    def __init__(self, spec: Spec, folder: RunFolder, data_root: str, seed: int | None = None,
+                 trial_timeout: float | None = None, warm: bool = True, on_event: EventHandler | None = None):
+        self.spec = spec
+        self.folder = folder
+        self.data_root = data_root
+        self.seed = seed
+        self.trial_timeout = trial_timeout
+        self.max_trials = spec.trials.max
+        if spec.algorithm == "grid":
+            self.max_trials = min(self.max_trials, spec.grid_size() or self.max_trials)
+        self.parallel = min(spec.trials.parallel, self.max_trials)
+        self.failure_limit = spec.trials.failure_limit
+        self.launcher = Launcher(warm=warm)
+        self.launcher.prestart()
+        self.on_event = on_event or (lambda kind, view: None)
+        self.study = open_study(spec, folder, seed)
+        self.pruning = spec.early_stopping != "none"
+        self.active: dict[int, _Active] = {}
+        self.done = 0
+        self.failed = 0
+        self.stopped_for_failures = False
+
+    def _prepare(self) -> None:
+        """Count what is done, enqueue the grid once, and give trials left running a rerun."""
+        if self.spec.algorithm == "grid" and not self.study.user_attrs.get("grid_enqueued"):
+            for point in search.grid_points(self.spec, self.seed)[: self.max_trials]:
+                self.study.enqueue_trial(point, skip_if_exists=False)
+            self.study.set_user_attr("grid_enqueued", True)
+        rerun = list(self.study.user_attrs.get("rerun", []))
+        for t in self.study.get_trials(deepcopy=False):
+            state = t.user_attrs.get(RECORD, {}).get("state")
+            if t.state == TrialState.RUNNING or state == "INTERRUPTED":
+                if t.number in rerun:
+                    continue
+                if t.state == TrialState.RUNNING:
+                    self.study.tell(t.number, state=TrialState.FAIL)
+                self.study.enqueue_trial(t.params, skip_if_exists=False)
+                rerun.append(t.number)
+            elif t.number not in rerun and state in DONE:
+                self.done += 1
+                self.failed += state in FAILURES
+        self.study.set_user_attr("rerun", rerun)
+        self.waiting = sum(t.state == TrialState.WAITING for t in self.study.get_trials(deepcopy=False))
+
+    def _launch(self) -> None:
+        trial = self.study.ask()
+        self.waiting = max(0, self.waiting - 1)
+        trial_id = str(trial.number + 1)
+        assignment = search.suggest(trial, self.spec)
+        trial_dir = self.folder.trial_dir(trial_id)
+        base = self.folder.artifacts.resolve()
+        env = {
+            "AIP_MODEL_DIR": f"{base / trial_id / 'model'}/",
+            "AIP_CHECKPOINT_DIR": f"{base / trial_id / 'checkpoints'}/",
+            "AIP_TENSORBOARD_LOG_DIR": f"{base / trial_id / 'logs'}/",
+            "CLOUD_ML_TRIAL_ID": trial_id,
+            "CLOUD_ML_HP_METRIC_FILE": str((trial_dir / "hypertune.jsonl").resolve()),
+            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // self.parallel)),
+        }
+        view = TrialView(trial_id, assignment, artifact_dir=str(base / trial_id))
+        trial.set_user_attr(RECORD, asdict(view))
+        argv = self.spec.trial_argv(self.data_root, assignment)
+        log_path = trial_dir / "log.txt"
+        log_path.write_text("$ " + " ".join(argv) + "\n")
+        try:
+            process = self.launcher.start(argv, env, log_path)
+        except OSError as exc:
+            view.state, view.reason, view.duration_s = "FAILED", f"cannot start {argv[0]}: {exc}", 0.0
+            self._finish(trial, view, None)
+            return
+        self.active[trial.number] = _Active(trial, view, process, Reports(self.spec.metric.id), FileTail(log_path),
+                                            log_path, trial_dir / "hypertune.jsonl", time.monotonic())
+        self.on_event("started", view)
+
+    def _observe(self, run: _Active) -> None:
+        run.reports.merge_hypertune(read_whole(run.metric_file))
+        run.reports.merge_printed(run.log.read_new())
+        series = run.reports.series()
+        if not series:
+            return
+        run.view.step = series[-1][0]
+        run.view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
+        if not self.pruning or run.stop is not None:
+            return
+        for step, value in series:
+            if step not in run.reported:
+                run.trial.report(value, step)
+                run.reported.add(step)
+        if run.trial.should_prune():
+            run.stop = "STOPPED"
+            run.view.reason = f"early stopping ({self.spec.early_stopping}) at step {run.view.step}"
+            run.process.kill()
+
+    def _check_timeout(self, run: _Active) -> None:
+        if run.stop is None and self.trial_timeout and time.monotonic() - run.started > self.trial_timeout:
+            run.stop = "FAILED"
+            run.view.reason = f"timed out after {self.trial_timeout:g} s"
+            run.process.kill()
+
+    def _conclude(self, number: int, code: int) -> None:
+        run = self.active.pop(number)
+        run.process.close()
+        self._observe(run)
+        view = run.view
+        view.duration_s = round(time.monotonic() - run.started, 3)
+        view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
+        if run.stop:
+            view.state = run.stop
+        elif code != 0:
+            view.state, view.reason = "FAILED", f"exit code {code}"
+        elif view.value is None:
+            view.state, view.reason = "INFEASIBLE", f"reported no {self.spec.metric.id}"
+        else:
+            view.state = "SUCCEEDED"
+        if view.state in FAILURES:
+            view.log_tail = log_tail(run.log_path)
+        self._finish(run.trial, view, view.value)
+
+    def _finish(self, trial: optuna.Trial, view: TrialView, value: float | None) -> None:
+        trial.set_user_attr(RECORD, asdict(view))
+        state = {"SUCCEEDED": TrialState.COMPLETE, "STOPPED": TrialState.PRUNED}.get(view.state, TrialState.FAIL)
+        self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        self.done += 1
+        self.failed += view.state in FAILURES
+        self.on_event("finished", view)
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: kill every running trial and mark it for a rerun on resume."""
+        for number, run in list(self.active.items()):
+            run.process.kill()
+            run.process.close()
+            run.view.state, run.view.reason = "INTERRUPTED", "sweep interrupted"
+            run.trial.set_user_attr(RECORD, asdict(run.view))
+            self.study.tell(run.trial, state=TrialState.FAIL)
+            self.active.pop(number)
+            self.on_event("finished", run.view)
+
+    def _can_launch(self) -> bool:
+        if self.failed >= self.failure_limit:
+            self.stopped_for_failures = True
+            return False
+        if self.spec.algorithm == "grid" and not self.waiting:
+            return False
+        return len(self.active) < self.parallel and self.done + len(self.active) < self.max_trials
+
+    def run(self) -> list[TrialView]:
+        """Run trials until ``max`` are done (or too many failed); returns every trial."""
+        self._prepare()
+        try:
+            while True:
+                while self._can_launch():
+                    self._launch()
+                if not self.active:
+                    break
+                ended = wait([run.process.sentinel for run in self.active.values()], timeout=OBSERVE_SECONDS)
+                for number, run in list(self.active.items()):
+                    code = run.process.poll() if ended or run.stop else None
+                    if code is None:
+                        self._observe(run)
+                        self._check_timeout(run)
+                    else:
+                        self._conclude(number, code)
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise
+        return views(self.study)
+
+
+def best_trial(trials: list[TrialView], goal: str) -> TrialView | None:
+    """The best succeeded trial by the spec's goal, never by position."""
+    done = [t for t in trials if t.state == "SUCCEEDED" and t.value is not None]
+    if not done:
+        return None
+    return max(done, key=lambda t: t.value) if goal == "maximize" else min(done, key=lambda t: t.value)

@@ -1,0 +1,98 @@
+"""Live progress of a sweep: a table redrawn in place on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from jobs.local.backend import DONE, TrialView, best_trial
+
+SHOWN_ROWS = 12
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def params_text(assignment: dict[str, object]) -> str:
+    return " ".join(f"{k}={_fmt(v)}" for k, v in assignment.items())
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Receives the backend's events and shows them; ``summary()`` tells where the sweep stands."""
+
+    def __init__(self, name: str, goal: str, max_trials: int, parallel: int, console: Console | None = None,
+                 live: bool | None = None):
+        self.name, self.goal, self.max_trials, self.parallel = name, goal, max_trials, parallel
+        self.console = console or Console()
+        self.live_mode = self.console.is_terminal if live is None else live
+        self.trials: dict[str, TrialView] = {}
+        self.started = time.time()
+        self._live: Live | None = None
+
+    def __enter__(self) -> "Progress":
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=4,
+                              get_renderable=self._render)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+            self._live = None
+
+    def seed(self, trials: list[TrialView]) -> None:
+        """Trials already recorded (a resumed run)."""
+        self.trials.update({t.trial_id: t for t in trials})
+
+    def __call__(self, kind: str, view: TrialView) -> None:
+        self.trials[view.trial_id] = view
+        if not self.live_mode:
+            if kind == "started":
+                print(f"trial {view.trial_id} started: {params_text(view.assignment)}", flush=True)
+            else:
+                value = "-" if view.value is None else f"{view.value:.6g}"
+                reason = f" ({view.reason})" if view.reason else ""
+                print(f"trial {view.trial_id} {view.state}: {value}{reason} [{self.summary()}]", flush=True)
+
+    def summary(self) -> str:
+        trials = list(self.trials.values())
+        done = [t for t in trials if t.state in DONE]
+        running = sum(t.state == "ACTIVE" for t in trials)
+        failed = sum(t.state in ("FAILED", "INFEASIBLE") for t in trials)
+        best = best_trial(trials, self.goal)
+        elapsed = time.time() - self.started
+        durations = [t.duration_s for t in done if t.duration_s]
+        left = max(0, self.max_trials - len(done))
+        eta = (sum(durations) / len(durations)) * left / self.parallel if durations else None
+        parts = [f"{len(done)}/{self.max_trials} done", f"{running} running"]
+        if failed:
+            parts.append(f"{failed} failed")
+        parts.append(f"best {best.value:.6g} (trial {best.trial_id})" if best else "best -")
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if eta is not None and left:
+            parts.append(f"remaining ~{_clock(eta)}")
+        return ", ".join(parts)
+
+    def _render(self):
+        table = Table(title=f"sweep {self.name}", title_justify="left", expand=False)
+        for column in ("trial", "state", "value", "step", "parameters"):
+            table.add_column(column, justify="right" if column in ("trial", "value", "step") else "left")
+        best = best_trial(list(self.trials.values()), self.goal)
+        rows = sorted(self.trials.values(), key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else 0)
+        for t in rows[-SHOWN_ROWS:]:
+            style = "bold green" if best is not None and t.trial_id == best.trial_id else None
+            table.add_row(t.trial_id, t.state, "-" if t.value is None else f"{t.value:.4g}",
+                          "-" if t.step is None else str(t.step), params_text(t.assignment), style=style)
+        return Group(table, self.summary())

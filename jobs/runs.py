@@ -1,0 +1,106 @@
+"""A run folder: ``runs/<run_id>/`` holds the spec, the study, trial logs and artifacts.
+
+    runs/<run_id>/run.json             what ran: spec name, backend, data root, seed, created
+    runs/<run_id>/spec.yaml            the spec as it was when the run started (resume uses it)
+    runs/<run_id>/study.db             Optuna's SQLite storage: every trial, durable
+    runs/<run_id>/trials/<id>/         log.txt and hypertune.jsonl of trial <id>
+    runs/<run_id>/artifacts/<id>/model AIP_MODEL_DIR of trial <id>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNS_DIR = Path("runs")
+
+
+class RunError(RuntimeError):
+    """The run folder is missing, busy or not a run."""
+
+
+def new_run_id(spec_name: str, now: dt.datetime | None = None) -> str:
+    """``<spec name>-<YYYYmmdd-HHMMSS>``."""
+    return f"{spec_name}-{(now or dt.datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "spec.yaml"
+
+    @property
+    def study_url(self) -> str:
+        return f"sqlite:///{self.root.resolve() / 'study.db'}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    def trial_dir(self, trial_id: str) -> Path:
+        path = self.root / "trials" / trial_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def artifact_dir(self, trial_id: str) -> Path:
+        return self.artifacts / trial_id
+
+    def meta(self) -> dict:
+        try:
+            return json.loads((self.root / "run.json").read_text())
+        except FileNotFoundError:
+            raise RunError(f"{self.root}: not a run folder (no run.json)") from None
+
+    @classmethod
+    def create(cls, run_id: str, spec_file: Path, meta: dict, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+        root = runs_dir / run_id
+        if (root / "run.json").exists():
+            raise RunError(f"run {run_id} exists already in {runs_dir}: resume it with --resume {run_id}")
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(spec_file, root / "spec.yaml")
+        (root / "run.json").write_text(json.dumps({"run_id": run_id, **meta}, indent=2) + "\n")
+        return cls(root)
+
+    @classmethod
+    def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+        folder = cls(runs_dir / run_id)
+        folder.meta()
+        return folder
+
+
+class RunLock:
+    """One orchestrator per run: an flock on ``<run>/.lock`` that dies with its process."""
+
+    def __init__(self, folder: RunFolder):
+        self._path = folder.root / ".lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode().strip() or "another process"
+            os.close(fd)
+            raise RunError(f"{self._path.parent.name} is being run by pid {holder}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,111 @@
+"""``invoke tune`` for the local backend: plan, run or resume a sweep, then name the best trial."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
+from jobs.spec import Spec, load_spec
+
+DEFAULT_SPEC = Path(__file__).parent / "specs" / "titanic.yaml"
+DEFAULT_DATA = os.path.join("data", "default")
+
+
+def with_budget(spec: Spec, trials: int | None, parallel: int | None, smoke: bool) -> Spec:
+    """The spec with ``--trials``/``--parallel`` applied (``--smoke``: one trial)."""
+    budget = spec.trials.model_dump()
+    if smoke:
+        budget.update(max=1, parallel=1)
+    if trials is not None:
+        budget["max"] = trials
+    if parallel is not None:
+        budget["parallel"] = parallel
+    if budget["parallel"] > budget["max"]:
+        budget["parallel"] = budget["max"]
+    return spec.model_copy(update={"trials": type(spec.trials)(**budget)})
+
+
+def ensure_default_data(data_root: str, console: Console) -> None:
+    if data_root == DEFAULT_DATA and not os.path.exists(os.path.join(DEFAULT_DATA, "train_data.npz")):
+        from jobs.data import DEFAULT_DATASET, prepare_to
+
+        console.print(f"preparing the built-in dataset into {DEFAULT_DATA}/: {DEFAULT_DATASET}")
+        prepare_to(DEFAULT_DATA)
+
+
+def plan_table(spec: Spec, data_root: str) -> Table:
+    table = Table(title=f"{spec.name}: {spec.algorithm} search, {spec.metric.goal} {spec.metric.id} "
+                        f"({spec.measurement} report), early stopping {spec.early_stopping}", title_justify="left")
+    for column in ("parameter", "type", "range or values", "scale", "when"):
+        table.add_column(column)
+    for pid, p in spec.parameters.items():
+        span = f"{p.min:g} .. {p.max:g}" if p.type in ("double", "integer") else ", ".join(map(str, p.values))
+        when = ", ".join(f"{k} in {v}" for k, v in (p.when or {}).items())
+        table.add_row(pid, p.type, span, getattr(p, "scale", ""), when)
+    return table
+
+
+def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resume: str | None = None,
+               trials: int | None = None, parallel: int | None = None, smoke: bool = False,
+               dry_run: bool = False, data_root: str | None = None, seed: int | None = None,
+               trial_timeout: float | None = None, warm: bool = True, runs_dir: Path = RUNS_DIR,
+               console: Console | None = None) -> int:
+    """Run, resume or plan a local sweep; returns the exit status for the task."""
+    from jobs.local.backend import LocalSweep, best_trial, views
+    from jobs.progress import Progress, params_text
+
+    console = console or Console()
+    if resume:
+        folder = RunFolder.open(resume, runs_dir)
+        meta = folder.meta()
+        spec = with_budget(load_spec(folder.spec_path), meta["trials"], meta["parallel"], False)
+        data_root, seed, trial_timeout = meta["data_root"], meta["seed"], meta.get("trial_timeout")
+    else:
+        spec = with_budget(load_spec(spec_path or DEFAULT_SPEC), trials, parallel, smoke)
+        data_root = data_root or DEFAULT_DATA
+    for advice in spec.advisories():
+        console.print(f"[yellow]warning:[/] {advice}")
+    if dry_run:
+        console.print(plan_table(spec, data_root))
+        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, "
+                      f"stop after {spec.trials.failure_limit} failed")
+        example = {pid: "<value>" for pid in spec.active({})}
+        console.print("each trial runs: " + " ".join(spec.trial_argv(data_root, example)), soft_wrap=True)
+        return 0
+    ensure_default_data(data_root, console)
+    if not resume:
+        run_id = run_id or new_run_id(spec.name)
+        folder = RunFolder.create(run_id, Path(spec_path or DEFAULT_SPEC), {
+            "backend": "local", "spec": str(spec_path or DEFAULT_SPEC), "data_root": data_root,
+            "trials": spec.trials.max, "parallel": spec.trials.parallel, "seed": seed,
+            "trial_timeout": trial_timeout, "created": dt.datetime.now().isoformat(timespec="seconds")},
+            runs_dir)
+    console.print(f"run {folder.run_id} in {folder.root}/")
+    with RunLock(folder):
+        sweep = LocalSweep(spec, folder, data_root, seed=seed, trial_timeout=trial_timeout, warm=warm)
+        progress = Progress(spec.name, spec.metric.goal, sweep.max_trials, sweep.parallel, console=console)
+        progress.seed(views(sweep.study))
+        sweep.on_event = progress
+        try:
+            with progress:
+                trials_seen = sweep.run()
+        except KeyboardInterrupt:
+            console.print(f"interrupted: running trials stopped. Resume with: invoke tune --resume {folder.run_id}")
+            return 130
+    console.print(progress.summary())
+    best = best_trial(trials_seen, spec.metric.goal)
+    if sweep.stopped_for_failures:
+        console.print(f"[red]sweep stopped:[/] {spec.trials.failure_limit} trials failed (trials.max_failed)")
+    if best is None:
+        console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
+        return 1
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.value:.6g}")
+    console.print(f"parameters: {params_text(best.assignment)}")
+    console.print(f"artifacts:  {best.artifact_dir}")
+    return 1 if sweep.stopped_for_failures else 0
+

@@ -1,0 +1,82 @@
+"""jobs.onboard: the stack file it writes, the errors it raises, the pulumi commands it gives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from infra.config import StackConfig
+from jobs import onboard
+from tests.infra.conftest import REPO
+
+GOOD = {"project": "acme-ml", "team": "vision", "region": "europe-west4",
+        "launchers": ["user:ann@example.com", "group:vision@example.com"]}
+
+
+def test_written_file_loads_back_into_the_stack_config(tmp_path):
+    path = onboard.write_stack_config(**GOOD, out_dir=tmp_path, budget_amount=300,
+                                      billing_account="012345-6789AB-CDEF01", artifacts_retention_days=30)
+    assert path == tmp_path / "Pulumi.vision-acme-ml.yaml"
+    config = StackConfig.from_stack_file(path)
+    assert (config.project, config.team, config.region) == ("acme-ml", "vision", "europe-west4")
+    assert config.launchers == GOOD["launchers"]
+    assert (config.budget_amount, config.artifacts_retention_days) == (300, 30)
+    assert yaml.safe_load(path.read_text())["config"]["sweeps:budgetAmount"] == 300
+
+
+def test_rewriting_keeps_what_pulumi_and_people_added(tmp_path):
+    path = onboard.write_stack_config(**GOOD, out_dir=tmp_path, versioning=True)
+    document = yaml.safe_load(path.read_text())
+    document["encryptionsalt"] = "v1:abc"
+    document["config"]["gcp:zone"] = "europe-west4-a"
+    path.write_text(yaml.safe_dump(document))
+    onboard.write_stack_config(**{**GOOD, "launchers": ["user:bob@example.com"]}, out_dir=tmp_path)
+    rewritten = yaml.safe_load(path.read_text())
+    assert rewritten["encryptionsalt"] == "v1:abc"
+    assert rewritten["config"]["gcp:zone"] == "europe-west4-a"
+    assert rewritten["config"]["sweeps:launchers"] == ["user:bob@example.com"]
+    assert "sweeps:versioning" not in rewritten["config"]
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("project", "Acme_ML", "gcp:project: 'Acme_ML' is not a GCP project id"),
+    ("region", "mars-north1", "gcp:region: 'mars-north1' is not a Vertex AI training region"),
+    ("team", "Vision", "sweeps:team: 'Vision' is not a team name"),
+    ("launchers", ["ann@example.com"], "sweeps:launchers[0]: 'ann@example.com' is not a launcher member"),
+    ("launchers", ["domain:example.com"], "'domain:example.com' is not a launcher member"),
+])
+def test_bad_values_raise_value_error_naming_them(tmp_path, field, value, says):
+    with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        onboard.write_stack_config(**{**GOOD, field: value}, out_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_and_bad_options_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="sweeps:budget_amout: unknown key"):
+        onboard.write_stack_config(**GOOD, out_dir=tmp_path, budget_amout=100)
+    with pytest.raises(ValueError, match="sweeps:trainerImage: '.*:latest' is not an image reference by digest"):
+        onboard.write_stack_config(**GOOD, out_dir=tmp_path, trainer_image="us-docker.pkg.dev/p/r/t:latest")
+
+
+def test_stack_commands():
+    assert onboard.stack_command("up", "vision-acme-ml") == [
+        "pulumi", "up", "--stack", "vision-acme-ml", "--cwd", str(REPO)]
+    assert onboard.stack_command("select", "vision-acme-ml")[:4] == ["pulumi", "stack", "select", "--create"]
+    with pytest.raises(ValueError, match="unknown action 'apply'"):
+        onboard.stack_command("apply", "vision-acme-ml")
+
+
+def test_pulumi_available_looks_on_path(monkeypatch):
+    monkeypatch.setattr(onboard.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert onboard.pulumi_available()
+    monkeypatch.setattr(onboard.shutil, "which", lambda name: None)
+    assert not onboard.pulumi_available()
+
+
+def test_importing_onboard_leaves_pulumi_unloaded():
+    probe = "import sys, jobs.onboard; print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert loaded.stdout.strip() == "[]"

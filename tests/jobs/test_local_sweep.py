@@ -1,0 +1,204 @@
+"""Real local sweeps: subprocess trials, failures, early stopping, resume after SIGKILL, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from rich.console import Console
+
+from jobs.local.backend import views
+from jobs.runs import RunFolder
+from jobs.tune import tune_local
+from tests.conftest import REPO
+
+TOY = str(REPO / "tests" / "toy_trainer.py")
+
+
+def toy_spec(tmp_path: Path, *, parameters: dict, algorithm="random", trials=None, early_stopping="none",
+             measurement="best", args=(), goal="minimize", name="toy") -> Path:
+    spec = {
+        "name": name,
+        "metric": {"id": "loss", "goal": goal},
+        "parameters": parameters,
+        "algorithm": algorithm,
+        "measurement": measurement,
+        "early_stopping": early_stopping,
+        "trials": trials or {"max": 4, "parallel": 2},
+        "trainer": {"command": [sys.executable, TOY], "args": list(args)},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def run_sweep(tmp_path: Path, spec: Path, **kwargs) -> tuple[int, list, str]:
+    console = Console(file=open(os.devnull, "w"), width=200)
+    status = tune_local(str(spec), run_id="r", runs_dir=tmp_path / "runs", data_root=str(tmp_path),
+                        console=console, seed=kwargs.pop("seed", 1), **kwargs)
+    folder = RunFolder.open("r", tmp_path / "runs")
+    study = optuna.load_study(study_name=yaml.safe_load(spec.read_text())["name"], storage=folder.study_url)
+    return status, views(study), str(folder.root)
+
+
+def by_state(trials) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for t in trials:
+        out.setdefault(t.state, []).append(t)
+    return out
+
+
+def test_sweep_with_crash_and_early_stop(tmp_path):
+    spec = toy_spec(tmp_path, parameters={
+        "mode": {"type": "categorical", "values": ["good", "bad", "crash"]},
+        "x": {"type": "discrete", "values": [0, 1, 2, 3]},
+    }, algorithm="grid", early_stopping="median", trials={"max": 12, "parallel": 2, "max_failed": 6},
+        args=["--step_seconds=0.02", "--steps=10"])
+    status, trials, root = run_sweep(tmp_path, spec)
+    states = by_state(trials)
+    assert len(trials) == 12
+    assert {t.assignment["mode"] for t in states["FAILED"]} == {"crash"} and len(states["FAILED"]) == 4
+    assert all(t.reason == "exit code 3" for t in states["FAILED"])
+    assert all(t.assignment["mode"] == "bad" for t in states.get("STOPPED", []))
+    assert len(states.get("STOPPED", [])) >= 1
+    assert {t.assignment["mode"] for t in states["SUCCEEDED"]} <= {"good", "bad"}
+    assert sum(t.assignment["mode"] == "good" for t in states["SUCCEEDED"]) == 4
+    best = min(states["SUCCEEDED"], key=lambda t: t.value)
+    assert best.assignment == {"mode": "good", "x": 1} and best.value == pytest.approx(4 + 10 / 10)
+    assert status == 0
+    assert all("something broke" in t.log_tail for t in states["FAILED"])
+    stopped = states["STOPPED"][0]
+    assert stopped.value is not None and stopped.value > 100  # its value so far is kept
+    assert (Path(root) / "trials" / stopped.trial_id / "log.txt").exists()
+
+
+def test_stops_after_max_failed(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["crash"]},
+                                          "x": {"type": "double", "min": 0, "max": 1}},
+                    trials={"max": 10, "parallel": 1, "max_failed": 2})
+    status, trials, _ = run_sweep(tmp_path, spec)
+    assert status == 1
+    assert [t.state for t in trials] == ["FAILED", "FAILED"]
+
+
+def test_infeasible_timeout_and_printed_metrics(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["silent", "hang", "print"]}},
+                    algorithm="grid", trials={"max": 3, "parallel": 3, "max_failed": 3})
+    status, trials, _ = run_sweep(tmp_path, spec, trial_timeout=3)
+    got = {t.assignment["mode"]: t for t in trials}
+    assert got["silent"].state == "INFEASIBLE" and got["silent"].reason == "reported no loss"
+    assert got["hang"].state == "FAILED" and got["hang"].reason == "timed out after 3 s"
+    assert got["print"].state == "SUCCEEDED" and got["print"].value == pytest.approx(5 + 10 / 5)
+    assert status == 0
+
+
+@pytest.mark.parametrize("measurement, expected", [("best", 5 + 10.0), ("last", 5 + 10 / 5)])
+def test_measurement_picks_best_or_last_report(tmp_path, measurement, expected):
+    # The toy's values fall step by step: under maximize the best report is the first one.
+    spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["good"]}},
+                    trials={"max": 1, "parallel": 1}, measurement=measurement, goal="maximize")
+    _, trials, _ = run_sweep(tmp_path, spec)
+    assert trials[0].value == pytest.approx(expected)
+
+
+def test_any_trainer_minimises_a_known_function(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -5, "max": 5},
+                                          "y": {"type": "double", "min": -5, "max": 5},
+                                          "mode": {"type": "categorical", "values": ["print"]}},
+                    algorithm="adaptive", trials={"max": 25, "parallel": 1}, args=["--steps=1"])
+    status, trials, _ = run_sweep(tmp_path, spec, seed=3)
+    assert status == 0 and len(trials) == 25
+    best = min(trials, key=lambda t: t.value)
+    assert best.value - 10 < 1.0  # f(x, y) < 1: within a unit circle of the optimum (1, -2)
+
+
+def _toy_processes(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _start_tune(tmp_path: Path, spec: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
+                             str(spec), "--data-root", str(tmp_path), "--seed", "2", *extra],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def _succeeded(tmp_path: Path, run_id: str) -> int:
+    db = tmp_path / "runs" / run_id / "study.db"
+    if not db.exists():
+        return 0
+    try:
+        study = optuna.load_study(study_name="toy", storage=f"sqlite:///{db}")
+        return sum(t.state == "SUCCEEDED" for t in views(study))
+    except Exception:  # the orchestrator has not created it yet
+        return 0
+
+
+def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
+    marker = uuid.uuid4().hex
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 10, "parallel": 2}, args=["--step_seconds=0.3", f"--marker={marker}"])
+    orchestrator = _start_tune(tmp_path, spec, "--run-id", "killed")
+    _wait_for(lambda: _succeeded(tmp_path, "killed") >= 3 and len(_toy_processes(marker)) >= 1)
+    os.killpg(orchestrator.pid, signal.SIGKILL)
+    orchestrator.wait()
+    _wait_for(lambda: not _toy_processes(marker), timeout=10)  # trials die with their orchestrator
+    done_before = _succeeded(tmp_path, "killed")
+
+    resumed = _start_tune(tmp_path, spec, "--resume", "killed")
+    output = resumed.communicate(timeout=120)[0]
+    assert resumed.returncode == 0, output
+    study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'runs/killed/study.db'}")
+    trials = views(study)
+    states = by_state(trials)
+    assert len(states["SUCCEEDED"]) == 10
+    assert done_before >= 3
+    restarted = states.get("RESTARTED", [])
+    assert 1 <= len(restarted) <= 2
+    # Each restarted trial ran again exactly once with the same parameters; nothing else ran twice.
+    xs = [t.assignment["x"] for t in states["SUCCEEDED"]]
+    assert len(set(xs)) == 10
+    assert {t.assignment["x"] for t in restarted} <= set(xs)
+    assert "best trial:" in output
+
+
+def test_ctrl_c_leaves_no_process_and_the_run_resumes(tmp_path):
+    marker = uuid.uuid4().hex
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 4, "parallel": 2}, args=["--step_seconds=0.3", f"--marker={marker}"])
+    orchestrator = _start_tune(tmp_path, spec, "--run-id", "stopped")
+    _wait_for(lambda: len(_toy_processes(marker)) == 2)
+    os.killpg(orchestrator.pid, signal.SIGINT)
+    output = orchestrator.communicate(timeout=30)[0]
+    assert orchestrator.returncode == 130, output
+    assert "invoke tune --resume stopped" in output
+    assert _toy_processes(marker) == []
+    resumed = _start_tune(tmp_path, spec, "--resume", "stopped")
+    output = resumed.communicate(timeout=120)[0]
+    assert resumed.returncode == 0, output
+    assert _succeeded(tmp_path, "stopped") == 4

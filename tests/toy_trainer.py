@@ -1,0 +1,45 @@
+"""A trainer that is not ours: reports f(x, y) = (x - 1)^2 + (y + 2)^2 over a few steps.
+
+--mode picks its behaviour: good (fast), bad (slow, poor values, for early stopping), crash (exit 3
+after one report), silent (reports nothing), hang (sleeps), print (prints `<metric>: <value>` lines
+instead of using hypertune). Used by the sweep tests as a real subprocess trial.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float, default=0.0)
+parser.add_argument("--y", type=float, default=0.0)
+parser.add_argument("--mode", default="good")
+parser.add_argument("--steps", type=int, default=5)
+parser.add_argument("--step_seconds", type=float, default=0.0)
+parser.add_argument("--metric", default="loss")
+parser.add_argument("--marker", default="")
+args = parser.parse_args()
+
+value = (args.x - 1) ** 2 + (args.y + 2) ** 2
+if args.mode == "hang":
+    time.sleep(3600)
+if args.mode == "silent":
+    sys.exit(0)
+tuner = None
+if args.mode != "print":
+    import hypertune
+
+    tuner = hypertune.HyperTune()
+steps = args.steps * (12 if args.mode == "bad" else 1)
+for step in range(1, steps + 1):
+    current = value + 10.0 / step + (100.0 if args.mode == "bad" else 0.0)
+    if tuner is None:
+        print(f"{args.metric}: {current}", flush=True)
+    else:
+        tuner.report_hyperparameter_tuning_metric(args.metric, current, global_step=step)
+    if args.mode == "crash":
+        print("Traceback: something broke", file=sys.stderr, flush=True)
+        sys.exit(3)
+    time.sleep(args.step_seconds * (1 if args.mode != "bad" else 2))
+os.makedirs(os.environ.get("AIP_MODEL_DIR", "."), exist_ok=True)
+print(f"{args.metric}: {value + 10.0 / steps}", flush=True)
