@@ -11,7 +11,7 @@ import shlex
 import subprocess
 import sys
 
-from invoke import Exit, task
+from invoke import Collection, Exit, task
 
 DEFAULT_DATA = os.path.join("data", "default")
 DEFAULT_SPEC = os.path.join("jobs", "specs", "titanic.yaml")
@@ -27,13 +27,10 @@ DEFAULT_SPEC = os.path.join("jobs", "specs", "titanic.yaml")
 })
 def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction="0.2", seed=42):
     """Prepare train/val .npz files for the trainer from a CSV or the built-in dataset."""
-    from jobs.data import DataPrepError, prepare_to
+    from jobs.data import prepare_to
 
-    try:
-        prepared, files = prepare_to(out, csv, target, features.split(",") if features else None,
-                                     float(val_fraction), int(seed))
-    except DataPrepError as exc:
-        raise Exit(f"data: {exc}", code=2) from None
+    prepared, files = _guarded("data", lambda: prepare_to(
+        out, csv, target, features.split(",") if features else None, float(val_fraction), int(seed)))
     recipe = prepared.recipe
     print(f"source: {recipe['source']}")
     print(f"target: {recipe['target']} (positive class {recipe['positive_class']!r})")
@@ -66,35 +63,151 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
 
 @task(help={
     "spec": f"sweep spec YAML (default {DEFAULT_SPEC}); see docs/sweep-spec.md",
-    "backend": "local (default) or vertex",
+    "backend": "local (default: this machine) or vertex (a Vertex AI hyperparameter tuning job)",
     "trials": "override trials.max",
     "parallel": "override trials.parallel",
-    "run_id": "name of the run (default <spec name>-<YYYYmmdd-HHMMSS>)",
+    "run_id": "name of the run (default <spec name>-<YYYYmmdd-HHMMSS>); on vertex, an existing one re-attaches",
     "smoke": "run one trial only: check the whole path before scaling up",
-    "resume": "RUN_ID of a stopped or killed run to carry on to its end",
-    "dry_run": "validate the spec and print the plan; run nothing",
-    "data_root": f"what {{data}} in the trainer args expands to (default {DEFAULT_DATA}, built-in dataset)",
-    "seed": "seed of the search algorithm",
-    "trial_timeout": "seconds after which a trial is killed and marked FAILED",
+    "resume": "RUN_ID of a stopped or killed run to carry on to its end (vertex: re-attach)",
+    "dry_run": "validate and print the plan (vertex: the exact REST request and a cost estimate); run nothing",
+    "data_root": f"what {{data}} in the trainer args expands to (local default {DEFAULT_DATA}, the built-in "
+                 "dataset; vertex default: the stack's data_root)",
+    "seed": "seed of the search algorithm (local)",
+    "trial_timeout": "seconds after which a trial is killed and marked FAILED (local)",
+    "stack": "vertex: the Pulumi stack <team>-<project> whose outputs to run against",
+    "outputs": "vertex: a JSON file of `pulumi stack output --json`, where the Pulumi CLI is not installed",
+    "detach": "vertex: submit and return at once",
+    "minutes_per_trial": "vertex: expected minutes per trial, for the cost estimate (10)",
+    "prices": "vertex: a YAML price table over jobs/prices.yaml",
 })
 def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None, smoke=False, resume=None,
-         dry_run=False, data_root=None, seed=None, trial_timeout=None):
+         dry_run=False, data_root=None, seed=None, trial_timeout=None, stack=None, outputs=None, detach=False,
+         minutes_per_trial="10", prices=None):
     """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
-    from jobs.runs import RunError
-    from jobs.spec import SpecError
-    from jobs.tune import tune_local
+    from jobs.runs import RunFolder
 
-    if backend != "local":
-        raise Exit(f"tune: backend {backend!r} is not available yet; use --backend local", code=2)
-    try:
-        status = tune_local(spec, run_id=run_id, resume=resume, trials=_int(trials), parallel=_int(parallel),
-                            smoke=smoke, dry_run=dry_run, data_root=data_root, seed=_int(seed),
-                            trial_timeout=float(trial_timeout) if trial_timeout else None)
-    except (SpecError, RunError) as exc:
-        raise Exit(f"tune: {exc}", code=2) from None
+    if resume and backend == "local":
+        backend = _guarded("tune", lambda: RunFolder.open(resume).meta().get("backend", "local"))
+    if backend == "vertex":
+        if seed or trial_timeout:
+            raise Exit("tune: --seed and --trial-timeout are for the local backend; Vertex AI has neither", code=2)
+        from jobs.vertex.commands import tune_vertex
+
+        status = _guarded("tune", lambda: tune_vertex(
+            spec, stack=stack, outputs_file=outputs, run_id=run_id or resume, trials=_int(trials),
+            parallel=_int(parallel), smoke=smoke, dry_run=dry_run, detach=detach, data_root=data_root,
+            minutes_per_trial=float(minutes_per_trial), prices_file=prices))
+    elif backend == "local":
+        from jobs.tune import tune_local
+
+        status = _guarded("tune", lambda: tune_local(
+            spec, run_id=run_id, resume=resume, trials=_int(trials), parallel=_int(parallel), smoke=smoke,
+            dry_run=dry_run, data_root=data_root, seed=_int(seed),
+            trial_timeout=float(trial_timeout) if trial_timeout else None))
+    else:
+        raise Exit(f"tune: unknown backend {backend!r}: local or vertex", code=2)
     if status:
         raise Exit(code=status)
 
 
+@task(help={"run_id": "the run to show (a folder under runs/)"})
+def status(c, run_id):
+    """Show where a run stands: its trials, states, values and the best so far (local or vertex)."""
+    _on_run(run_id, "status")
+
+
+@task(help={"run_id": "the run to stop (a folder under runs/)"})
+def cancel(c, run_id):
+    """Stop a running sweep: its orchestrator (local, resumable) or its Vertex AI job."""
+    _on_run(run_id, "cancel")
+
+
+def _on_run(run_id: str, action: str) -> None:
+    from jobs.runs import RunFolder
+
+    backend = _guarded(action, lambda: RunFolder.open(run_id).meta().get("backend", "local"))
+    if backend == "vertex":
+        from jobs.vertex import commands
+
+        command = commands.vertex_status if action == "status" else commands.vertex_cancel
+    else:
+        from jobs import tune as local
+
+        command = local.status_local if action == "status" else local.cancel_local
+    status = _guarded(action, lambda: command(run_id))
+    if status:
+        raise Exit(code=status)
+
+
+def _guarded(name: str, call):
+    """Run a command; an error the user can fix is one line and exit status 2, a cloud service's 1."""
+    from jobs.errors import ServiceError, UserError
+
+    try:
+        return call()
+    except UserError as exc:
+        raise Exit(f"{name}: {exc}", code=2) from None
+    except ServiceError as exc:
+        raise Exit(f"{name}: {exc}", code=1) from None
+
+
 def _int(value) -> int | None:
     return None if value in (None, "") else int(value)
+
+
+@task(help={
+    "project": "GCP project id of the project to onboard",
+    "team": "owning team (1-22 characters: a-z, 0-9, -); the stack is <team>-<project>",
+    "region": "Vertex AI region, e.g. us-central1",
+    "launchers": "comma-separated user:/group:/serviceAccount: members allowed to launch sweeps",
+    "budget": "monthly budget amount in the billing account's currency (needs --billing-account)",
+    "billing_account": "billing account id XXXXXX-XXXXXX-XXXXXX, for the budget",
+    "up": "run pulumi up after writing the config, where the Pulumi CLI is installed (default true)",
+})
+def onboard(c, project, team, region, launchers="", budget=None, billing_account=None, up=True):
+    """Write a validated stack config infra/stacks/Pulumi.<team>-<project>.yaml; then pulumi up."""
+    from jobs.onboard import pulumi_available, write_stack_config
+
+    options = {k: v for k, v in {"budget_amount": budget, "billing_account": billing_account}.items() if v}
+    try:
+        path = write_stack_config(project, team, region, [m for m in launchers.split(",") if m], **options)
+    except ValueError as exc:
+        raise Exit(f"onboard: {exc}", code=2) from None
+    stack = f"{team}-{project}"
+    print(f"wrote {path}")
+    if up and pulumi_available():
+        _pulumi(c, "up", stack)
+    else:
+        print(f"next: invoke infra.preview --stack {stack}, then invoke infra.up --stack {stack}")
+
+
+def _pulumi(c, action: str, stack: str) -> None:
+    from jobs.onboard import pulumi_available, stack_command
+
+    if not pulumi_available():
+        raise Exit("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/), "
+                   "then `pulumi login`", code=2)
+    c.run(shlex.join(stack_command("select", stack)))
+    c.run(shlex.join(stack_command(action, stack)), pty=sys.stdout.isatty())
+
+
+@task(help={"stack": "the stack, <team>-<project>"})
+def preview(c, stack):
+    """Show what pulumi up would change for a stack."""
+    _pulumi(c, "preview", stack)
+
+
+@task(help={"stack": "the stack, <team>-<project>"})
+def up(c, stack):
+    """Create or update a project's APIs, bucket, IAM, repository and trainer image."""
+    _pulumi(c, "up", stack)
+
+
+@task(help={"stack": "the stack, <team>-<project>"})
+def destroy(c, stack):
+    """Delete what up created for a stack (APIs stay enabled; empty the bucket first)."""
+    _pulumi(c, "destroy", stack)
+
+
+namespace = Collection(data, train, tune, status, cancel, onboard)
+namespace.add_collection(Collection("infra", preview, up, destroy))

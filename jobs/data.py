@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from jobs.errors import UserError
 from trainer import uri
 
 DEFAULT_DATASET = "scikit-learn breast_cancer (Wisconsin diagnostic, 569 rows, 30 features)"
 MAX_CATEGORIES = 20
 
 
-class DataPrepError(ValueError):
+class DataPrepError(UserError, ValueError):
     """The table cannot be prepared; the message names the source, the column and the reason."""
 
 

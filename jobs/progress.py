@@ -60,19 +60,21 @@ class Progress:
         self.trials[view.trial_id] = view
         if not self.live_mode:
             if kind == "started":
-                print(f"trial {view.trial_id} started: {params_text(view.assignment)}", flush=True)
+                line = f"trial {view.trial_id} started: {params_text(view.assignment)}"
             else:
                 value = "-" if view.value is None else f"{view.value:.6g}"
                 reason = f" ({view.reason})" if view.reason else ""
-                print(f"trial {view.trial_id} {view.state}: {value}{reason} [{self.summary()}]", flush=True)
+                line = f"trial {view.trial_id} {view.state}: {value}{reason} [{self.summary()}]"
+            self.console.print(line, soft_wrap=True, markup=False, highlight=False)
 
-    def summary(self) -> str:
+    def summary(self, until: float | None = None) -> str:
+        """One line: done, running, failed, best, elapsed (to ``until``, default now), remaining."""
         trials = list(self.trials.values())
         done = [t for t in trials if t.state in DONE]
         running = sum(t.state == "ACTIVE" for t in trials)
         failed = sum(t.state in ("FAILED", "INFEASIBLE") for t in trials)
         best = best_trial(trials, self.goal)
-        elapsed = time.time() - self.started
+        elapsed = (until or time.time()) - self.started
         durations = [t.duration_s for t in done if t.duration_s]
         left = max(0, self.max_trials - len(done))
         eta = (sum(durations) / len(durations)) * left / self.parallel if durations else None
@@ -86,13 +88,20 @@ class Progress:
         return ", ".join(parts)
 
     def _render(self):
+        return Group(self.table(), self.summary())
+
+    def table(self) -> Table:
+        """The trials as a table: the latest ones, and the best one always."""
         table = Table(title=f"sweep {self.name}", title_justify="left", expand=False)
         for column in ("trial", "state", "value", "step", "parameters"):
             table.add_column(column, justify="right" if column in ("trial", "value", "step") else "left")
         best = best_trial(list(self.trials.values()), self.goal)
         rows = sorted(self.trials.values(), key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else 0)
-        for t in rows[-SHOWN_ROWS:]:
+        shown = rows[-SHOWN_ROWS:]
+        if best is not None and best not in shown:
+            shown = [best, *shown[1:]]  # the best trial always stays in view
+        for t in shown:
             style = "bold green" if best is not None and t.trial_id == best.trial_id else None
             table.add_row(t.trial_id, t.state, "-" if t.value is None else f"{t.value:.4g}",
                           "-" if t.step is None else str(t.step), params_text(t.assignment), style=style)
-        return Group(table, self.summary())
+        return table

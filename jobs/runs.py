@@ -17,10 +17,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.errors import UserError
+
 RUNS_DIR = Path("runs")
 
 
-class RunError(RuntimeError):
+class RunError(UserError, RuntimeError):
     """The run folder is missing, busy or not a run."""
 
 
@@ -104,3 +106,12 @@ class RunLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    @staticmethod
+    def holder(folder: RunFolder) -> int | None:
+        """The pid of the orchestrator running ``folder`` now, or None."""
+        try:
+            with RunLock(folder):
+                return None
+        except RunError:
+            return int((folder.root / ".lock").read_text().strip() or 0) or None

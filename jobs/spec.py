@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Self, Union
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from jobs.errors import UserError
+
 Scale = Literal["linear", "log", "reverse_log"]
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
@@ -26,7 +28,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _BOOLEAN = "YAML reads unquoted yes/no/on/off/true/false as booleans; quote it, e.g. \"yes\""
 
 
-class SpecError(ValueError):
+class SpecError(UserError, ValueError):
     """A spec that cannot be used. ``problems`` holds (path, reason) pairs; the path is a dotted
     field path (``parameters.learning_rate.min``, ``trainer.args[1]``), a YAML position, or empty
     when the problem is the whole file. ``str(err)`` has one line per problem."""

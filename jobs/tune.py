@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from jobs.local.process import Launcher, is_reference_trainer
 from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
 from jobs.spec import Spec, load_spec
 
@@ -56,9 +57,6 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
                trial_timeout: float | None = None, warm: bool = True, runs_dir: Path = RUNS_DIR,
                console: Console | None = None) -> int:
     """Run, resume or plan a local sweep; returns the exit status for the task."""
-    from jobs.local.backend import LocalSweep, best_trial, views
-    from jobs.progress import Progress, params_text
-
     console = console or Console()
     if resume:
         folder = RunFolder.open(resume, runs_dir)
@@ -78,6 +76,13 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         console.print("each trial runs: " + " ".join(spec.trial_argv(data_root, example)), soft_wrap=True)
         return 0
     ensure_default_data(data_root, console)
+    launcher = Launcher(warm=warm)
+    if is_reference_trainer(spec.trainer.command):
+        launcher.prestart()  # its imports overlap ours
+
+    from jobs.local.backend import LocalSweep, best_trial, views
+    from jobs.progress import Progress, params_text
+
     if not resume:
         run_id = run_id or new_run_id(spec.name)
         folder = RunFolder.create(run_id, Path(spec_path or DEFAULT_SPEC), {
@@ -85,9 +90,9 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
             "trials": spec.trials.max, "parallel": spec.trials.parallel, "seed": seed,
             "trial_timeout": trial_timeout, "created": dt.datetime.now().isoformat(timespec="seconds")},
             runs_dir)
-    console.print(f"run {folder.run_id} in {folder.root}/")
+    console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
     with RunLock(folder):
-        sweep = LocalSweep(spec, folder, data_root, seed=seed, trial_timeout=trial_timeout, warm=warm)
+        sweep = LocalSweep(spec, folder, data_root, seed=seed, trial_timeout=trial_timeout, launcher=launcher)
         progress = Progress(spec.name, spec.metric.goal, sweep.max_trials, sweep.parallel, console=console)
         progress.seed(views(sweep.study))
         sweep.on_event = progress
@@ -97,15 +102,56 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         except KeyboardInterrupt:
             console.print(f"interrupted: running trials stopped. Resume with: invoke tune --resume {folder.run_id}")
             return 130
-    console.print(progress.summary())
+    if not progress.live_mode:  # the live table ends with the same line
+        console.print(progress.summary(), soft_wrap=True)
     best = best_trial(trials_seen, spec.metric.goal)
     if sweep.stopped_for_failures:
         console.print(f"[red]sweep stopped:[/] {spec.trials.failure_limit} trials failed (trials.max_failed)")
     if best is None:
         console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
         return 1
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.value:.6g}")
-    console.print(f"parameters: {params_text(best.assignment)}")
-    console.print(f"artifacts:  {best.artifact_dir}")
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.value:.6g}", soft_wrap=True)
+    console.print(f"parameters: {params_text(best.assignment)}", soft_wrap=True, markup=False)
+    console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
     return 1 if sweep.stopped_for_failures else 0
 
+
+
+def status_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None = None) -> int:
+    """Print a local run's trials and where it stands; works while it runs."""
+    import optuna
+
+    from jobs.local.backend import views
+    from jobs.progress import Progress
+
+    console = console or Console()
+    folder = RunFolder.open(run_id, runs_dir)
+    meta = folder.meta()
+    spec = load_spec(folder.spec_path)
+    study = optuna.load_study(study_name=spec.name, storage=folder.study_url)
+    progress = Progress(spec.name, spec.metric.goal, meta["trials"], meta["parallel"], console=console, live=False)
+    trials = views(study)
+    progress.seed(trials)
+    pid = RunLock.holder(folder)
+    ended = [t.started + t.duration_s for t in trials if t.duration_s is not None]
+    if trials:
+        progress.started = min(t.started for t in trials)
+    console.print(progress.table())
+    where = f"running (pid {pid})" if pid else "not running"
+    console.print(f"{where}; {progress.summary(None if pid or not ended else max(ended))}", soft_wrap=True)
+    return 0
+
+
+def cancel_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None = None) -> int:
+    """Stop a local run's orchestrator as Ctrl-C does: its trials stop and the run can be resumed."""
+    import signal
+
+    console = console or Console()
+    folder = RunFolder.open(run_id, runs_dir)
+    pid = RunLock.holder(folder)
+    if pid is None:
+        console.print(f"run {run_id} is not running")
+        return 0
+    os.kill(pid, signal.SIGINT)
+    console.print(f"sent Ctrl-C to run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}")
+    return 0

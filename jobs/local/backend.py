@@ -110,7 +110,8 @@ class LocalSweep:
     """Runs (or resumes) the sweep of ``spec`` in ``folder``."""
 
     def __init__(self, spec: Spec, folder: RunFolder, data_root: str, seed: int | None = None,
-                 trial_timeout: float | None = None, warm: bool = True, on_event: EventHandler | None = None):
+                 trial_timeout: float | None = None, launcher: Launcher | None = None,
+                 on_event: EventHandler | None = None):
         self.spec = spec
         self.folder = folder
         self.data_root = data_root
@@ -121,8 +122,7 @@ class LocalSweep:
             self.max_trials = min(self.max_trials, spec.grid_size() or self.max_trials)
         self.parallel = min(spec.trials.parallel, self.max_trials)
         self.failure_limit = spec.trials.failure_limit
-        self.launcher = Launcher(warm=warm)
-        self.launcher.prestart()
+        self.launcher = launcher or Launcher()
         self.on_event = on_event or (lambda kind, view: None)
         self.study = open_study(spec, folder, seed)
         self.pruning = spec.early_stopping != "none"
@@ -179,6 +179,7 @@ class LocalSweep:
             view.state, view.reason, view.duration_s = "FAILED", f"cannot start {argv[0]}: {exc}", 0.0
             self._finish(trial, view, None)
             return
+        view.started = time.time()  # once it runs: the first start may wait for the fork server's imports
         self.active[trial.number] = _Active(trial, view, process, Reports(self.spec.metric.id), FileTail(log_path),
                                             log_path, trial_dir / "hypertune.jsonl", time.monotonic())
         self.on_event("started", view)
@@ -263,7 +264,7 @@ class LocalSweep:
                     self._launch()
                 if not self.active:
                     break
-                ended = wait([run.process.sentinel for run in self.active.values()], timeout=OBSERVE_SECONDS)
+                ended = wait({run.process.sentinel for run in self.active.values()}, timeout=OBSERVE_SECONDS)
                 for number, run in list(self.active.items()):
                     code = run.process.poll() if ended or run.stop else None
                     if code is None:
@@ -274,6 +275,8 @@ class LocalSweep:
         except KeyboardInterrupt:
             self._interrupt()
             raise
+        finally:
+            self.launcher.close()
         return views(self.study)
 
 

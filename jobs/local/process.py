@@ -2,114 +2,25 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Protocol
 
 PR_SET_PDEATHSIG = 1
-PYTHONS = {"python", "python3", sys.executable, os.path.basename(sys.executable)}
+PYTHONS = {"python", "python3", sys.executable}
 
 
 class TrialProcess(Protocol):
-    pid: int | None
-    sentinel: int  # a descriptor that becomes readable when the process ends
+    pid: int
+    sentinel: int  # a descriptor that becomes readable when the process (or a sibling) ends
 
     def poll(self) -> int | None: ...
     def kill(self) -> None: ...
     def close(self) -> None: ...
-
-
-def is_reference_trainer(argv: list[str]) -> bool:
-    """``python -m trainer ...``: the trainer this package ships, which can start warm."""
-    return len(argv) >= 3 and argv[0] in PYTHONS and argv[1:3] == ["-m", "trainer"]
-
-
-class _Forked:
-    def __init__(self, process: multiprocessing.Process):
-        self._process = process
-        self.pid = process.pid
-        self.sentinel = process.sentinel
-
-    def poll(self) -> int | None:
-        code = self._process.exitcode
-        if code is None:
-            return None
-        return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
-
-    def kill(self) -> None:
-        if self._process.exitcode is None:
-            self._process.kill()
-        self._process.join(timeout=5)
-
-    def close(self) -> None:
-        self._process.close()
-
-
-class _Spawned:
-    def __init__(self, popen: subprocess.Popen):
-        self._popen = popen
-        self.pid = popen.pid
-        self.sentinel = os.pidfd_open(popen.pid)  # readable once the process exits
-
-    def poll(self) -> int | None:
-        code = self._popen.poll()
-        if code is None:
-            return None
-        return code if code >= 0 else 128 - code
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self._popen.pid, signal.SIGKILL)  # the trainer and anything it started
-        except ProcessLookupError:
-            pass
-        self._popen.wait(timeout=5)
-
-    def close(self) -> None:
-        os.close(self.sentinel)
-
-
-class Launcher:
-    """Starts trial processes; ``warm`` forks the reference trainer from a preloaded server."""
-
-    def __init__(self, warm: bool = True):
-        self._warm = warm
-        self._context = None
-
-    def _forkserver(self):
-        if self._context is None:
-            self._context = multiprocessing.get_context("forkserver")
-            self._context.set_forkserver_preload(["jobs.local.warm"])
-        return self._context
-
-    def prestart(self) -> None:
-        """Start the forkserver now, so its imports overlap the orchestrator's own start-up."""
-        if self._warm:
-            from multiprocessing import forkserver
-
-            self._forkserver()
-            forkserver.ensure_running()
-
-    def start(self, argv: list[str], env: dict[str, str], log_path: Path) -> TrialProcess:
-        if self._warm and is_reference_trainer(argv):
-            process = self._forkserver().Process(target=run_forked_trainer, args=(argv[3:], env, str(log_path)),
-                                                 daemon=False)
-            process.start()
-            return _Forked(process)
-        log = open(log_path, "ab")
-        try:
-            popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **env}, start_new_session=True,
-                                     preexec_fn=die_with_parent)
-        except OSError as exc:
-            log.write(f"cannot start {argv[0]}: {exc}\n".encode())
-            raise
-        finally:
-            log.close()
-        return _Spawned(popen)
 
 
 def die_with_parent() -> None:
@@ -122,29 +33,87 @@ def die_with_parent() -> None:
         pass
 
 
-def run_forked_trainer(args: list[str], env: dict[str, str], log_path: str) -> None:
-    """Body of a forked trial: its environment, output to its log, then ``trainer.cli.main``."""
-    die_with_parent()
-    os.environ.update(env)
-    import torch  # already imported by the forkserver's preload (jobs.local.warm)
+def exit_status(code: int) -> int:
+    """A returncode as a shell reports it: 128 + N for a process killed by signal N."""
+    return code if code >= 0 else 128 - code
 
-    import trainer.cli
 
-    if env.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    try:
-        code = trainer.cli.main(args)
-    except SystemExit as exc:  # --help and friends
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        import traceback
+def is_reference_trainer(argv: list[str]) -> bool:
+    """``python -m trainer ...``: the trainer this package ships, which can start warm."""
+    return len(argv) >= 3 and argv[0] in PYTHONS and argv[1:3] == ["-m", "trainer"]
 
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+
+class _Forked:
+    def __init__(self, server, pid: int):
+        self._server = server
+        self.pid = pid
+        self.sentinel = server.fd
+
+    def poll(self) -> int | None:
+        self._server.collect()
+        return self._server.exited.get(self.pid)
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while self.pid not in self._server.exited and time.monotonic() < deadline:
+            self._server.collect(timeout=0.1)
+
+    def close(self) -> None:
+        self._server.exited.pop(self.pid, None)
+
+
+class _Spawned:
+    def __init__(self, popen: subprocess.Popen):
+        self._popen = popen
+        self.pid = popen.pid
+        self.sentinel = os.pidfd_open(popen.pid)  # readable once the process exits
+
+    def poll(self) -> int | None:
+        code = self._popen.poll()
+        return None if code is None else exit_status(code)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self._popen.pid, signal.SIGKILL)  # the trainer and anything it started
+        except ProcessLookupError:
+            pass
+        self._popen.wait(timeout=10)
+
+    def close(self) -> None:
+        os.close(self.sentinel)
+
+
+class Launcher:
+    """Starts trial processes; with ``warm``, the reference trainer forks from a preloaded server."""
+
+    def __init__(self, warm: bool = True):
+        self._warm = warm
+        self._server = None
+
+    def prestart(self) -> None:
+        """Start the fork server now, so its imports overlap the orchestrator's own start-up."""
+        if self._warm and self._server is None:
+            from jobs.local.forkserver import ForkServer
+
+            self._server = ForkServer()
+
+    def start(self, argv: list[str], env: dict[str, str], log_path: Path) -> TrialProcess:
+        if self._warm and is_reference_trainer(argv):
+            self.prestart()
+            return _Forked(self._server, self._server.start(argv[3:], env, log_path))
+        if argv[0] in ("python", "python3"):
+            argv = [sys.executable, *argv[1:]]  # "python" in a spec means this environment's interpreter
+        with open(log_path, "ab") as log:
+            popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **env}, start_new_session=True,
+                                     preexec_fn=die_with_parent)
+        return _Spawned(popen)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None

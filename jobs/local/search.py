@@ -13,13 +13,26 @@ import optuna
 
 from jobs.spec import Spec
 
-ADAPTIVE_STARTUP = 5
+ADAPTIVE_STARTUP = 5  # random trials before the model takes over
 
 
-def sampler_for(spec: Spec, seed: int | None) -> optuna.samplers.BaseSampler:
+def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
+    # constant_liar: trials still running count as bad guesses, so parallel trials spread out.
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                      n_startup_trials=ADAPTIVE_STARTUP)
+
+
+def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=ADAPTIVE_STARTUP)
+
+
+ADAPTIVE_SAMPLERS = {"tpe": _tpe, "gp": _gp}  # bench/sweep.py measures each
+ADAPTIVE = "tpe"
+
+
+def sampler_for(spec: Spec, seed: int | None, adaptive: str = ADAPTIVE) -> optuna.samplers.BaseSampler:
     if spec.algorithm == "adaptive":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                                          n_startup_trials=ADAPTIVE_STARTUP)
+        return ADAPTIVE_SAMPLERS[adaptive](seed)
     return optuna.samplers.RandomSampler(seed=seed)  # grid points are enqueued, see grid_points
 
 

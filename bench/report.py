@@ -1,0 +1,164 @@
+"""Collecting a Vertex run's metrics: the seed lesson's one-by-one loop vs the project's collector.
+
+    python -m bench.report [--trials 1000] [--latency-ms 20] [--repeat 3] [--workers 32]
+
+gcp-storage-emulator serves a run's artifacts (metrics.json, eval_history.csv and model.pt per trial)
+from a separate process, its request handler wrapped to wait a fixed latency per request and its
+server made threaded, as GCS serves requests concurrently. The lesson (section 8) lists every object
+under the run's prefix and downloads each metrics.json in turn; the collector lists the trial folders
+(delimiter "/") and fetches the metrics.json files with a bounded thread pool over one client. Both
+build a DataFrame; the two are checked to hold the same values (not the same trial ids: the lesson
+takes the folder above metrics.json, "model" for every trial). All figures are medians from this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import time
+from functools import partial
+
+BUCKET = "bench"
+SPEC = {"name": "bench", "metric": {"id": "validation_accuracy", "goal": "maximize"},
+        "parameters": {"learning_rate": {"type": "double", "min": 1e-4, "max": 1e-1, "scale": "log"},
+                       "patience": {"type": "integer", "min": 5, "max": 20}},
+        "trials": {"max": 1000}}
+
+
+def serve(port: int, latency: multiprocessing.Value, ready: multiprocessing.Event) -> None:
+    """The emulator's handler behind a threaded HTTP server, each request delayed by ``latency`` s."""
+    from http.server import ThreadingHTTPServer
+
+    from gcp_storage_emulator.server import RequestHandler
+    from gcp_storage_emulator.storage import Storage
+
+    class MemoryStorage(Storage):
+        def _write_config_to_file(self) -> None:
+            """Kept in memory only: the emulator would re-serialise every object's metadata on each upload."""
+
+    class SlowHandler(RequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as GCS: the emulator sends Content-Length on every response
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            if parsed:
+                time.sleep(latency.value)
+            return parsed
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(SlowHandler, MemoryStorage(use_memory_fs=True)))
+    server.request_queue_size = 128
+    ready.set()
+    server.serve_forever()
+
+
+def seed_lesson_loop(artifact_dir: str):
+    """The seed lesson's ``list_metrics_from_gcs``, as printed there."""
+    import pandas as pd
+    from google.cloud import storage
+
+    client = storage.Client()
+    bucket_name = artifact_dir.replace("gs://", "").split("/")[0]
+    prefix = "/".join(artifact_dir.replace("gs://", "").split("/")[1:])
+    blobs = client.list_blobs(bucket_name, prefix=prefix)
+    records = []
+    for blob in blobs:
+        if blob.name.endswith("metrics.json"):
+            trial_id = blob.name.split("/")[-2]
+            data = json.loads(blob.download_as_text())
+            data["trial_id"] = trial_id
+            records.append(data)
+    return pd.DataFrame(records)
+
+
+def collector(artifact_dir: str, parameters: dict[str, dict], spec, workers: int):
+    """The project's path: discover the trial folders, then fetch every metrics.json at once."""
+    from jobs.report.collect import trials_frame
+    from jobs.report.records import TrialRecord, discover_trial_ids, under_artifacts_base
+
+    ids = discover_trial_ids(artifact_dir)
+    records = [TrialRecord(t, "SUCCEEDED", parameters[t]["objective"], parameters[t]["params"]) for t in ids]
+    return trials_frame(under_artifacts_base(records, artifact_dir), spec, workers)
+
+
+def upload_run(artifact_dir: str, trials: int) -> dict[str, dict]:
+    """A run's artifacts, three objects per trial; returns what the tuning job would know of each."""
+    import random
+
+    from trainer import uri
+
+    rng = random.Random(0)
+    known = {}
+    for i in range(1, trials + 1):
+        trial_id = str(i)
+        params = {"learning_rate": 10 ** rng.uniform(-4, -1), "patience": rng.randint(5, 20)}
+        metrics = {"final_val_accuracy": rng.random(), "best_val_loss": rng.random(), "best_epoch": rng.randint(1, 300),
+                   **params}
+        base = uri.join(artifact_dir, trial_id, "model")
+        uri.write_text(uri.join(base, "metrics.json"), json.dumps(metrics))
+        uri.write_text(uri.join(base, "eval_history.csv"), "epoch,train_loss,val_loss,val_accuracy\n1,0.7,0.7,0.5\n")
+        uri.write_bytes(uri.join(base, "model.pt"), b"\0" * 64)
+        known[trial_id] = {"objective": metrics["final_val_accuracy"], "params": params}
+    return known
+
+
+def timed(function, *args, repeat: int):
+    results, times = None, []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        results = function(*args)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.storage.WORKERS)")
+    args = parser.parse_args()
+
+    from jobs import storage
+    from jobs.spec import parse_spec
+    from trainer import uri
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    latency, ready = multiprocessing.Value("d", 0.0), multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(port, latency, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    uri.gcs_client.cache_clear()
+    try:
+        uri.gcs_client().create_bucket(BUCKET)
+        artifact_dir = f"gs://{BUCKET}/artifacts/bench/bench-20250101-000000/"
+        started = time.perf_counter()
+        known = upload_run(artifact_dir, args.trials)
+        print(f"uploaded {3 * args.trials} objects ({args.trials} trials) in {time.perf_counter() - started:.1f} s")
+        latency.value = args.latency_ms / 1000
+        workers = args.workers or storage.WORKERS
+        spec = parse_spec(SPEC, "bench")
+        seed_time, seed_frame = timed(seed_lesson_loop, artifact_dir, repeat=args.repeat)
+        ours_time, ours_frame = timed(collector, artifact_dir, known, spec, workers, repeat=args.repeat)
+    finally:
+        server.kill()
+    # The lesson's trial_id is the folder above metrics.json, which under AIP_MODEL_DIR=<trial>/model/
+    # is "model" for every trial: compare the values themselves.
+    got = sorted(ours_frame["final_val_accuracy"])
+    assert len(got) == args.trials and got == sorted(seed_frame["final_val_accuracy"]), "the two frames disagree"
+    print(f"{args.trials} trials, {args.latency_ms:g} ms per request, medians of {args.repeat}; "
+          f"both frames hold the same {len(got)} values")
+    print(f"seed lesson loop (list all, download one by one)   {seed_time:7.3f} s")
+    print(f"collector (list folders, {workers} concurrent fetches) {ours_time:7.3f} s")
+    print(f"ratio seed / collector                            {seed_time / ours_time:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Trial records plus each trial's metrics.json, read concurrently, as one pandas DataFrame.
+
+The frame's columns, in order (the report contract): ``trial_id``, ``state``, ``objective``, one
+column per parameter (spec order), the metrics.json keys (first seen first; a parameter or a column
+above wins a name clash), ``duration_s``, ``artifact_dir``, ``error``. A trial whose metrics.json is
+missing or corrupt keeps its row; ``error`` says why, after the trial's own failure reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from jobs import storage
+from jobs.report.records import RUNNING, TrialRecord, trial_order
+from jobs.spec import Spec
+from trainer import uri
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "eval_history.csv"
+HEAD = ["trial_id", "state", "objective"]
+TAIL = ["duration_s", "artifact_dir", "error"]
+SUCCEEDED = "SUCCEEDED"
+CURVES = 5  # top trials whose learning curves are read
+
+
+@dataclass
+class Sweep:
+    """One run, collected: its spec, records (for start times and steps), the contract frame, and
+    the eval_history.csv of its top trials by trial id."""
+
+    run_id: str
+    spec: Spec
+    records: list[TrialRecord]
+    frame: pd.DataFrame
+    histories: dict[str, pd.DataFrame]
+
+    @property
+    def goal(self) -> str:
+        return self.spec.metric.goal
+
+    def ranked(self) -> pd.DataFrame:
+        """Succeeded trials with an objective, best first (ties: lower trial id first)."""
+        done = self.frame[(self.frame["state"] == SUCCEEDED) & self.frame["objective"].notna()]
+        return done.sort_values("objective", ascending=self.goal == "minimize", kind="stable")
+
+    def best(self) -> pd.Series | None:
+        """The best succeeded trial by the spec's goal, never by position; None when none succeeded."""
+        ranked = self.ranked()
+        return None if ranked.empty else ranked.iloc[0]
+
+    @property
+    def running(self) -> int:
+        return int((self.frame["state"] == RUNNING).sum())
+
+    def timeline(self) -> pd.DataFrame:
+        """Finished trials in start order (``position`` 1, 2, ...) with ``step`` (the last step
+        reported) and ``best_so_far`` (the best succeeded objective up to each trial)."""
+        starts = pd.DataFrame({"trial_id": [r.trial_id for r in self.records],
+                               "started": [r.started for r in self.records],
+                               "step": [r.step for r in self.records]}, columns=["trial_id", "started", "step"])
+        line = self.frame[["trial_id", "state", "objective"]].merge(starts, on="trial_id")
+        line = line[line["state"] != RUNNING].sort_values("started", kind="stable").reset_index(drop=True)
+        ok = line["objective"].where(line["state"] == SUCCEEDED)
+        line["best_so_far"] = (ok.cummax() if self.goal == "maximize" else ok.cummin()).ffill()
+        line.insert(0, "position", range(1, len(line) + 1))
+        return line
+
+
+def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = storage.WORKERS) -> Sweep:
+    """Fetch every finished trial's metrics.json, build the frame, then read the top trials' curves."""
+    frame = trials_frame(records, spec, workers)
+    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {})
+    top = sweep.ranked()["trial_id"].head(CURVES).tolist()
+    sweep.histories = eval_histories({r.trial_id: r for r in records}, top, workers)
+    return sweep
+
+
+def trials_frame(records: list[TrialRecord], spec: Spec, workers: int = storage.WORKERS) -> pd.DataFrame:
+    """The contract frame, one row per record in trial id order (running trials are not fetched)."""
+    records = sorted(records, key=lambda r: trial_order(r.trial_id))
+    locations = {r.trial_id: uri.join(r.model_dir, METRICS_FILE) for r in records if r.state != RUNNING}
+    fetched = storage.fetch_many(locations.values(), workers)
+    parameters = list(spec.parameters)
+    taken = set(HEAD + parameters + TAIL)
+    metric_keys: dict[str, None] = {}
+    rows = []
+    for r in records:
+        metrics, problem = parse_metrics(fetched[locations[r.trial_id]]) if r.trial_id in locations else ({}, "")
+        metric_keys.update(dict.fromkeys(k for k in metrics if k not in taken))
+        rows.append({**metrics, "trial_id": r.trial_id, "state": r.state, "objective": r.objective,
+                     **{p: r.parameters.get(p) for p in parameters}, "duration_s": r.duration_s,
+                     "artifact_dir": r.artifact_dir, "error": "; ".join(filter(None, [r.reason, problem]))})
+    frame = pd.DataFrame.from_records(rows, columns=HEAD + parameters + list(metric_keys) + TAIL)
+    return frame.astype({"trial_id": str, "state": str, "objective": float, "duration_s": float, "error": str})
+
+
+def parse_metrics(fetched: bytes | Exception) -> tuple[dict, str]:
+    """A metrics.json body as a dict, or ({}, why it cannot be used)."""
+    if isinstance(fetched, uri.ObjectNotFound):
+        return {}, f"{METRICS_FILE} missing"
+    if isinstance(fetched, Exception):
+        return {}, f"{METRICS_FILE} unreadable: {fetched}"
+    try:
+        metrics = json.loads(fetched)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"{METRICS_FILE} corrupt: {exc}"
+    if not isinstance(metrics, dict):
+        return {}, f"{METRICS_FILE} corrupt: expected a JSON object, got {type(metrics).__name__}"
+    return metrics, ""
+
+
+def eval_histories(records: dict[str, TrialRecord], trial_ids: list[str],
+                   workers: int = storage.WORKERS) -> dict[str, pd.DataFrame]:
+    """eval_history.csv (epoch, train_loss, val_loss, val_accuracy) of the given trials; a trial
+    whose file is missing or unreadable is left out."""
+    locations = {t: uri.join(records[t].model_dir, HISTORY_FILE) for t in trial_ids}
+    fetched = storage.fetch_many(locations.values(), workers)
+    curves = {}
+    for trial_id, location in locations.items():
+        body = fetched[location]
+        if isinstance(body, Exception):
+            continue
+        try:
+            curve = pd.read_csv(io.BytesIO(body))
+        except (ValueError, UnicodeDecodeError):  # pandas' ParserError and EmptyDataError are ValueErrors
+            continue
+        if "epoch" in curve.columns:
+            curves[trial_id] = curve
+    return curves

@@ -1,0 +1,79 @@
+"""Which parameters mattered: Optuna's own importance evaluator over the succeeded trials.
+
+The trials are added to an in-memory study with the spec's distributions (discrete values by their
+index, reverse_log doubles reflected onto a log scale, as the local search stores them), so the same
+code rates a local run and a Vertex run.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pandas as pd
+
+from jobs.spec import Spec
+
+MIN_TRIALS = 2
+
+
+def _distribution(parameter):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    log = getattr(parameter, "scale", "linear") != "linear"
+    if parameter.type == "double":
+        return FloatDistribution(parameter.min, parameter.max, log=log)
+    if parameter.type == "integer":
+        return IntDistribution(parameter.min, parameter.max, log=parameter.scale == "log")
+    if parameter.type == "discrete":
+        return IntDistribution(0, len(parameter.values) - 1)
+    return CategoricalDistribution(parameter.values)
+
+
+def _internal(parameter, value):
+    """A trial's value as the distribution holds it, or None when it is not one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if parameter.type in ("discrete", "categorical") and value not in parameter.values:
+        return None
+    if parameter.type == "discrete":
+        return parameter.values.index(value)
+    if parameter.type == "double" and parameter.scale == "reverse_log":
+        return parameter.min + parameter.max - value
+    if parameter.type == "integer":
+        return int(value)
+    return value
+
+
+def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, float], str]:
+    """Importance of each parameter (summing to 1, largest first) from the succeeded trials in the
+    contract frame, and a note for the reader: why there are none, or how much to trust them."""
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator
+    from optuna.trial import create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    distributions = {pid: _distribution(p) for pid, p in spec.parameters.items()}
+    study = optuna.create_study(direction=spec.metric.goal)
+    for _, row in succeeded.iterrows():
+        params = {pid: v for pid, p in spec.parameters.items() if (v := _internal(p, row[pid])) is not None}
+        try:
+            study.add_trial(create_trial(params=params, value=float(row["objective"]),
+                                         distributions={pid: distributions[pid] for pid in params}))
+        except ValueError:  # a value outside the spec's range: the trial cannot be placed
+            continue
+    placed = len(study.trials)
+    if placed < MIN_TRIALS:
+        return {}, f"needs at least {MIN_TRIALS} succeeded trials (have {placed})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PED-ANOVA warns when few trials make its quantiles coincide
+        importances = optuna.importance.get_param_importances(study, evaluator=PedAnovaImportanceEvaluator())
+    rated = {pid: float(v) for pid, v in importances.items()}
+    unrated = [pid for pid in spec.parameters if pid not in rated]
+    notes = [f"Optuna PED-ANOVA over {placed} succeeded trials"]
+    if placed < 10:
+        notes.append("few trials: read it as a hint")
+    if unrated:
+        notes.append(f"not rated (no succeeded trial set it): {', '.join(unrated)}")
+    return rated, "; ".join(notes)
+

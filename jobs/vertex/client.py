@@ -1,0 +1,103 @@
+"""The JobService calls a sweep makes, through the google-cloud-aiplatform SDK over REST.
+
+``aiplatform.init(..., api_transport="rest")`` then the SDK's own job client (the one its
+``HyperparameterTuningJob`` class uses), pinned to the v1 API. Each call builds a fresh HTTP session,
+so a call after a dropped connection reconnects. Every call is retried on transient errors; the
+others are explained (see errors.py). ``api_endpoint`` points the SDK at a stand-in in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from google.auth.credentials import Credentials
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
+
+from jobs.vertex.errors import Backoff, Context, VertexError, call_with_retry
+
+T = TypeVar("T")
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+FINISHED = (JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED,
+            JobState.JOB_STATE_EXPIRED, JobState.JOB_STATE_PARTIALLY_SUCCEEDED)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach Vertex AI. The defaults are production's: application default credentials, the
+    region's endpoint, retries for up to 10 minutes, a poll every 15 s while following a job."""
+
+    credentials: Credentials | None = None
+    api_endpoint: str | None = None  # e.g. http://127.0.0.1:PORT for a stand-in
+    backoff: Backoff = Backoff()
+    poll_s: float = 15.0
+    call_timeout_s: float = 60.0  # a call unanswered this long (a silently dropped connection) is retried
+
+
+class VertexJobs:
+    """HyperparameterTuningJobs of one project and region: submit (idempotent by run id), get, cancel."""
+
+    def __init__(self, context: Context, settings: ApiSettings = ApiSettings(),
+                 on_retry: Callable[[str], None] | None = None):
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+        from google.cloud import aiplatform
+        from google.cloud.aiplatform import compat, initializer, utils
+
+        credentials = settings.credentials
+        if credentials is None:
+            try:
+                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+            except DefaultCredentialsError:
+                raise VertexError("no Google Cloud credentials found: run `gcloud auth application-default login`, "
+                                  "or set GOOGLE_APPLICATION_CREDENTIALS to a key file") from None
+        # Everything explicit: aiplatform.init keeps earlier values for arguments left None.
+        aiplatform.init(project=context.project, location=context.region, credentials=credentials,
+                        api_endpoint=settings.api_endpoint or f"{context.region}-aiplatform.googleapis.com",
+                        api_transport="rest")
+        self._api = initializer.global_config.create_client(
+            client_class=utils.JobClientWithOverride, credentials=credentials,
+            location_override=context.region).select_version(compat.V1)
+        self.context = context
+        self.parent = f"projects/{context.project}/locations/{context.region}"
+        self.backoff = settings.backoff
+        self.timeout = settings.call_timeout_s
+        self.on_retry = on_retry
+
+    def _retry(self, call: Callable[[], T], what: str) -> T:
+        return call_with_retry(call, what, self.context, self.backoff, self.on_retry)
+
+    def _find(self, run_id: str) -> HyperparameterTuningJob | None:
+        """The newest job labelled ``run_id=<run_id>``, if any."""
+        pager = self._api.list_hyperparameter_tuning_jobs(
+            request={"parent": self.parent, "filter": f'labels.run_id="{run_id}"'}, timeout=self.timeout)
+        jobs = list(pager)
+        return max(jobs, key=lambda job: job.create_time.timestamp()) if jobs else None
+
+    def submit(self, job: HyperparameterTuningJob) -> tuple[HyperparameterTuningJob, bool]:
+        """Create ``job`` unless a job with its run id label exists; returns (job, created).
+
+        Each attempt looks first, so a create that reached Vertex before its answer was lost is found by
+        the retry instead of being made twice."""
+        run_id = job.labels["run_id"]
+
+        def attempt() -> tuple[HyperparameterTuningJob, bool]:
+            found = self._find(run_id)
+            if found is not None:
+                return found, False
+            created = self._api.create_hyperparameter_tuning_job(parent=self.parent, hyperparameter_tuning_job=job,
+                                                                 timeout=self.timeout)
+            return created, True
+
+        return self._retry(attempt, f"submitting run {run_id}")
+
+    def get(self, name: str) -> HyperparameterTuningJob:
+        """The job now, with its trials."""
+        return self._retry(lambda: self._api.get_hyperparameter_tuning_job(name=name, timeout=self.timeout),
+                           f"reading {name}")
+
+    def cancel(self, name: str) -> None:
+        """Ask Vertex AI to cancel the job (it moves through CANCELLING to CANCELLED)."""
+        self._retry(lambda: self._api.cancel_hyperparameter_tuning_job(name=name, timeout=self.timeout),
+                    f"cancelling {name}")

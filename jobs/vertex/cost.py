@@ -1,0 +1,126 @@
+"""What a Vertex AI sweep may cost: trials x expected hours per trial x (machine + accelerators) per hour.
+
+Prices come from the dated table ``jobs/prices.yaml`` (us-central1), which a user file may override
+entry by entry. The estimate says which prices it used and how old they are, and names any machine
+or accelerator the table lacks instead of guessing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from jobs.errors import UserError
+from jobs.spec import Spec, VertexResources
+
+PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
+DEFAULT_MINUTES_PER_TRIAL = 10.0
+STALE_DAYS = 365
+
+
+class PriceError(UserError, ValueError):
+    """A price file that cannot be read."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Hourly prices by machine type and by accelerator type."""
+
+    machines: dict[str, float]
+    accelerators: dict[str, float]
+    as_of: dt.date
+    region: str
+    currency: str
+    source: str
+
+
+def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> PriceTable:
+    """The repository's table, with ``user_file``'s entries (and as_of/region/source) over it."""
+    data = _read(default)
+    if user_file is not None:
+        extra = _read(Path(user_file))
+        for section in ("machines", "accelerators"):
+            data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
+        data.update({k: extra[k] for k in ("as_of", "region", "currency", "source") if k in extra})
+    try:
+        as_of = data["as_of"] if isinstance(data["as_of"], dt.date) else dt.date.fromisoformat(str(data["as_of"]))
+        return PriceTable({k: float(v) for k, v in data["machines"].items()},
+                          {k: float(v) for k, v in data["accelerators"].items()},
+                          as_of, str(data["region"]), str(data.get("currency", "USD")), str(data.get("source", "")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PriceError(f"price table {user_file or default}: {type(exc).__name__}: {exc} (expected as_of, region, "
+                         "machines: {type: price}, accelerators: {type: price})") from None
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PriceError(f"cannot read the price table {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PriceError(f"price table {path}: expected a mapping")
+    return data
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """The estimate and what it rests on; ``total`` is None when a price is missing."""
+
+    total: float | None
+    hourly: float | None  # one trial's machine + accelerators per hour
+    resources: VertexResources
+    trials: int
+    minutes_per_trial: float
+    prices: PriceTable
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        p = self.prices
+        basis = f"prices of {p.region} as of {p.as_of.isoformat()} ({p.source or 'price table'})"
+        if self.total is None:
+            return "estimated cost: unknown; " + "; ".join(self.notes)
+        r = self.resources
+        rate = f"{p.machines[r.machine_type]:.4f} {r.machine_type}"
+        if r.accelerator_type:
+            rate = f"({rate} + {r.accelerator_count} x {p.accelerators[r.accelerator_type]:.4f} {r.accelerator_type})"
+        line = (f"estimated cost: up to {self.total:.2f} {p.currency} = {self.trials} trials x "
+                f"{self.minutes_per_trial:g} min x {rate} {p.currency}/h; {basis}")
+        return "\n".join([line, *(f"  note: {note}" for note in self.notes)])
+
+
+def planned_trials(spec: Spec) -> int:
+    """``trials.max``, or the grid's size when smaller (Vertex AI runs each grid point once)."""
+    if spec.algorithm == "grid":
+        return min(spec.trials.max, spec.grid_size() or spec.trials.max)
+    return spec.trials.max
+
+
+def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL,
+                  region: str | None = None, today: dt.date | None = None) -> CostEstimate:
+    """Upper estimate for ``spec``'s trials (grid: at most the grid's points) in ``region``."""
+    resources, notes = spec.vertex, []
+    trials = planned_trials(spec)
+    machine = prices.machines.get(resources.machine_type)
+    if machine is None:
+        notes.append(f"no price for machine type {resources.machine_type!r} in the table; add it with --prices FILE")
+    accelerators = 0.0
+    if resources.accelerator_type:
+        each = prices.accelerators.get(resources.accelerator_type)
+        if each is None:
+            notes.append(f"no price for accelerator {resources.accelerator_type!r} in the table; "
+                         "add it with --prices FILE")
+        else:
+            accelerators = each * resources.accelerator_count
+    if notes:
+        return CostEstimate(None, None, resources, trials, minutes_per_trial, prices, notes)
+    if region and region != prices.region:
+        notes.append(f"the stack runs in {region}; the table holds {prices.region} prices")
+    age = ((today or dt.date.today()) - prices.as_of).days
+    if age > STALE_DAYS:
+        notes.append(f"the prices are {age} days old: check {prices.source or 'the pricing page'}")
+    hourly = machine + accelerators
+    total = trials * minutes_per_trial / 60 * hourly
+    return CostEstimate(total, hourly, resources, trials, minutes_per_trial, prices, notes)

@@ -1,0 +1,149 @@
+"""Vertex AI API errors: transient ones retried with backoff, the others explained in plain words.
+
+Transient: 5xx (503 unavailable, 500 internal, 504 deadline), 429 rate limits, a dropped or refused
+connection. Explained: 401 (no credentials), 403 (which role is missing, or the API is off), 429 quota
+exhausted (which quota), 404, 400. ``google.api_core.exceptions`` is light (no aiplatform import).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+from google.api_core import exceptions as api
+from google.auth import exceptions as auth
+
+from jobs.errors import ServiceError
+
+T = TypeVar("T")
+QUOTA_METRIC = re.compile(r"\b[a-z]+\.googleapis\.com/[\w./-]*\w")
+REQUEST_PREFIX = re.compile(r"^(?:GET|POST|PATCH|PUT|DELETE) \S+: ")  # api_core puts the URL before the message
+ACT_AS = re.compile(r"actAs|act as", re.IGNORECASE)
+
+
+class VertexError(ServiceError, RuntimeError):
+    """A Vertex AI call failed for a reason the user can act on; the message says what to do."""
+
+
+class PermissionProblem(VertexError):
+    """403: the caller lacks a role (named in the message), or the API is not enabled."""
+
+
+class QuotaProblem(VertexError):
+    """429 RESOURCE_EXHAUSTED on a quota (named in the message), not a passing rate limit."""
+
+
+class VertexUnavailable(VertexError):
+    """Transient errors went on past the retry deadline."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an explanation names: the project, region and trainer account of the stack."""
+
+    project: str
+    region: str
+    trainer_service_account: str
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits of ``initial`` seconds, times ``factor`` after each failure, at most ``maximum``; gives up once
+    failures have gone on for ``deadline`` seconds."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+    deadline: float = 600.0
+
+    def waits(self) -> Iterator[float]:
+        wait = self.initial
+        while True:
+            yield wait
+            wait = min(wait * self.factor, self.maximum)
+
+
+def _message(exc: Exception) -> str:
+    return REQUEST_PREFIX.sub("", getattr(exc, "message", None) or str(exc))
+
+
+def is_quota(exc: Exception) -> bool:
+    """A 429 on an exhausted quota (per-minute request quotas pass, so they count as rate limits)."""
+    if not isinstance(exc, api.TooManyRequests):
+        return False
+    text = _message(exc).lower()
+    quota_failure = any(str(d.get("@type", "")).endswith("google.rpc.QuotaFailure") for d in _details(exc))
+    return (quota_failure or "quota" in text) and "per minute" not in text
+
+
+def _details(exc: Exception) -> list:
+    return [d for d in (getattr(exc, "details", None) or []) if isinstance(d, dict)]
+
+
+def is_transient(exc: Exception) -> bool:
+    """Worth retrying: the same call may well succeed in a moment."""
+    if isinstance(exc, api.TooManyRequests):
+        return not is_quota(exc)
+    if isinstance(exc, api.ServerError):  # 500, 502, 503, 504 and DeadlineExceeded; not 501
+        return not isinstance(exc, api.MethodNotImplemented)
+    return isinstance(exc, requests.ConnectionError | requests.Timeout | auth.TransportError)
+
+
+def explain(exc: Exception, context: Context) -> VertexError:
+    """The error as something the user can act on."""
+    text = _message(exc)
+    project, account = context.project, context.trainer_service_account
+    if isinstance(exc, api.Unauthenticated):
+        return VertexError(f"Vertex AI refused the credentials ({text}). Log in with "
+                           "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS.")
+    if isinstance(exc, api.PermissionDenied | api.Forbidden):
+        reasons = {d.get("reason") for d in _details(exc)}
+        if "SERVICE_DISABLED" in reasons or "has not been used" in text or "is disabled" in text:
+            return PermissionProblem(f"the Vertex AI API is not enabled in project {project} ({text}). "
+                                     "`pulumi up` for the stack enables it.")
+        if ACT_AS.search(text):
+            return PermissionProblem(
+                f"permission denied: you may not act as the trainer service account {account} ({text}). "
+                f"Launching needs roles/iam.serviceAccountUser on {account}: add yourself to the stack's "
+                "launchers and run `pulumi up`, or ask an owner to run `gcloud iam service-accounts "
+                f"add-iam-policy-binding {account} --member=user:YOU --role=roles/iam.serviceAccountUser`.")
+        return PermissionProblem(
+            f"permission denied in project {project} ({text}). Launching sweeps needs roles/aiplatform.user on "
+            f"project {project} (and roles/iam.serviceAccountUser on {account}): add yourself to the stack's "
+            "launchers and run `pulumi up`, or ask an owner to run `gcloud projects add-iam-policy-binding "
+            f"{project} --member=user:YOU --role=roles/aiplatform.user`.")
+    if is_quota(exc):
+        metric = QUOTA_METRIC.search(text)
+        which = metric.group(0) if metric else "a Vertex AI quota"
+        return QuotaProblem(
+            f"quota exhausted: {which} in project {project}, region {context.region} ({text}). Lower "
+            "trials.parallel or the machine size, or request more in the console: IAM & Admin > Quotas, "
+            f"filtered by {which}.")
+    if isinstance(exc, api.NotFound):
+        return VertexError(f"not found in project {project}, region {context.region}: {text}")
+    if isinstance(exc, api.InvalidArgument | api.BadRequest | api.FailedPrecondition):
+        return VertexError(f"Vertex AI rejected the request: {text}")
+    if is_transient(exc):
+        return VertexUnavailable(f"Vertex AI did not answer: {type(exc).__name__}: {text}")
+    return VertexError(f"Vertex AI call failed: {type(exc).__name__}: {text}")
+
+
+def call_with_retry(call: Callable[[], T], what: str, context: Context, backoff: Backoff,
+                    on_retry: Callable[[str], None] | None = None) -> T:
+    """``call()``, again after each transient error until ``backoff.deadline``; any other error, and the
+    last transient one, raise a VertexError that explains it."""
+    started, waits = time.monotonic(), backoff.waits()
+    while True:
+        try:
+            return call()
+        except (api.GoogleAPIError, requests.RequestException, auth.TransportError) as exc:
+            wait = next(waits)
+            if not is_transient(exc) or time.monotonic() - started + wait > backoff.deadline:
+                raise explain(exc, context) from exc
+            if on_retry:
+                on_retry(f"{what}: {type(exc).__name__}: {_message(exc)[:200]}; retrying in {wait:g} s")
+            time.sleep(wait)

@@ -1,0 +1,89 @@
+"""Following a running Vertex AI job with the same live progress as a local sweep.
+
+Each poll reads the whole job (its trials included) and turns every trial into the ``TrialView`` the
+progress display knows: ``started`` and ``finished`` events when a trial's state changes, a silent
+refresh otherwise. A dropped connection is retried with backoff by the client; the next read picks
+up wherever the job has got to, so nothing is missed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
+
+from jobs.local.backend import DONE, TrialView
+from jobs.measurements import Reports
+from jobs.progress import Progress
+from jobs.spec import Spec
+from jobs.vertex.client import FINISHED, VertexJobs
+from jobs.vertex.records import trial_order, trial_record
+
+VIEW_STATES = {"SUCCEEDED": "SUCCEEDED", "INFEASIBLE": "INFEASIBLE"}  # the rest are still running: ACTIVE
+
+
+def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialView:
+    """The trial as progress shows it: its final value, or the value so far by the spec's measurement."""
+    record = trial_record(trial, spec, base_output_dir)
+    reports = Reports(spec.metric.id)
+    reports.by_step = {m.step_count: v.value for m in trial.measurements for v in m.metrics
+                       if v.metric_id == spec.metric.id}
+    return TrialView(
+        trial_id=record.trial_id,
+        assignment=record.parameters,
+        state=VIEW_STATES.get(record.state, "ACTIVE"),
+        value=record.objective if record.objective is not None else reports.measure(spec.measurement,
+                                                                                      spec.metric.goal),
+        step=record.step,
+        reason=record.reason or ("stopping" if record.state == "STOPPING" else ""),
+        started=record.started.timestamp() if record.started else time.time(),
+        duration_s=record.duration_s,
+        artifact_dir=record.artifact_dir,
+    )
+
+
+def job_views(job: HyperparameterTuningJob, spec: Spec) -> list[TrialView]:
+    """Every trial of the job, by trial id (Vertex AI returns them in no particular order)."""
+    base = job.trial_job_spec.base_output_directory.output_uri_prefix
+    views = [trial_view(trial, spec, base) for trial in job.trials]
+    return sorted(views, key=lambda v: trial_order(v.trial_id))
+
+
+class TrialEvents:
+    """Feeds successive snapshots of a job to ``progress``; trials already done at the first one are
+    shown without an event, as a resumed local sweep shows its past trials."""
+
+    def __init__(self, spec: Spec, progress: Progress):
+        self.spec, self.progress = spec, progress
+        self._states: dict[str, str] = {}  # trial id -> state at the last snapshot
+        self._snapshots = 0
+
+    def update(self, job: HyperparameterTuningJob) -> None:
+        for view in job_views(job, self.spec):
+            before = self._states.get(view.trial_id)
+            if view.state in DONE and before not in DONE and self._snapshots:
+                self.progress("finished", view)
+            elif view.state not in DONE and before is None:
+                self.progress("started", view)
+            else:
+                self.progress.seed([view])
+            self._states[view.trial_id] = view.state
+        self._snapshots += 1
+
+
+def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: float,
+           on_job_state: Callable[[str], None] | None = None) -> HyperparameterTuningJob:
+    """Poll the job until it ends; returns its last snapshot. Raises VertexError when Vertex AI stays
+    unreachable past the client's retry deadline (the job itself runs on)."""
+    events, state = TrialEvents(spec, progress), None
+    while True:
+        job = jobs.get(name)
+        if job.state.name != state:
+            state = job.state.name
+            if on_job_state:
+                on_job_state(state)
+        events.update(job)
+        if job.state in FINISHED:
+            return job
+        time.sleep(poll_s)

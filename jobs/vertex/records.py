@@ -1,0 +1,93 @@
+"""A Vertex AI job's trials as records for reports and progress, decoded against the spec.
+
+Vertex sends every parameter value as a JSON number or string: integers as ``5.0``, discrete values
+as floats, conditional parameters flat beside the others (only when active). Decoding gives each
+its spec type back. Trials come in no particular order; records are sorted by trial id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
+
+from jobs.spec import Parameter, Spec
+
+
+@dataclass(frozen=True)
+class VertexTrialRecord:
+    """One trial of a Vertex AI sweep, as the report needs it."""
+
+    trial_id: str
+    state: str  # Vertex's trial state: REQUESTED, ACTIVE, STOPPING, SUCCEEDED or INFEASIBLE
+    objective: float | None  # the spec's metric in the trial's final measurement
+    parameters: dict[str, object]  # parameter id -> value as the spec types it, active ones only
+    started: dt.datetime | None
+    ended: dt.datetime | None
+    duration_s: float | None
+    artifact_dir: str  # <base_output_directory>/<trial id>; its model/ (AIP_MODEL_DIR) holds metrics.json
+    reason: str  # why it is INFEASIBLE (no final measurement), else ""
+    step: int | None  # the step of the final measurement, else of the last one reported
+
+
+def decode_value(parameter: Parameter, raw: object) -> object:
+    """A value as Vertex sends it, typed as the spec declares it."""
+    if parameter.type == "integer":
+        return int(round(float(raw)))
+    if parameter.type == "discrete":  # the spec's own value, also when float noise came back with it
+        return min(parameter.values, key=lambda v: abs(v - float(raw)))
+    if parameter.type == "double":
+        return float(raw)
+    return str(raw)
+
+
+def decode_parameters(trial: Trial, spec: Spec) -> dict[str, object]:
+    """The trial's parameters in spec order (a conditional one only when it was active)."""
+    sent = {p.parameter_id: p.value for p in trial.parameters}
+    return {pid: decode_value(spec.parameters[pid], sent[pid]) for pid in spec.parameters if pid in sent}
+
+
+def final_objective(trial: Trial, metric_id: str) -> float | None:
+    """The metric's value in the final measurement; None when there is none (an INFEASIBLE trial)."""
+    if "final_measurement" not in trial:
+        return None
+    return next((m.value for m in trial.final_measurement.metrics if m.metric_id == metric_id), None)
+
+
+def _time(trial: Trial, name: str) -> dt.datetime | None:
+    return getattr(trial, name) if name in trial else None
+
+
+def _step(trial: Trial) -> int | None:
+    if "final_measurement" in trial:
+        return trial.final_measurement.step_count
+    return trial.measurements[-1].step_count if trial.measurements else None
+
+
+def trial_order(trial_id: str) -> tuple[int, str]:
+    """Sort key: trial ids are numbers written as text ("2" before "10")."""
+    return len(trial_id), trial_id
+
+
+def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> VertexTrialRecord:
+    started, ended = _time(trial, "start_time"), _time(trial, "end_time")
+    return VertexTrialRecord(
+        trial_id=trial.id,
+        state=trial.state.name,
+        objective=final_objective(trial, spec.metric.id),
+        parameters=decode_parameters(trial, spec),
+        started=started,
+        ended=ended,
+        duration_s=(ended - started).total_seconds() if started and ended else None,
+        artifact_dir=f"{base_output_dir.rstrip('/')}/{trial.id}",
+        reason=trial.infeasible_reason,
+        step=_step(trial),
+    )
+
+
+def trial_records(job: HyperparameterTuningJob, spec: Spec) -> list[VertexTrialRecord]:
+    """Every trial of ``job``, sorted by trial id (numerically)."""
+    base = job.trial_job_spec.base_output_directory.output_uri_prefix
+    records = [trial_record(trial, spec, base) for trial in job.trials]
+    return sorted(records, key=lambda r: trial_order(r.trial_id))

@@ -1,0 +1,157 @@
+"""A sweep spec as the Vertex AI HyperparameterTuningJob that runs it (aiplatform_v1 types).
+
+Every parameter keeps its type and scale; a conditional parameter is nested under its parent as a
+``conditional_parameter_spec``. Each trial runs the stack's trainer image (entrypoint
+``python -m trainer``) with ``trainer.args`` ({data} = the stack's data root), as the trainer service
+account, writing under ``<artifacts_root>/<spec name>/<run id>/<trial id>/``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.cloud.aiplatform_v1.types import (
+    AcceleratorType,
+    ContainerSpec,
+    CustomJobSpec,
+    GcsDestination,
+    HyperparameterTuningJob,
+    MachineSpec,
+    StudySpec,
+    WorkerPoolSpec,
+)
+from google.protobuf import json_format
+
+from jobs.errors import UserError
+from jobs.local.process import is_reference_trainer
+from jobs.spec import Parameter, Spec
+from jobs.vertex.outputs import StackOutputs
+
+ParameterSpec = StudySpec.ParameterSpec
+Condition = ParameterSpec.ConditionalParameterSpec
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a Vertex label value, and a folder name
+ALGORITHMS = {"adaptive": StudySpec.Algorithm.ALGORITHM_UNSPECIFIED,  # Vertex's Bayesian default
+              "random": StudySpec.Algorithm.RANDOM_SEARCH,
+              "grid": StudySpec.Algorithm.GRID_SEARCH}
+MEASUREMENTS = {"best": StudySpec.MeasurementSelectionType.BEST_MEASUREMENT,
+                "last": StudySpec.MeasurementSelectionType.LAST_MEASUREMENT}
+SCALES = {"linear": ParameterSpec.ScaleType.UNIT_LINEAR_SCALE,
+          "log": ParameterSpec.ScaleType.UNIT_LOG_SCALE,
+          "reverse_log": ParameterSpec.ScaleType.UNIT_REVERSE_LOG_SCALE}
+GOALS = {"maximize": StudySpec.MetricSpec.GoalType.MAXIMIZE, "minimize": StudySpec.MetricSpec.GoalType.MINIMIZE}
+ENTRYPOINT = ["python", "-m", "trainer"]  # what the trainer image runs (trainer/Dockerfile)
+
+
+class RequestError(UserError, ValueError):
+    """The spec or run id cannot become a Vertex AI job."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is also a Vertex label value: 1-63 of a-z, 0-9, '_' and '-'."""
+    if not RUN_ID.match(run_id):
+        raise RequestError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-' "
+                           "(it becomes a Vertex AI label)")
+    return run_id
+
+
+def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
+    """``gs://<bucket>/artifacts/<spec name>/<run id>/``: trial ``N`` writes under ``N/``."""
+    return f"{outputs.artifacts_root.rstrip('/')}/{spec_name}/{run_id}/"
+
+
+def trainer_note(spec: Spec) -> str | None:
+    """What to tell the user when ``trainer.command`` is not the reference trainer the image runs."""
+    if is_reference_trainer(spec.trainer.command):
+        return None
+    return (f"trainer.command is {' '.join(spec.trainer.command)!r}, but on Vertex AI each trial runs the trainer "
+            f"image's entrypoint ({' '.join(ENTRYPOINT)}); the command is not sent. To tune another trainer, "
+            "build an image whose entrypoint runs it and set it as the stack's trainerImage.")
+
+
+def study_spec(spec: Spec) -> StudySpec:
+    """The metric, the parameters (conditional ones nested under their parent), the search and early stopping."""
+    study = StudySpec(
+        metrics=[StudySpec.MetricSpec(metric_id=spec.metric.id, goal=GOALS[spec.metric.goal])],
+        parameters=[_parameter_spec(spec, pid) for pid, p in spec.parameters.items() if not p.when],
+        algorithm=ALGORITHMS[spec.algorithm],
+        measurement_selection_type=MEASUREMENTS[spec.measurement],
+    )
+    if spec.early_stopping == "median":
+        study.median_automated_stopping_spec = StudySpec.MedianAutomatedStoppingSpec(use_elapsed_duration=False)
+    elif spec.early_stopping == "decay_curve":
+        study.decay_curve_stopping_spec = StudySpec.DecayCurveAutomatedStoppingSpec(use_elapsed_duration=False)
+    return study
+
+
+def _parameter_spec(spec: Spec, pid: str) -> ParameterSpec:
+    p = spec.parameters[pid]
+    out = ParameterSpec(parameter_id=pid)
+    if p.type == "double":
+        out.double_value_spec = ParameterSpec.DoubleValueSpec(min_value=p.min, max_value=p.max)
+    elif p.type == "integer":
+        out.integer_value_spec = ParameterSpec.IntegerValueSpec(min_value=p.min, max_value=p.max)
+    elif p.type == "discrete":
+        out.discrete_value_spec = ParameterSpec.DiscreteValueSpec(values=p.values)
+    else:
+        out.categorical_value_spec = ParameterSpec.CategoricalValueSpec(values=p.values)
+    if p.type != "categorical":
+        out.scale_type = SCALES[p.scale]
+    out.conditional_parameter_specs = [_condition(p, values, _parameter_spec(spec, child))
+                                       for child, c in spec.parameters.items() if c.when
+                                       for parent, values in c.when.items() if parent == pid]
+    return out
+
+
+def _condition(parent: Parameter, values: list, child: ParameterSpec) -> Condition:
+    """The parent's values that switch ``child`` on, in the field of the parent's type."""
+    if parent.type == "integer":
+        return Condition(parent_int_values=Condition.IntValueCondition(values=values), parameter_spec=child)
+    if parent.type == "discrete":
+        return Condition(parent_discrete_values=Condition.DiscreteValueCondition(values=[float(v) for v in values]),
+                         parameter_spec=child)
+    return Condition(parent_categorical_values=Condition.CategoricalValueCondition(values=values), parameter_spec=child)
+
+
+def _machine_spec(spec: Spec) -> MachineSpec:
+    resources = spec.vertex
+    machine = MachineSpec(machine_type=resources.machine_type)
+    if resources.accelerator_type:
+        if resources.accelerator_type not in AcceleratorType.__members__:
+            known = ", ".join(name for name in AcceleratorType.__members__ if name != "ACCELERATOR_TYPE_UNSPECIFIED")
+            raise RequestError(f"vertex.accelerator_type {resources.accelerator_type!r} is not a Vertex AI "
+                               f"accelerator (one of: {known})")
+        machine.accelerator_type = AcceleratorType[resources.accelerator_type]
+        machine.accelerator_count = resources.accelerator_count
+    return machine
+
+
+def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None
+                     ) -> HyperparameterTuningJob:
+    """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's."""
+    check_run_id(run_id)
+    data_root = data_root or outputs.data_root
+    if not data_root.startswith("gs://"):
+        raise RequestError(f"data root {data_root!r}: Vertex AI trials read their data from GCS; give a gs:// prefix")
+    trials = spec.trials
+    return HyperparameterTuningJob(
+        display_name=run_id,
+        study_spec=study_spec(spec),
+        max_trial_count=trials.max,
+        parallel_trial_count=trials.parallel,
+        max_failed_trial_count=trials.max_failed or 0,  # 0: Vertex AI decides
+        trial_job_spec=CustomJobSpec(
+            worker_pool_specs=[WorkerPoolSpec(
+                machine_spec=_machine_spec(spec),
+                replica_count=1,
+                container_spec=ContainerSpec(image_uri=outputs.image, args=spec.trainer_args(data_root)),
+            )],
+            service_account=outputs.trainer_service_account,
+            base_output_directory=GcsDestination(output_uri_prefix=base_output_dir(outputs, spec.name, run_id)),
+        ),
+        labels={"spec": spec.name, "run_id": run_id, "team": outputs.team},
+    )
+
+
+def request_json(job: HyperparameterTuningJob) -> str:
+    """The job as the REST API's JSON body (camelCase field names, enums by name)."""
+    return json_format.MessageToJson(HyperparameterTuningJob.pb(job), indent=2)

@@ -1,0 +1,153 @@
+"""Collecting trials from GCS (gcp-storage-emulator): the contract DataFrame cell by cell, broken
+files, the best trial whatever the order, trial discovery, concurrent fetches."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import random
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from jobs import storage
+from jobs.report import report_gcs
+from jobs.report.collect import collect, trials_frame
+from jobs.report.records import discover_trial_ids, under_artifacts_base
+from tests.jobs.report_fixtures import synth_spec, synth_trials, write_artifacts
+from trainer import uri
+
+BUCKET = "report-collect"
+BASE = f"gs://{BUCKET}/artifacts/synth/synth-20250101-000000/"
+COLUMNS = ["trial_id", "state", "objective", "learning_rate", "layers", "hidden", "optimizer", "momentum",
+           "final_val_accuracy", "best_val_loss", "best_epoch", "early_stopped", "device",
+           "duration_s", "artifact_dir", "error"]
+
+
+@pytest.fixture(scope="module")
+def uploaded(gcs_emulator):
+    """200 trials under BASE: seven succeeded trials without metrics.json, one with a corrupt one,
+    and two stopped trials whose objectives beat (maximize) and trail (minimize) every succeeded one."""
+    client = uri.gcs_client()
+    if client.lookup_bucket(BUCKET) is None:
+        client.create_bucket(BUCKET)
+    trials = synth_trials(200, seed=1)
+    succeeded = [t for t in trials if t.record.state == "SUCCEEDED"]
+    missing = random.Random(2).sample(succeeded[1:], 7)
+    for t in missing:
+        t.metrics = None
+    corrupt = succeeded[0]
+    stopped = [t for t in trials if t.record.state == "STOPPED"]
+    stopped[0].record = dataclasses.replace(stopped[0].record, objective=0.999)
+    stopped[1].record = dataclasses.replace(stopped[1].record, objective=0.001)
+    write_artifacts(BASE, trials)
+    uri.write_text(uri.join(BASE, corrupt.record.trial_id, "model", "metrics.json"), '{"final_val_accuracy": 0.8,')
+    return trials, {t.record.trial_id for t in missing}, corrupt.record.trial_id
+
+
+def _same(got, want) -> bool:
+    if want is None or (isinstance(want, float) and math.isnan(want)):
+        return got is None or pd.isna(got)
+    return got == want
+
+
+def test_200_trials_cell_by_cell(uploaded):
+    trials, missing, corrupt = uploaded
+    records = [t.record for t in trials]
+    random.Random(3).shuffle(records)
+    frame = trials_frame(under_artifacts_base(records, BASE), synth_spec())
+
+    assert list(frame.columns) == COLUMNS
+    assert frame["trial_id"].tolist() == [str(i) for i in range(1, 201)]
+    rows = frame.set_index("trial_id")
+    by_id = {t.record.trial_id: t for t in trials}
+    failed = [i for i, t in by_id.items() if t.record.state == "FAILED"]
+    sample = random.Random(4).sample(sorted(by_id), 40) + sorted(missing) + [corrupt] + failed[:3]
+    for trial_id in sample:
+        trial, row = by_id[trial_id], rows.loc[trial_id]
+        record = trial.record
+        assert row["state"] == record.state
+        assert _same(row["objective"], record.objective)
+        for pid in synth_spec().parameters:  # learning_rate: the parameter, not metrics.json's -1.0
+            assert _same(row[pid], record.parameters.get(pid)), (trial_id, pid)
+        broken = trial_id in missing or trial_id == corrupt
+        for key in ("final_val_accuracy", "best_val_loss", "best_epoch", "early_stopped", "device"):
+            want = trial.metrics[key] if trial.metrics and not broken else None
+            assert _same(row[key], want), (trial_id, key)
+        assert row["duration_s"] == record.duration_s
+        assert row["artifact_dir"] == f"{BASE}{trial_id}"
+        if trial_id == corrupt:
+            assert row["error"].startswith("metrics.json corrupt: Expecting property name")
+        elif trial_id in missing:
+            assert row["error"] == "metrics.json missing"
+        elif record.state == "FAILED":
+            assert row["error"] == "exit code 1; metrics.json missing"
+        elif record.state == "SUCCEEDED":
+            assert row["error"] == ""
+    assert (frame["error"] == "metrics.json missing").sum() == len(missing)
+
+
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_best_trial_by_goal_whatever_the_order(uploaded, goal):
+    trials, missing, corrupt = uploaded
+    records = [t.record for t in trials]
+    random.Random(goal).shuffle(records)
+    sweep = collect("synth-20250101-000000", synth_spec(goal), under_artifacts_base(records, BASE))
+
+    succeeded = [r for r in records if r.state == "SUCCEEDED"]
+    pick = max if goal == "maximize" else min
+    expected = pick(succeeded, key=lambda r: r.objective)
+    assert sweep.best()["trial_id"] == expected.trial_id
+    assert records[0].trial_id != expected.trial_id and sweep.frame["trial_id"].iloc[0] != expected.trial_id
+    assert pick(sweep.frame["objective"].dropna()) != expected.objective  # a stopped trial did better
+    ranked = sweep.ranked()["objective"].tolist()
+    assert ranked == sorted(ranked, reverse=goal == "maximize")
+    top = sweep.ranked()["trial_id"].head(5).tolist()
+    assert list(sweep.histories) == [t for t in top if t not in missing | {corrupt}]
+    assert all(list(h.columns) == ["epoch", "train_loss", "val_loss", "val_accuracy"] for h in sweep.histories.values())
+
+
+def test_discovery_lists_trial_folders_only(uploaded):
+    trials, missing, corrupt = uploaded
+    with_files = sorted((t.record.trial_id for t in trials if t.metrics is not None or t.record.trial_id == corrupt),
+                        key=int)
+    uri.write_text(uri.join(BASE, "README.txt"), "not a trial")
+    assert discover_trial_ids(BASE) == with_files
+    assert discover_trial_ids(BASE.rstrip("/")) == with_files
+    assert discover_trial_ids(f"gs://{BUCKET}/artifacts/none/") == []
+
+
+def test_fetch_many_reports_each_failure_alone(tmp_path, bucket):
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "folder").mkdir()
+    uri.write_text(f"gs://{bucket}/x/metrics.json", '{"a": 1}')
+    wanted = [str(tmp_path / "a.json"), str(tmp_path / "gone.json"), str(tmp_path / "folder"),
+              f"gs://{bucket}/x/metrics.json", f"gs://{bucket}/y/metrics.json", "gs://no-such-bucket-here/x"]
+    got = storage.fetch_many(wanted + wanted[:2], workers=4)
+    assert list(got) == wanted
+    assert got[wanted[0]] == b"{}" and got[wanted[3]] == b'{"a": 1}'
+    assert isinstance(got[wanted[1]], uri.ObjectNotFound) and isinstance(got[wanted[4]], uri.ObjectNotFound)
+    assert isinstance(got[wanted[2]], IsADirectoryError)
+    assert isinstance(got[wanted[5]], Exception)
+    assert uri.gcs_client()._http.get_adapter("http://")._pool_maxsize >= 4
+
+
+def test_report_gcs_writes_the_report_to_a_bucket(uploaded):
+    trials, _, _ = uploaded
+    records = [t.record for t in trials[:40]]
+    out = f"gs://{BUCKET}/reports/synth-20250101-000000"
+    console = Console(file=io.StringIO(), width=200)
+    assert report_gcs(records, synth_spec(), BASE, out, console) == 0
+
+    written = {b.name.removeprefix("reports/synth-20250101-000000/")
+               for b in uri.gcs_client().list_blobs(BUCKET, prefix="reports/")}
+    assert {"trials.csv", "report.md", "report.html", "plots/importance.png", "plots/objective.png",
+            "plots/parameters.png", "plots/parallel.png", "plots/curves.png", "plots/early_stopping.png"} <= written
+    csv = pd.read_csv(io.BytesIO(uri.read_bytes(f"{out}/trials.csv")), dtype={"trial_id": str})
+    assert list(csv.columns) == COLUMNS and len(csv) == 40
+    best = max((r for r in records if r.state == "SUCCEEDED"), key=lambda r: r.objective)
+    assert f"best trial: {best.trial_id} " in console.file.getvalue()
+    assert json.loads(json.dumps(csv["objective"].dropna().tolist()))  # plain numbers, no numpy reprs

@@ -1,0 +1,101 @@
+"""invoke tune on the reference trainer: warm forks, the plan, the summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO, make_split
+
+TITANIC_SPEC = REPO / "jobs" / "specs" / "titanic.yaml"
+
+
+def small_spec(tmp_path: Path, **changes) -> Path:
+    spec = yaml.safe_load(TITANIC_SPEC.read_text())
+    spec["trainer"]["args"] = ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=20",
+                               "--log_every=0"]
+    spec.update(changes)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def tune(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def _metrics(run: Path) -> dict[str, dict]:
+    return {p.parts[-3]: json.loads(p.read_text()) for p in sorted(run.glob("artifacts/*/model/metrics.json"))}
+
+
+def test_forked_trials_match_fresh_processes(tmp_path):
+    """The warm fork server and a fresh interpreter per trial train the same models."""
+    from rich.console import Console
+
+    from jobs.tune import tune_local
+
+    make_split(tmp_path / "data", rows=160)
+    spec = small_spec(tmp_path, trials={"max": 3, "parallel": 2})
+    results = {}
+    for warm in (True, False):
+        run_id = f"warm-{warm}"
+        status = tune_local(str(spec), run_id=run_id, data_root=str(tmp_path / "data"), seed=4, warm=warm,
+                            runs_dir=tmp_path / "runs", console=Console(quiet=True))
+        assert status == 0
+        results[warm] = _metrics(tmp_path / "runs" / run_id)
+    assert len(results[True]) == 3
+    for trial_id, metrics in results[True].items():
+        other = results[False][trial_id]
+        for key in ("final_val_accuracy", "final_val_loss", "stopped_epoch", "learning_rate", "hidden"):
+            assert metrics[key] == other[key], (trial_id, key)
+
+
+def test_tune_names_the_best_trial(tmp_path):
+    make_split(tmp_path / "data", rows=160)
+    done = tune(tmp_path, "--spec", str(small_spec(tmp_path)), "--data-root", str(tmp_path / "data"),
+                "--trials", "4", "--parallel", "2", "--run-id", "named")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("trial ") and " started: " in line for line in lines) == 4
+    best_line = next(line for line in lines if line.startswith("best trial: "))
+    best_id = best_line.split()[2]
+    values = {tid: m["best_val_accuracy"] for tid, m in _metrics(tmp_path / "runs" / "named").items()}
+    assert values[best_id] == max(values.values())
+    assert any(line.startswith("artifacts:") and line.endswith(f"runs/named/artifacts/{best_id}") for line in lines)
+    assert "warning:" in done.stdout  # parallel 2 of max 4 is above a third under adaptive search
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    done = tune(tmp_path, "--dry-run", "--data-root", "gs://bucket/data")
+    assert done.returncode == 0, done.stderr
+    assert "titanic-nn: adaptive search, maximize validation_accuracy" in done.stdout
+    for pid in ("learning_rate", "patience", "min_delta", "hidden", "layers", "dropout", "batch_size"):
+        assert pid in done.stdout
+    assert "--train=gs://bucket/data/train_data.npz" in done.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_smoke_runs_one_trial(tmp_path):
+    make_split(tmp_path / "data", rows=160)
+    done = tune(tmp_path, "--spec", str(small_spec(tmp_path)), "--data-root", str(tmp_path / "data"),
+                "--smoke", "--run-id", "smoke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(_metrics(tmp_path / "runs" / "smoke")) == ["1"]
+
+
+def test_bad_spec_is_one_clear_error(tmp_path):
+    spec = small_spec(tmp_path, trials={"max": 2, "parallel": 3})
+    done = tune(tmp_path, "--spec", str(spec))
+    assert done.returncode == 2
+    assert f"tune: {spec}: trials.parallel" in done.stderr
+
+
+def test_resuming_an_unknown_run_says_so(tmp_path):
+    done = tune(tmp_path, "--resume", "nope")
+    assert done.returncode == 2
+    assert "not a run folder" in done.stderr

@@ -1,0 +1,67 @@
+"""Fixtures for the Vertex AI backend: stack outputs, specs, and the JobService stand-in."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from jobs.vertex.client import ApiSettings
+from jobs.vertex.errors import Backoff
+from tests.conftest import REPO
+from tests.jobs.vertex.standin import VertexStandIn
+
+TOY = [sys.executable, str(REPO / "tests" / "toy_trainer.py")]
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+FAST = Backoff(initial=0.01, maximum=0.05, deadline=5.0)
+
+
+def outputs_for(bucket: str, **changes) -> dict:
+    """Stack outputs as `pulumi stack output --json` prints them for team "vision" in project acme-ml."""
+    return {"project": "acme-ml", "region": "us-central1", "bucket": bucket, "data_root": f"gs://{bucket}/data",
+            "artifacts_root": f"gs://{bucket}/artifacts", "staging": f"gs://{bucket}/staging",
+            "trainer_service_account": "vision-trainer@acme-ml.iam.gserviceaccount.com",
+            "image": f"us-central1-docker.pkg.dev/acme-ml/vision-sweeps/trainer@{DIGEST}",
+            "repository": "us-central1-docker.pkg.dev/acme-ml/vision-sweeps", **changes}
+
+
+def write_outputs(path: Path, bucket: str = "acme-sweeps", **changes) -> Path:
+    path.write_text(json.dumps(outputs_for(bucket, **changes)))
+    return path
+
+
+def write_spec(path: Path, **fields) -> Path:
+    """A spec for the toy trainer (tests/toy_trainer.py): minimise loss over x in [-3, 3]."""
+    spec = {"name": "toy", "metric": {"id": "loss", "goal": "minimize"},
+            "parameters": {"x": {"type": "double", "min": -3.0, "max": 3.0}},
+            "algorithm": "random", "trials": {"max": 3, "parallel": 2}, "trainer": {"args": ["--steps=3"]}, **fields}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def console(tmp_path) -> Console:
+    """``console.file`` is a text file; ``read(console)`` gives what was printed."""
+    return Console(file=open(tmp_path / "console.txt", "w+"), width=200, force_terminal=False)
+
+
+def read(console: Console) -> str:
+    console.file.flush()
+    return Path(console.file.name).read_text()
+
+
+@pytest.fixture
+def vertex(tmp_path):
+    """The stand-in running the toy trainer as each trial's container."""
+    with VertexStandIn(tmp_path / "vertex", entrypoint=TOY) as standin:
+        yield standin
+
+
+def settings_for(standin: VertexStandIn, backoff: Backoff = FAST) -> ApiSettings:
+    from google.auth.credentials import AnonymousCredentials
+
+    return ApiSettings(credentials=AnonymousCredentials(), api_endpoint=standin.url, backoff=backoff, poll_s=0.05)

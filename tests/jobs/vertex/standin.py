@@ -1,0 +1,401 @@
+"""A stand-in for Vertex AI's JobService over REST that really runs each trial, on this machine.
+
+It answers exactly the calls the aiplatform SDK's REST transport makes for hyperparameter tuning
+jobs (see google/cloud/aiplatform_v1/services/job_service/transports/rest_base.py):
+
+    POST /v1/projects/P/locations/L/hyperparameterTuningJobs            create (body: the job)
+    GET  /v1/projects/P/locations/L/hyperparameterTuningJobs/ID         get
+    GET  /v1/projects/P/locations/L/hyperparameterTuningJobs?filter=... list (labels.KEY="VALUE" [AND ...])
+    POST /v1/projects/P/locations/L/hyperparameterTuningJobs/ID:cancel  cancel
+
+A created job runs in a thread as Vertex would: it samples parameters from the study spec (random,
+conditional parameters only under their parents' listed values), runs the container's entrypoint
+locally with the container args plus ``--<id>=<value>`` (discrete values as floats), in the trial
+environment (AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE), reads the
+hypertune file into measurements, and ends a trial without the metric INFEASIBLE. Trials are served in
+shuffled order, as Vertex gives no order. ``fail_next`` scripts errors and dropped connections.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState, StudySpec, Trial
+from google.protobuf import json_format
+
+JobPb = HyperparameterTuningJob.pb()
+TrialPb = Trial.pb()
+SpecPb = StudySpec.pb()
+ParameterSpecPb = SpecPb.ParameterSpec
+JOBS = re.compile(r"^/v1/(?P<parent>projects/[^/]+/locations/[^/]+)/hyperparameterTuningJobs"
+                  r"(?:/(?P<id>[^/:]+)(?P<cancel>:cancel)?)?$")
+LABEL_CLAUSE = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]*)"$')
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
+                500: "INTERNAL", 503: "UNAVAILABLE"}
+POLL_S = 0.05
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, details: list | None = None):
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details or []
+
+    def body(self) -> dict:
+        return {"error": {"code": self.status, "message": self.message,
+                          "status": STATUS_NAMES.get(self.status, "UNKNOWN"), "details": self.details}}
+
+
+@dataclass
+class Fault:
+    """The next ``times`` requests matching ``method`` (and ``path``, a regex) fail: with an HTTP error
+    ``status``, or, with ``drop``, a connection closed without an answer; with ``after``, the connection
+    is dropped once the request has been carried out, as when an answer is lost on the way back; with
+    ``stall``, the answer comes that many seconds late (a connection gone quiet)."""
+
+    method: str
+    status: int = 503
+    message: str = "The service is currently unavailable."
+    details: list = field(default_factory=list)
+    path: str = ""
+    times: int = 1
+    drop: bool = False
+    after: bool = False
+    stall: float = 0.0
+
+
+@dataclass
+class _Running:
+    trial: object  # the Trial message inside the job
+    process: subprocess.Popen
+    metric_file: Path
+
+
+class VertexStandIn:
+    """Start with ``with VertexStandIn(workdir) as vertex:``; point the SDK at ``vertex.url``."""
+
+    def __init__(self, workdir: Path, entrypoint: list[str] | None = None, seed: int = 0):
+        self.workdir = workdir
+        self.entrypoint = entrypoint or [sys.executable, "-m", "trainer"]
+        self.random = random.Random(seed)  # parameters
+        self.order = random.Random(seed + 1)  # the order trials are served in
+        self.jobs: dict[str, object] = {}  # resource name -> HyperparameterTuningJob message (raw protobuf)
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered; 0 when dropped)
+        self.faults: list[Fault] = []
+        self.lock = threading.RLock()
+        self._cancelled: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.standin = self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> VertexStandIn:
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def fail_next(self, fault: Fault) -> None:
+        self.faults.append(fault)
+
+    def creates(self) -> int:
+        """Create requests that were carried out."""
+        return sum(1 for method, path, status in self.requests if method == "POST" and status == 200
+                   and path.endswith("hyperparameterTuningJobs"))
+
+    def wait_until(self, predicate, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("the stand-in did not get there in time")
+            time.sleep(POLL_S)
+
+    # --- the REST surface -------------------------------------------------------------------------
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method == method and re.search(fault.path, path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict] | None:
+        """The answer to one request; None to drop the connection without one."""
+        url = urlsplit(target)
+        fault = self._fault(method, url.path)
+        if fault and fault.stall:
+            time.sleep(fault.stall)
+            fault = None
+        if fault and not fault.after:
+            self.requests.append((method, url.path, 0 if fault.drop else fault.status))
+            return None if fault.drop else (fault.status, ApiError(fault.status, fault.message, fault.details).body())
+        try:
+            answer = 200, self._route(method, url.path, parse_qs(url.query), body)
+        except ApiError as exc:
+            answer = exc.status, exc.body()
+        self.requests.append((method, url.path, answer[0]))
+        return None if fault else answer
+
+    def _route(self, method: str, path: str, query: dict, body: bytes) -> dict:
+        match = JOBS.match(path)
+        if not match:
+            raise ApiError(404, f"no such method: {method} {path}")
+        parent, job_id, cancel = match["parent"], match["id"], match["cancel"]
+        if method == "POST" and job_id is None:
+            return self._create(parent, body)
+        if method == "GET" and job_id is None:
+            return self._list(parent, query)
+        name = f"{parent}/hyperparameterTuningJobs/{job_id}"
+        if name not in self.jobs:
+            raise ApiError(404, f"HyperparameterTuningJob {name} not found")
+        if method == "GET" and not cancel:
+            return self._json(self.jobs[name])
+        if method == "POST" and cancel:
+            with self.lock:
+                self._cancelled.add(name)
+                if self.jobs[name].state not in (JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED):
+                    self.jobs[name].state = JobState.JOB_STATE_CANCELLING
+            return {}
+        raise ApiError(404, f"no such method: {method} {path}")
+
+    def _json(self, job) -> dict:
+        with self.lock:
+            shown = JobPb()
+            shown.CopyFrom(job)
+        trials = list(shown.trials)
+        self.order.shuffle(trials)
+        del shown.trials[:]
+        shown.trials.extend(trials)
+        return json_format.MessageToDict(shown)
+
+    def _create(self, parent: str, body: bytes) -> dict:
+        job = JobPb()
+        try:
+            json_format.Parse(body, job, ignore_unknown_fields=False)
+        except json_format.ParseError as exc:
+            raise ApiError(400, f"Invalid JSON payload received. {exc}") from None
+        problems = [what for what, bad in (
+            ("display_name", not job.display_name),
+            ("study_spec.metrics", not job.study_spec.metrics),
+            ("study_spec.parameters", not job.study_spec.parameters),
+            ("max_trial_count", job.max_trial_count <= 0),
+            ("parallel_trial_count", job.parallel_trial_count <= 0),
+            ("trial_job_spec.worker_pool_specs", len(job.trial_job_spec.worker_pool_specs) != 1),
+            ("container_spec.image_uri", not job.trial_job_spec.worker_pool_specs
+             or not job.trial_job_spec.worker_pool_specs[0].container_spec.image_uri),
+            ("base_output_directory", not job.trial_job_spec.base_output_directory.output_uri_prefix),
+        ) if bad]
+        if problems:
+            raise ApiError(400, "required: " + ", ".join(problems))
+        with self.lock:
+            job.name = f"{parent}/hyperparameterTuningJobs/{1000 + len(self.jobs)}"
+            job.state = JobState.JOB_STATE_PENDING
+            job.create_time.GetCurrentTime()
+            self.jobs[job.name] = job
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return self._json(job)
+
+    def _list(self, parent: str, query: dict) -> dict:
+        wanted = {}
+        text = query.get("filter", [""])[0]
+        for clause in filter(None, (c.strip() for c in re.split(r"\s+AND\s+", text))):
+            match = LABEL_CLAUSE.match(clause)
+            if not match:
+                raise ApiError(400, f"unsupported filter clause {clause!r}")
+            wanted[match["key"]] = match["value"]
+        found = [self._json(job) for name, job in list(self.jobs.items()) if name.startswith(parent + "/")
+                 and all(job.labels.get(k) == v for k, v in wanted.items())]
+        return {"hyperparameterTuningJobs": found} if found else {}
+
+    # --- running a job ----------------------------------------------------------------------------
+
+    def _run(self, job) -> None:
+        with self.lock:
+            job.state = JobState.JOB_STATE_RUNNING
+            job.start_time.GetCurrentTime()
+        running: list[_Running] = []
+        started = failed = 0
+        while True:
+            cancelled = job.name in self._cancelled or self._stopping.is_set()
+            limit_hit = job.max_failed_trial_count and failed >= job.max_failed_trial_count
+            while not cancelled and not limit_hit and started < job.max_trial_count \
+                    and len(running) < job.parallel_trial_count:
+                started += 1
+                running.append(self._start_trial(job, str(started)))
+            if not running:
+                break
+            time.sleep(POLL_S)
+            for run in list(running):
+                if cancelled and run.process.poll() is None:
+                    os.killpg(run.process.pid, signal.SIGKILL)
+                    run.process.wait()
+                code = run.process.poll()
+                self._measure(job, run, final=code is not None)
+                if code is not None:
+                    running.remove(run)
+                    failed += self._finish(job, run, code, cancelled)
+        with self.lock:
+            job.end_time.GetCurrentTime()
+            succeeded = any(t.state == TrialPb.State.SUCCEEDED for t in job.trials)
+            if job.name in self._cancelled:
+                job.state = JobState.JOB_STATE_CANCELLED
+                job.error.code, job.error.message = 1, "CANCELED"
+            elif succeeded and not limit_hit:
+                job.state = JobState.JOB_STATE_SUCCEEDED
+            else:
+                job.state = JobState.JOB_STATE_FAILED
+                job.error.code, job.error.message = 9, f"{failed} trials failed"
+
+    def _start_trial(self, job, trial_id: str) -> _Running:
+        pool = job.trial_job_spec.worker_pool_specs[0]
+        base = job.trial_job_spec.base_output_directory.output_uri_prefix.rstrip("/")
+        values = self._sample(job.study_spec.parameters)
+        folder = self.workdir / job.name.rsplit("/", 1)[1] / trial_id
+        folder.mkdir(parents=True, exist_ok=True)
+        metric_file = folder / "hypertune.json"
+        env = {**os.environ, "AIP_MODEL_DIR": f"{base}/{trial_id}/model/",
+               "AIP_CHECKPOINT_DIR": f"{base}/{trial_id}/checkpoints/",
+               "AIP_TENSORBOARD_LOG_DIR": f"{base}/{trial_id}/logs/",
+               "CLOUD_ML_TRIAL_ID": trial_id, "CLOUD_ML_HP_METRIC_FILE": str(metric_file)}
+        argv = [*self.entrypoint, *pool.container_spec.args, *(f"--{pid}={_flag(v)}" for pid, v in values)]
+        with open(folder / "log.txt", "wb") as log:
+            process = subprocess.Popen(argv, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        with self.lock:
+            trial = job.trials.add(id=trial_id, state=TrialPb.State.ACTIVE)
+            trial.start_time.GetCurrentTime()
+            for pid, value in values:
+                parameter = trial.parameters.add(parameter_id=pid)
+                if isinstance(value, str):
+                    parameter.value.string_value = value
+                else:
+                    parameter.value.number_value = float(value)
+        return _Running(trial, process, metric_file)
+
+    def _sample(self, specs) -> list[tuple[str, object]]:
+        values = []
+        for spec in specs:
+            value = self._sample_one(spec)
+            values.append((spec.parameter_id, value))
+            for condition in spec.conditional_parameter_specs:
+                which = condition.WhichOneof("parent_value_condition")
+                if value in getattr(condition, which).values:
+                    values += self._sample([condition.parameter_spec])
+        return values
+
+    def _sample_one(self, spec) -> object:
+        kind, rng = spec.WhichOneof("parameter_value_spec"), self.random
+        if kind == "double_value_spec":
+            low, high = spec.double_value_spec.min_value, spec.double_value_spec.max_value
+            if spec.scale_type == ParameterSpecPb.ScaleType.UNIT_LOG_SCALE:
+                return math.exp(rng.uniform(math.log(low), math.log(high)))
+            return rng.uniform(low, high)
+        if kind == "integer_value_spec":
+            return rng.randint(spec.integer_value_spec.min_value, spec.integer_value_spec.max_value)
+        if kind == "discrete_value_spec":
+            return float(rng.choice(list(spec.discrete_value_spec.values)))
+        return rng.choice(list(spec.categorical_value_spec.values))
+
+    def _measure(self, job, run: _Running, final: bool) -> None:
+        """The trial's reports so far as measurements; at the end, the final one by the study's rule."""
+        metric = job.study_spec.metrics[0]
+        steps = {}
+        try:
+            lines = run.metric_file.read_text().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+                steps[int(float(row.get("global_step", 0)))] = float(row[metric.metric_id])
+            except (ValueError, KeyError):
+                continue
+        with self.lock:
+            del run.trial.measurements[:]
+            for step, value in sorted(steps.items()):
+                run.trial.measurements.add(step_count=step).metrics.add(metric_id=metric.metric_id, value=value)
+            if final and steps:
+                if job.study_spec.measurement_selection_type == SpecPb.MeasurementSelectionType.LAST_MEASUREMENT:
+                    step = max(steps)
+                else:
+                    pick = max if metric.goal == SpecPb.MetricSpec.GoalType.MAXIMIZE else min
+                    step = pick(steps, key=steps.get)
+                run.trial.final_measurement.step_count = step
+                run.trial.final_measurement.metrics.add(metric_id=metric.metric_id, value=steps[step])
+
+    def _finish(self, job, run: _Running, code: int, cancelled: bool) -> int:
+        """Close the trial; 1 when it failed."""
+        with self.lock:
+            trial = run.trial
+            trial.end_time.GetCurrentTime()
+            if code == 0 and trial.HasField("final_measurement"):
+                trial.state = TrialPb.State.SUCCEEDED
+                return 0
+            trial.ClearField("final_measurement")
+            trial.state = TrialPb.State.INFEASIBLE
+            trial.infeasible_reason = ("job cancelled" if cancelled else
+                                       f"the trial exited with status {code}" if code else
+                                       f"the trial reported no {job.study_spec.metrics[0].metric_id}")
+            return 1
+
+
+def _flag(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gave up on a stalled answer: nothing to report
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def _answer(self, method: str) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        answer = self.server.standin.handle(method, self.path, body)
+        if answer is None:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        status, payload = answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")

@@ -1,0 +1,48 @@
+"""From a spec and the stack's outputs to finished trials whose artifacts are on (emulated) GCS.
+
+The stand-in runs the reference trainer (``python -m trainer``) for each trial, as the trainer image
+would, reading its data from gs:// and writing metrics.json to AIP_MODEL_DIR on the GCS emulator.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs.vertex.commands import tune_vertex, vertex_records
+from tests.conftest import make_split
+from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
+from tests.jobs.vertex.standin import VertexStandIn
+from trainer import uri
+
+pytestmark = pytest.mark.slow
+
+
+def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
+    for local in make_split(tmp_path / "data", rows=120):
+        uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
+    spec = write_spec(tmp_path / "spec.yaml", name="e2e", metric={"id": "validation_accuracy", "goal": "maximize"},
+                      parameters={"learning_rate": {"type": "double", "min": 1e-3, "max": 1e-1, "scale": "log"},
+                                  "hidden": {"type": "discrete", "values": [4, 8]}},
+                      trainer={"args": ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=3",
+                                        "--layers=1", "--log_every=0"]},
+                      trials={"max": 2, "parallel": 2})
+    with VertexStandIn(tmp_path / "vertex") as vertex:
+        settings = settings_for(vertex)
+        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
+                             run_id="e2e-1", runs_dir=tmp_path / "runs", console=console, settings=settings)
+        records = vertex_records("e2e-1", runs_dir=tmp_path / "runs", settings=settings)
+    assert status == 0, read(console)
+    assert [(r.trial_id, r.state) for r in records] == [("1", "SUCCEEDED"), ("2", "SUCCEEDED")]
+    for record in records:
+        assert record.artifact_dir == f"gs://{bucket}/artifacts/e2e/e2e-1/{record.trial_id}"
+        metrics = json.loads(uri.read_bytes(f"{record.artifact_dir}/model/metrics.json"))
+        assert metrics["learning_rate"] == pytest.approx(record.parameters["learning_rate"])
+        assert metrics["hidden"] == record.parameters["hidden"] and record.parameters["hidden"] in (4.0, 8.0)
+        assert 0.0 <= record.objective <= 1.0 and record.step is not None and 1 <= record.step <= 3
+        assert record.duration_s > 0
+    best = max(records, key=lambda r: r.objective)
+    text = read(console)
+    assert f"best trial: {best.trial_id}  validation_accuracy = {best.objective:.6g}" in text
+    assert "2/2 done" in text

@@ -1,0 +1,178 @@
+"""Submitting, following, status and cancel through the real aiplatform SDK, against the stand-in.
+
+Trials run tests/toy_trainer.py (a fraction of a second each), which reports ``loss`` through
+hypertune; the stand-in serves trials in shuffled order, as Vertex AI gives no order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+from google.cloud.aiplatform_v1.types import JobState
+
+from jobs.runs import RunError, RunFolder
+from jobs.vertex.commands import tune_vertex, vertex_cancel, vertex_records, vertex_status
+from jobs.vertex.errors import Backoff, PermissionProblem, QuotaProblem
+from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
+from tests.jobs.vertex.standin import Fault
+
+CREATE = r"hyperparameterTuningJobs$"
+GET_JOB = r"hyperparameterTuningJobs/\d+$"
+ACCOUNT = "vision-trainer@acme-ml.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def sweep(tmp_path, vertex, console):
+    """tune_vertex with this test's spec, outputs, runs folder, console and stand-in."""
+    def run(run_id: str = "toy-1", spec: dict | None = None, **kwargs) -> int:
+        return tune_vertex(str(write_spec(tmp_path / "spec.yaml", **(spec or {}))),
+                           outputs_file=str(write_outputs(tmp_path / "outputs.json")), run_id=run_id,
+                           runs_dir=tmp_path / "runs", console=console, settings=kwargs.pop("settings",
+                                                                                             settings_for(vertex)),
+                           **kwargs)
+    return run
+
+
+def test_resubmitting_a_run_id_attaches_and_creates_no_second_job(tmp_path, vertex, sweep, console):
+    assert sweep(detach=True) == 0
+    (name,) = vertex.jobs
+    assert RunFolder.open("toy-1", tmp_path / "runs").meta()["job"] == name
+    assert sweep(detach=True) == 0  # by the run folder
+    assert f"run toy-1 was submitted before as job {name}: attaching" in read(console)
+    shutil.rmtree(tmp_path / "runs")  # the local record is lost: the job's run_id label still finds it
+    assert sweep(detach=True) == 0
+    assert f"run toy-1: already on Vertex AI, attached to job {name}" in read(console)
+    assert RunFolder.open("toy-1", tmp_path / "runs").meta()["job"] == name
+    assert vertex.creates() == 1 and len(vertex.jobs) == 1
+    assert sweep(run_id="toy-2", detach=True) == 0
+    assert vertex.creates() == 2
+
+
+def test_attaching_to_a_finished_job_shows_its_trials_without_replaying_them(tmp_path, vertex, sweep, console):
+    assert sweep(detach=True) == 0
+    (job,) = vertex.jobs.values()
+    vertex.wait_until(lambda: job.state == JobState.JOB_STATE_SUCCEEDED)
+    assert sweep() == 0
+    text = read(console)
+    assert "started" not in text and "SUCCEEDED:" not in text
+    assert "3/3 done, 0 running, best" in text and "best trial:" in text
+
+
+def test_smoke_submits_one_trial(vertex, sweep, console):
+    assert sweep(smoke=True) == 0
+    (job,) = vertex.jobs.values()
+    assert (job.max_trial_count, job.parallel_trial_count, len(job.trials)) == (1, 1, 1)
+    assert "1/1 done" in read(console)
+
+
+def test_a_503_is_retried_and_then_succeeds(vertex, sweep, console):
+    vertex.fail_next(Fault("POST", 503, path=CREATE))
+    assert sweep(detach=True) == 0
+    posts = [status for method, path, status in vertex.requests if method == "POST"]
+    assert posts == [503, 200]
+    assert "ServiceUnavailable" in read(console) and "retrying in" in read(console)
+    assert len(vertex.jobs) == 1
+
+
+def test_an_answer_lost_after_the_create_is_found_not_made_twice(vertex, sweep):
+    vertex.fail_next(Fault("POST", drop=True, after=True, path=CREATE))
+    assert sweep(detach=True) == 0
+    assert vertex.creates() == 1 and len(vertex.jobs) == 1
+
+
+@pytest.mark.parametrize("message, says", [
+    ("Permission 'aiplatform.hyperparameterTuningJobs.create' denied on resource "
+     "'//aiplatform.googleapis.com/projects/acme-ml/locations/us-central1' (or it may not exist).",
+     "needs roles/aiplatform.user on project acme-ml"),
+    (f"You do not have permission to act as service_account: {ACCOUNT}. (or it may not exist).",
+     f"Launching needs roles/iam.serviceAccountUser on {ACCOUNT}"),
+])
+def test_permission_denied_names_the_missing_role(tmp_path, vertex, sweep, message, says):
+    vertex.fail_next(Fault("POST", 403, message, path=CREATE))
+    with pytest.raises(PermissionProblem) as caught:
+        sweep()
+    assert says in str(caught.value) and message in str(caught.value)
+    assert [s for m, _, s in vertex.requests if m == "POST"] == [403]  # not retried
+    assert not (tmp_path / "runs" / "toy-1").exists()
+
+
+def test_an_exhausted_quota_is_named_and_a_rate_limit_is_retried(vertex, sweep):
+    quota = ("The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_training_cpus. "
+             "Quota exceeded for resources.")
+    vertex.fail_next(Fault("POST", 429, quota, path=CREATE))
+    with pytest.raises(QuotaProblem, match="quota exhausted: aiplatform.googleapis.com/custom_model_training_cpus "
+                                           "in project acme-ml, region us-central1"):
+        sweep()
+    assert [s for m, _, s in vertex.requests if m == "POST"] == [429]
+    vertex.fail_next(Fault("POST", 429, "Quota exceeded for quota metric 'Resource management requests' and limit "
+                                        "'Resource management requests per minute per region'", path=CREATE))
+    assert sweep(detach=True) == 0
+    assert [s for m, _, s in vertex.requests if m == "POST"] == [429, 429, 200]
+
+
+def test_following_survives_dropped_connections_and_names_the_best_by_goal(tmp_path, vertex, sweep, console):
+    vertex.fail_next(Fault("GET", drop=True, times=3, path=GET_JOB))
+    assert sweep(spec={"trials": {"max": 4, "parallel": 2}}) == 0
+    text = read(console)
+    assert text.count("retrying in") == 3 and "ConnectionError" in text
+    assert [s for m, p, s in vertex.requests if m == "GET" and p.endswith("/1000")][:3] == [0, 0, 0]
+    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    assert [r.state for r in records] == ["SUCCEEDED"] * 4
+    best = min(records, key=lambda r: r.objective)  # goal: minimize
+    assert f"best trial: {best.trial_id}  loss = {best.objective:.6g}" in text
+    assert f"artifacts:  gs://acme-sweeps/artifacts/toy/toy-1/{best.trial_id}" in text
+    for record in records:  # the toy's loss: (x - 1)^2 + 4 + 10 / step, best at its last step 3
+        assert record.objective == pytest.approx((record.parameters["x"] - 1) ** 2 + 4 + 10 / 3)
+    assert "4/4 done, 0 running" in text and "job JOB_STATE_SUCCEEDED" in text
+
+
+def test_a_connection_gone_quiet_times_out_and_is_retried(vertex, sweep, console):
+    vertex.fail_next(Fault("GET", stall=2.0, path=GET_JOB))
+    impatient = dataclasses.replace(settings_for(vertex), call_timeout_s=0.3)
+    assert sweep(settings=impatient) == 0
+    assert "ReadTimeout" in read(console) and "best trial:" in read(console)
+
+
+def test_giving_up_after_the_deadline_says_how_to_watch_again(vertex, sweep, console):
+    vertex.fail_next(Fault("GET", drop=True, times=10_000, path=GET_JOB))
+    patient = settings_for(vertex, Backoff(initial=0.01, maximum=0.02, deadline=0.3))
+    assert sweep(settings=patient) == 1
+    assert "the job runs on; watch again with: invoke tune --backend vertex --run-id toy-1" in read(console)
+
+
+def test_trials_without_a_final_measurement_end_infeasible_and_the_job_fails(tmp_path, vertex, sweep, console):
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}}, "trials": {"max": 2, "parallel": 1}}
+    assert sweep(spec=spec) == 1
+    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    assert [(r.state, r.objective, r.reason) for r in records] == \
+        [("INFEASIBLE", None, "the trial exited with status 3")] * 2
+    text = read(console)
+    assert "trial 1 INFEASIBLE: 15 (the trial exited with status 3)" in text  # its value so far
+    assert "2 failed" in text and "job failed: 2 trials failed" in text and "no trial has succeeded" in text
+
+
+def test_status_and_cancel(tmp_path, vertex, sweep, console):
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["hang"]}}, "trials": {"max": 3, "parallel": 2}}
+    assert sweep(spec=spec, detach=True) == 0
+    (job,) = vertex.jobs.values()
+    vertex.wait_until(lambda: len(job.trials) == 2)
+    runs, settings = tmp_path / "runs", settings_for(vertex)
+    assert vertex_status("toy-1", runs_dir=runs, console=console, settings=settings) == 0
+    assert "job projects/acme-ml/locations/us-central1/hyperparameterTuningJobs/1000 JOB_STATE_RUNNING" in read(console)
+    assert "no trial has succeeded yet" in read(console)
+    assert vertex_cancel("toy-1", runs_dir=runs, console=console, settings=settings) == 0
+    assert "cancel requested for run toy-1" in read(console)
+    vertex.wait_until(lambda: job.state == JobState.JOB_STATE_CANCELLED)
+    assert vertex_status("toy-1", runs_dir=runs, console=console, settings=settings) == 1
+    assert "job cancelled: CANCELED" in read(console)
+    assert [r.reason for r in vertex_records("toy-1", runs_dir=runs, settings=settings)] == ["job cancelled"] * 2
+
+
+def test_status_refuses_a_local_run(tmp_path, vertex, console):
+    (tmp_path / "runs" / "here").mkdir(parents=True)
+    (tmp_path / "runs" / "here" / "run.json").write_text(json.dumps({"run_id": "here", "backend": "local"}))
+    with pytest.raises(RunError, match="run here is a local run, not a Vertex AI run"):
+        vertex_status("here", runs_dir=tmp_path / "runs", console=console, settings=settings_for(vertex))
