@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install sweep test
+.PHONY: install sweep test browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,5 +17,9 @@ install: $(STAMP)
 sweep: $(STAMP)
 	$(BIN)/invoke tune
 
-test: $(STAMP)
+# Headless Chromium for the report's browser test (Debian's package; make runs as root here).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) browser
 	$(BIN)/pytest

@@ -110,6 +110,25 @@ def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None,
         raise Exit(code=status)
 
 
+@task(iterable=["run_id"], help={
+    "run_id": "run to report; repeat it (--run-id a --run-id b) for one report comparing the runs",
+    "latest": "report the newest run under runs/",
+    "out": "folder or gs:// prefix for the report (default: the run's folder; several runs: "
+           "runs/compare-<a>-vs-<b>)",
+})
+def report(c, run_id=None, latest=False, out=None):
+    """Every trial's parameters and metrics: trials.csv, report.md, report.html with plots, a summary."""
+    from rich.console import Console
+
+    from jobs.report import report as write_report
+    from jobs.runs import RUNS_DIR
+
+    status = _guarded("report", lambda: write_report(run_id or [], latest=latest, out=out, runs_dir=RUNS_DIR,
+                                                     console=Console()))
+    if status:
+        raise Exit(code=status)
+
+
 @task(help={"run_id": "the run to show (a folder under runs/)"})
 def status(c, run_id):
     """Show where a run stands: its trials, states, values and the best so far (local or vertex)."""
@@ -209,5 +228,5 @@ def destroy(c, stack):
     _pulumi(c, "destroy", stack)
 
 
-namespace = Collection(data, train, tune, status, cancel, onboard)
+namespace = Collection(data, train, tune, report, status, cancel, onboard)
 namespace.add_collection(Collection("infra", preview, up, destroy))

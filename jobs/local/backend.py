@@ -184,7 +184,8 @@ class LocalSweep:
                                             log_path, trial_dir / "hypertune.jsonl", time.monotonic())
         self.on_event("started", view)
 
-    def _observe(self, run: _Active) -> None:
+    def _observe(self, run: _Active, running: bool = True) -> None:
+        """Read a trial's new reports; while it runs, ask the pruner whether to stop it."""
         run.reports.merge_hypertune(read_whole(run.metric_file))
         run.reports.merge_printed(run.log.read_new())
         series = run.reports.series()
@@ -192,7 +193,7 @@ class LocalSweep:
             return
         run.view.step = series[-1][0]
         run.view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
-        if not self.pruning or run.stop is not None:
+        if not (self.pruning and running) or run.stop is not None:
             return
         for step, value in series:
             if step not in run.reported:
@@ -212,7 +213,7 @@ class LocalSweep:
     def _conclude(self, number: int, code: int) -> None:
         run = self.active.pop(number)
         run.process.close()
-        self._observe(run)
+        self._observe(run, running=False)
         view = run.view
         view.duration_s = round(time.monotonic() - run.started, 3)
         view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
@@ -264,9 +265,10 @@ class LocalSweep:
                     self._launch()
                 if not self.active:
                     break
-                ended = wait({run.process.sentinel for run in self.active.values()}, timeout=OBSERVE_SECONDS)
+                # Wakes when a trial ends (or the fork server has news), else to read reports.
+                wait({run.process.sentinel for run in self.active.values()}, timeout=OBSERVE_SECONDS)
                 for number, run in list(self.active.items()):
-                    code = run.process.poll() if ended or run.stop else None
+                    code = run.process.poll()
                     if code is None:
                         self._observe(run)
                         self._check_timeout(run)

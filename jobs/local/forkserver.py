@@ -77,6 +77,8 @@ def serve() -> None:
             request = json.loads(line)
             pid = os.fork()
             if pid == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 os.close(wake_r)
                 os.close(wake_w)
                 _run_child(request)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from jobs import storage
-from jobs.report.records import RUNNING, TrialRecord, trial_order
+from jobs.report.records import UNFINISHED, TrialRecord, trial_order
 from jobs.spec import Spec
 from trainer import uri
 
@@ -53,8 +53,8 @@ class Sweep:
         return None if ranked.empty else ranked.iloc[0]
 
     @property
-    def running(self) -> int:
-        return int((self.frame["state"] == RUNNING).sum())
+    def unfinished(self) -> int:
+        return int(self.frame["state"].isin(UNFINISHED).sum())
 
     def timeline(self) -> pd.DataFrame:
         """Finished trials in start order (``position`` 1, 2, ...) with ``step`` (the last step
@@ -63,7 +63,7 @@ class Sweep:
                                "started": [r.started for r in self.records],
                                "step": [r.step for r in self.records]}, columns=["trial_id", "started", "step"])
         line = self.frame[["trial_id", "state", "objective"]].merge(starts, on="trial_id")
-        line = line[line["state"] != RUNNING].sort_values("started", kind="stable").reset_index(drop=True)
+        line = line[~line["state"].isin(UNFINISHED)].sort_values("started", kind="stable").reset_index(drop=True)
         ok = line["objective"].where(line["state"] == SUCCEEDED)
         line["best_so_far"] = (ok.cummax() if self.goal == "maximize" else ok.cummin()).ffill()
         line.insert(0, "position", range(1, len(line) + 1))
@@ -80,9 +80,9 @@ def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = 
 
 
 def trials_frame(records: list[TrialRecord], spec: Spec, workers: int = storage.WORKERS) -> pd.DataFrame:
-    """The contract frame, one row per record in trial id order (running trials are not fetched)."""
+    """The contract frame, one row per record in trial id order (unfinished trials are not fetched)."""
     records = sorted(records, key=lambda r: trial_order(r.trial_id))
-    locations = {r.trial_id: uri.join(r.model_dir, METRICS_FILE) for r in records if r.state != RUNNING}
+    locations = {r.trial_id: uri.join(r.model_dir, METRICS_FILE) for r in records if r.state not in UNFINISHED}
     fetched = storage.fetch_many(locations.values(), workers)
     parameters = list(spec.parameters)
     taken = set(HEAD + parameters + TAIL)

@@ -46,7 +46,7 @@ def best_trials_frame(summaries: list[Summary]) -> pd.DataFrame:
 
 def leader(summaries: list[Summary]) -> str:
     """``best: <run>, trial <id>, <metric> <value>`` when the runs share a metric and goal, else ``""``."""
-    goals = {(s.sweep.spec.metric.id, s.goal) for s in summaries}
+    goals = {(s.sweep.spec.metric.id, s.sweep.goal) for s in summaries}
     done = [s for s in summaries if s.best is not None]
     if len(goals) != 1 or not done:
         return ""

@@ -35,7 +35,7 @@ def sweep_markdown(summary: Summary, plots: list[Plot]) -> str:
         parts.append(f"## Best trial: {best['trial_id']}, {spec.metric.id} = {best['objective']:.6g}\n\n"
                      + table(["parameter", "value", "range"], [list(r) for r in summary.best_parameters()])
                      + f"\n\nartifacts: `{best['artifact_dir']}`"
-                     + (f"\n\n{summary.tied()} other trial(s) tie at this value (the lowest trial id is shown)"
+                     + (f"\n\n{summary.tied()} other trial(s) reached this value too; the lowest trial id is shown"
                         if summary.tied() else ""))
     importance = next((p for p in plots if p.name == "importance"), None)
     parts.append((_plot(importance) if importance else "## Which parameters mattered")

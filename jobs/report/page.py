@@ -23,7 +23,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}
 .chips{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 18px}
 .chip{border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600;background:#e5e7eb}
 .s-succeeded{background:#dcfce7;color:#166534}.s-stopped{background:#fef3c7;color:#92400e}
-.s-failed,.s-infeasible{background:#fee2e2;color:#991b1b}.s-running{background:#dbeafe;color:#1e40af}
+.s-failed,.s-infeasible{background:#fee2e2;color:#991b1b}.s-running,.s-requested,.s-stopping{background:#dbeafe;color:#1e40af}
 .warn{background:#fff7ed;border:1px solid #fdba74;color:#9a3412;border-radius:8px;padding:8px 12px;margin:0 0 10px}
 .hero{display:grid;grid-template-columns:minmax(300px,5fr) 6fr;gap:18px;margin:0 0 18px}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:12px;padding:18px 20px}
@@ -35,7 +35,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}
 .params td{padding:4px 6px;border-bottom:1px solid #f1f5f9}
 .params td:first-child{color:#374151}.params td:nth-child(2){font-weight:700;font-variant-numeric:tabular-nums}
 .params td:last-child{color:#9ca3af;font-size:12px;text-align:right}
-.small{font-size:12px;color:#6b7280;word-break:break-all}
+.small{font-size:12px;color:#6b7280}.path{word-break:break-all}
 figure{margin:0}figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{font-size:12px;color:#6b7280;margin-top:6px}
 section.card{margin:0 0 18px}
@@ -76,7 +76,8 @@ def _table(header: list[str], rows: list[list[str]], highlight: str | None = Non
                         for i, v in enumerate(row))
         body.append(f'<tr class="best">{cells}</tr>' if highlight is not None and row[key] == highlight
                     else f"<tr>{cells}</tr>")
-    return f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    return (f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _chips(states: list[str]) -> str:
@@ -98,15 +99,15 @@ def _winner(summary: Summary) -> str:
                    for p, v, r in summary.best_parameters())
     others = ", ".join(f"trial {escape(t)}: {escape(v)}" for t, v in summary.runners_up())
     tied = summary.tied()
-    if tied:
-        others = f"{tied} other trial{'s' * (tied > 1)} tie at this value (the lowest trial id is shown); " + others
+    tie = f"{tied} other trial{'s' * (tied > 1)} reached this value too; the lowest trial id is shown" if tied else ""
     return (f'<div class="card winner"><div class="label">best trial · {escape(spec.metric.goal)} '
             f'{escape(spec.metric.id)}</div>'
             f'<div class="value">{escape(number(best["objective"]))}<small>trial {escape(best["trial_id"])}'
             f' · {escape(duration(best["duration_s"]))}</small></div>'
             f'<table class="params">{rows}</table>'
+            + (f'<p class="small">{tie}</p>' if tie else "")
             + (f'<p class="small">next best: {others}</p>' if others else "")
-            + f'<p class="small">artifacts: {escape(best["artifact_dir"])}</p></div>')
+            + f'<p class="small path">artifacts: {escape(best["artifact_dir"])}</p></div>')
 
 
 def _importance(summary: Summary, plots: dict[str, Plot]) -> str:

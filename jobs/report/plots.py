@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib import cm, colors, ticker
 from matplotlib.figure import Figure
 
 from jobs.report.collect import SUCCEEDED, Sweep
@@ -77,7 +78,7 @@ def _importance(importances: dict[str, float]) -> tuple[Figure, str] | None:
     bars = ax.barh(names, values, color=[BEST if v == max(values) else POINT for v in values], height=0.62)
     ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], padding=3, fontsize=8)
     ax.set_xlim(0, max(values) * 1.18 or 1)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.xaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
     ax.grid(axis="y", visible=False)
     return figure, "each parameter's share of the importance (the shares sum to 100%)"
 
@@ -166,19 +167,27 @@ def _spec_range(ax, parameter) -> None:
         ax.set_xscale("log")
         ax.set_xlim(low / 1.25, high * 1.25)
         if high / low < 20:  # under about a decade the log axis would label only one or two ticks
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
-            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
+            ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+            ax.xaxis.set_minor_locator(ticker.NullLocator())
     elif high > low:
         margin = (high - low) * 0.05
         ax.set_xlim(low - margin, high + margin)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=parameter.type == "integer"))
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(5, integer=parameter.type == "integer"))
+
+
+def _labelled_values(parameter) -> list | None:
+    """The values a parallel axis places one by one: categorical and discrete values, short integer ranges."""
+    if parameter.type in ("categorical", "discrete"):
+        return list(parameter.values)
+    if parameter.type == "integer" and parameter.max - parameter.min < 8:
+        return list(range(parameter.min, parameter.max + 1))
+    return None
 
 
 def _axis_position(parameter, values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]]:
     """Values placed on [0, 1] along a parameter's spec range, and the axis's tick labels."""
-    if parameter.type in ("categorical", "discrete") or parameter.type == "integer" and parameter.max - parameter.min < 8:
-        choices = list(parameter.values) if parameter.type != "integer" else list(range(parameter.min, parameter.max + 1))
+    if (choices := _labelled_values(parameter)) is not None:
         span = max(1, len(choices) - 1)
         index = {v: i for i, v in enumerate(choices)}
         placed = np.array([index.get(v, np.nan) / span for v in values], dtype=float)
@@ -221,14 +230,14 @@ def _parallel(sweep: Sweep, order: list[str]) -> tuple[Figure, str] | None:
         for y, text in labels:
             ax.annotate(text, (i, y), xytext=(4, 0), textcoords="offset points", fontsize=7, va="center",
                         color="#374151", bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
-    ax.set_xticks(x, order + [sweep.spec.metric.id], rotation=20, ha="right")
+    ax.set_xticks(x, [*order, sweep.spec.metric.id], rotation=20, ha="right")
     ax.set_yticks([])
     ax.grid(False)
     ax.spines[["left", "bottom"]].set_visible(False)
     ax.set_xlim(-0.2, len(columns) - 0.5)
     ax.set_ylim(-0.05, 1.05)
     ax.legend(loc="upper left", bbox_to_anchor=(0, 1.12), ncols=1)
-    scale = matplotlib.cm.ScalarMappable(cmap=colormap, norm=matplotlib.colors.Normalize(0, 1))
+    scale = cm.ScalarMappable(cmap=colormap, norm=colors.Normalize(0, 1))
     bar = figure.colorbar(scale, ax=ax, shrink=0.8, pad=0.01, ticks=[0, 1])
     bar.ax.set_yticklabels(["worst", "best"])
     return figure, ("one line per succeeded trial across each parameter's range (log where the spec says so), "
@@ -261,7 +270,7 @@ def _early_stopping(sweep: Sweep) -> tuple[Figure, str] | None:
     line = sweep.timeline()
     line = line[line["step"].notna() & line["state"].isin([SUCCEEDED, "STOPPED"])]
     stopped = line[line["state"] == "STOPPED"]
-    if sweep.spec.early_stopping == "none" and stopped.empty or line.empty:
+    if line.empty or (sweep.spec.early_stopping == "none" and stopped.empty):
         return None
     figure = Figure(figsize=(9, 2.8), layout="constrained")
     ax = figure.subplots()
@@ -295,7 +304,7 @@ def _best_so_far_overlay(sweeps: list[Sweep]) -> tuple[Figure, str] | None:
     if not drawn:
         return None
     metrics = {f"{s.spec.metric.goal} {s.spec.metric.id}" for s in sweeps}
-    ax.set(xlabel="trial, in start order", ylabel=" / ".join(sorted(m.split()[1] for m in metrics)))
+    ax.set(xlabel="trial, in start order", ylabel=" / ".join(sorted({s.spec.metric.id for s in sweeps})))
     ax.legend(loc="best")
     note = "" if len(metrics) == 1 else "; the runs optimise different metrics: compare with care"
     return figure, f"the best succeeded objective of each run after each trial ({' / '.join(sorted(metrics))}){note}"

@@ -15,7 +15,7 @@ from jobs.spec import Spec
 from trainer import uri
 
 BOOKKEEPING = ("RESTARTED", "INTERRUPTED")  # a trial re-run as a new trial: the new one is reported
-RUNNING = "ACTIVE"
+UNFINISHED = ("ACTIVE", "REQUESTED", "STOPPING")  # local running trials; Vertex also queues and stops
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from jobs.report.collect import RUNNING, Sweep
+from jobs.report.collect import Sweep
 from jobs.report.importance import param_importances
 from jobs.report.text import counts_line, duration, number, state
 
@@ -80,12 +80,12 @@ def summarize(sweep: Sweep) -> Summary:
 
 def _warnings(sweep: Sweep) -> list[str]:
     frame, notes = sweep.frame, []
-    if sweep.running:
-        notes.append(f"the sweep is still running: {sweep.running} trial(s) running; this report shows "
+    if sweep.unfinished:
+        notes.append(f"the sweep is still running: {sweep.unfinished} trial(s) not finished; this report shows "
                      "what has finished so far")
     if sweep.best() is None:
-        notes.append("no trial succeeded yet" if sweep.running else "no trial succeeded")
-    broken = frame[frame["error"].str.contains("metrics.json", regex=False) & (frame["state"] != RUNNING)]
+        notes.append("no trial succeeded yet" if sweep.unfinished else "no trial succeeded")
+    broken = frame[frame["error"].str.contains("metrics.json", regex=False)]
     unexpected = broken[broken["state"] == "SUCCEEDED"]
     if len(unexpected):
         notes.append(f"{len(unexpected)} succeeded trial(s) have no usable metrics.json: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -9,18 +10,24 @@ from jobs.report.compare import leader
 from jobs.report.summary import Summary
 from jobs.report.text import state, state_counts
 
-STATE_STYLES = {"SUCCEEDED": "green", "STOPPED": "yellow", "FAILED": "red", "INFEASIBLE": "red", "ACTIVE": "blue"}
+STATE_STYLES = {"SUCCEEDED": "green", "STOPPED": "yellow", "FAILED": "red", "INFEASIBLE": "red", "ACTIVE": "blue",
+                "REQUESTED": "blue", "STOPPING": "blue"}
 
 
 def print_sweep(console: Console, summary: Summary) -> None:
-    """The top trials table, then the best trial and what mattered."""
+    """The top trials table (the parameters that mattered most, as many as the terminal fits), then
+    the best trial and what mattered."""
     header, rows = summary.top_table()
-    table = Table(title=summary.title, title_justify="left", caption=_counts(summary), caption_justify="left")
-    for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i in (0, 2) else "left", no_wrap=i < 3)
+    shown = _fitting_columns(summary, header, rows, console.width)
+    hidden = len(summary.sweep.spec.parameters) - (len(shown) - 4)
+    caption = _counts(summary) + (f"; {hidden} more parameter(s) in report.html" if hidden else "")
+    table = Table(title=summary.title, title_justify="left", caption=caption, caption_justify="left",
+                  box=box.SIMPLE_HEAD)
+    for i in shown:
+        table.add_column(header[i], justify="right" if i in (0, 2) else "left", no_wrap=True)
     best_id = None if summary.best is None else summary.best["trial_id"]
     for row in rows:
-        table.add_row(*row, style="bold green" if row[1] == best_id else None)
+        table.add_row(*(row[i] for i in shown), style="bold green" if row[1] == best_id else None)
     console.print(table)
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -32,6 +39,24 @@ def print_sweep(console: Console, summary: Summary) -> None:
         console.print(f"mattered most: {mattered}", highlight=False)
     else:
         console.print(f"importance: {summary.importance_note}", highlight=False)
+
+
+def _fitting_columns(summary: Summary, header: list[str], rows: list[list[str]], width: int) -> list[int]:
+    """Indexes of the top table's columns to show: rank, trial, objective and duration always, then
+    parameters by importance while the table fits ``width`` (never cutting a value short)."""
+    def needs(i: int) -> int:
+        return max([len(header[i]), *(len(row[i]) for row in rows)]) + 3  # padding and the column rule
+
+    first = len(header) - 1 - len(summary.sweep.spec.parameters)  # index of the first parameter column
+    by_importance = sorted(range(first, len(header) - 1),
+                           key=lambda i: -summary.importances.get(header[i], -1.0))
+    shown, used = [0, 1, 2], sum(needs(i) for i in (0, 1, 2, len(header) - 1)) + 1
+    for i in by_importance:
+        if used + needs(i) > width:
+            break
+        shown.append(i)
+        used += needs(i)
+    return [*shown, len(header) - 1]
 
 
 def print_comparison(console: Console, summaries: list[Summary], header: list[str], rows: list[list[str]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 STATE_LABELS = {"ACTIVE": "running"}  # what a reader calls a state, where the word differs
-STATE_ORDER = ("SUCCEEDED", "STOPPED", "FAILED", "INFEASIBLE", "ACTIVE")
+STATE_ORDER = ("SUCCEEDED", "STOPPED", "FAILED", "INFEASIBLE", "STOPPING", "ACTIVE", "REQUESTED")
 
 
 def number(value: object) -> str:
@@ -29,7 +29,7 @@ def duration(seconds: float | None) -> str:
         return "–"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {secs:02d}s"
 
 

@@ -52,4 +52,5 @@ def _plot_files(plots: list[Plot]) -> dict[str, bytes]:
 
 def _write(out: str, files: dict[str, bytes]) -> None:
     for name, data in files.items():
-        uri.write_bytes(uri.join(out, name), data, CONTENT_TYPES.get(name[name.rfind("."):], "application/octet-stream"))
+        suffix = name[name.rfind("."):]
+        uri.write_bytes(uri.join(out, name), data, CONTENT_TYPES.get(suffix, "application/octet-stream"))

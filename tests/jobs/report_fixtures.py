@@ -87,7 +87,8 @@ def write_artifacts(base: str, trials: list[Trial]) -> None:
         model = uri.join(base, t.record.trial_id, "model")
         if t.metrics is not None:
             uri.write_text(uri.join(model, "metrics.json"), json.dumps(t.metrics))
-            uri.write_text(uri.join(model, "eval_history.csv"), history_csv(t.record.step or 10, int(t.record.trial_id)))
+            history = history_csv(t.record.step or 10, int(t.record.trial_id))
+            uri.write_text(uri.join(model, "eval_history.csv"), history)
 
 
 class Chromium:
@@ -106,7 +107,7 @@ class Chromium:
         self._next_id = 0
         self._closing = ExitStack()
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         from websockets.sync.client import connect
 
         port = self._port()
@@ -167,7 +168,8 @@ class Chromium:
         message = json.loads(self.socket.recv(timeout=max(0.01, timeout)))
         method, params = message.get("method"), message.get("params", {})
         if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-            self.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            shown = (str(a.get("value", a.get("description"))) for a in params["args"])
+            self.errors.append("console: " + " ".join(shown))
         elif method == "Runtime.exceptionThrown":
             self.errors.append("exception: " + params["exceptionDetails"].get("text", ""))
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":

@@ -40,6 +40,9 @@ def uploaded(gcs_emulator):
     for t in missing:
         t.metrics = None
     corrupt = succeeded[0]
+    failed = [t for t in trials if t.record.state == "FAILED"]
+    for t, state in zip(failed[-2:], ("REQUESTED", "ACTIVE")):  # not finished: nothing to fetch, no error
+        t.record = dataclasses.replace(t.record, state=state, reason="")
     stopped = [t for t in trials if t.record.state == "STOPPED"]
     stopped[0].record = dataclasses.replace(stopped[0].record, objective=0.999)
     stopped[1].record = dataclasses.replace(stopped[1].record, objective=0.001)
@@ -65,7 +68,8 @@ def test_200_trials_cell_by_cell(uploaded):
     rows = frame.set_index("trial_id")
     by_id = {t.record.trial_id: t for t in trials}
     failed = [i for i, t in by_id.items() if t.record.state == "FAILED"]
-    sample = random.Random(4).sample(sorted(by_id), 40) + sorted(missing) + [corrupt] + failed[:3]
+    unfinished = [i for i, t in by_id.items() if t.record.state in ("REQUESTED", "ACTIVE")]
+    sample = random.Random(4).sample(sorted(by_id), 40) + sorted(missing) + [corrupt] + failed[:3] + unfinished
     for trial_id in sample:
         trial, row = by_id[trial_id], rows.loc[trial_id]
         record = trial.record
@@ -85,7 +89,7 @@ def test_200_trials_cell_by_cell(uploaded):
             assert row["error"] == "metrics.json missing"
         elif record.state == "FAILED":
             assert row["error"] == "exit code 1; metrics.json missing"
-        elif record.state == "SUCCEEDED":
+        elif record.state in ("SUCCEEDED", "REQUESTED", "ACTIVE"):
             assert row["error"] == ""
     assert (frame["error"] == "metrics.json missing").sum() == len(missing)
 
@@ -111,7 +115,7 @@ def test_best_trial_by_goal_whatever_the_order(uploaded, goal):
 
 
 def test_discovery_lists_trial_folders_only(uploaded):
-    trials, missing, corrupt = uploaded
+    trials, _, corrupt = uploaded
     with_files = sorted((t.record.trial_id for t in trials if t.metrics is not None or t.record.trial_id == corrupt),
                         key=int)
     uri.write_text(uri.join(BASE, "README.txt"), "not a trial")

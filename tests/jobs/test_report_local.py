@@ -141,6 +141,7 @@ def test_latest_leaves_out_bookkeeping_trials_and_several_runs_compare(sweep):
     assert best.loc[0, "trial_id"] == best_trial(trials, "maximize").trial_id
     assert (out / "plots" / "best_so_far.png").stat().st_size > 1000
     assert "best trials side by side" in printed(console)
+    assert f"best: r, trial {best_trial(trials, 'maximize').trial_id}, validation_accuracy" in printed(console)
 
 
 def test_usage_errors_name_the_problem(sweep, tmp_path):
@@ -159,10 +160,11 @@ def test_usage_errors_name_the_problem(sweep, tmp_path):
 def test_a_running_sweep_gives_a_partial_report(tmp_path):
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
                     trials={"max": 8, "parallel": 2}, args=["--step_seconds=0.25"])
-    orchestrator = subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
-                                     str(spec), "--data-root", str(tmp_path), "--run-id", "live", "--seed", "1"],
-                                    cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
+    log = tmp_path / "tune.log"
+    with open(log, "w") as output:
+        orchestrator = subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
+                                         str(spec), "--data-root", str(tmp_path), "--run-id", "live", "--seed", "1"],
+                                        cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -174,6 +176,8 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
             if states.count("SUCCEEDED") >= 2 and "ACTIVE" in states:
                 break
             time.sleep(0.1)
+        else:
+            pytest.fail(f"the sweep never had 2 trials done and 1 running; invoke tune said:\n{log.read_text()}")
         console = quiet()
         assert report(["live"], latest=False, out=str(tmp_path / "out"), runs_dir=tmp_path / "runs",
                       console=console) == 0

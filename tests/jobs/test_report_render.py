@@ -15,9 +15,11 @@ from jobs.report.collect import collect
 from jobs.report.importance import param_importances
 from jobs.report.plots import sweep_plots
 from jobs.report.records import under_artifacts_base
+from jobs.report.summary import summarize
+from jobs.report.terminal import print_sweep
 from jobs.report.write import write_sweep_report
 from jobs.spec import parse_spec
-from tests.jobs.report_fixtures import SPEC, CHROMIUM, Chromium, synth_spec, synth_trials, write_artifacts
+from tests.jobs.report_fixtures import CHROMIUM, SPEC, Chromium, synth_spec, synth_trials, write_artifacts
 
 ALL_PLOTS = ["importance", "objective", "parameters", "parallel", "curves", "early_stopping"]
 
@@ -47,8 +49,11 @@ def test_importance_names_the_parameter_that_matters():
     assert next(iter(importances)) == "learning_rate" and importances["learning_rate"] > 0.5
     assert sum(importances.values()) == pytest.approx(1.0)
     assert set(importances) == set(SPEC["parameters"])  # momentum too, rated over the trials that have it
-    assert note == f"Optuna PED-ANOVA over {len(succeeded)} succeeded trials; not rated (no succeeded trial set it): batch"
+    assert note == (f"Optuna PED-ANOVA over {len(succeeded)} succeeded trials; "
+                    "not rated (no succeeded trial set it): batch")
     assert param_importances(spec, frame.head(1)) == ({}, "needs at least 2 succeeded trials (have 1)")
+    by_width = frame.assign(objective=frame["hidden"].map({16: 0.6, 32: 0.7, 64: 0.9, 128: 0.8}))
+    assert next(iter(param_importances(spec, by_width)[0])) == "hidden"  # a discrete parameter, by its index
 
 
 def test_a_sweep_gets_the_plots_it_has_data_for(tmp_path):
@@ -76,7 +81,9 @@ def test_the_page_is_self_contained_and_leads_with_the_winner(written):
     assert [base64.b64decode(i) for i in images] == [(out / "plots" / f"{n}.png").read_bytes() for n in ALL_PLOTS]
     best = re.search(r"best trial: (\d+)\s+validation_accuracy = ([\d.]+)", printed)
     winner = html.index('class="card winner"')
-    assert winner < html.index('alt="Which parameters mattered"') < html.index('id="objective"') < html.index('id="all"')
+    marks = ['alt="Which parameters mattered"', 'id="objective"', 'id="all"']
+    order = [winner, *(html.index(m) for m in marks)]
+    assert order == sorted(order)
     assert f"trial {best[1]}" in html[winner:winner + 600]
     assert (out / "trials.csv").read_bytes() == files["trials.csv"] and (out / "report.md").exists()
 
@@ -108,3 +115,16 @@ def test_chromium_reports_a_broken_page(tmp_path):
         widths = browser.evaluate("[...document.images].map(i => i.naturalWidth)")
     assert widths == [0] and any("boom" in e for e in browser.errors)
 
+
+
+def test_a_narrow_terminal_shows_the_parameters_that_mattered_uncut(tmp_path):
+    sweep = synth_sweep(tmp_path, 30)
+    console = Console(file=io.StringIO(), width=72)
+    print_sweep(console, summarize(sweep))
+    lines = console.file.getvalue().splitlines()
+    header = next(line for line in lines if "trial" in line and "validation_accuracy" in line)
+    best = sweep.best()
+    assert all(len(line) <= 72 for line in lines)
+    assert "learning_rate" in header and "…" not in console.file.getvalue()
+    assert f"{best['learning_rate']:.4g}" in next(line for line in lines if f" {best['trial_id']} " in line)
+    assert "more parameter(s) in report.html" in " ".join(console.file.getvalue().split())

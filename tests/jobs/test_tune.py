@@ -99,3 +99,25 @@ def test_resuming_an_unknown_run_says_so(tmp_path):
     done = tune(tmp_path, "--resume", "nope")
     assert done.returncode == 2
     assert "not a run folder" in done.stderr
+
+
+def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path):
+    """A pruner that stops everything: trials it caught running are STOPPED, and a trial that had
+    already finished when its last reports were read stays SUCCEEDED."""
+    import optuna
+
+    from jobs.local.backend import LocalSweep
+    from jobs.local.process import Launcher
+    from jobs.runs import RunFolder
+    from jobs.spec import load_spec
+
+    make_split(tmp_path / "data", rows=160)
+    spec = load_spec(small_spec(tmp_path, early_stopping="median", trials={"max": 6, "parallel": 2}))
+    folder = RunFolder.create("all-pruned", tmp_path / "spec.yaml", {}, tmp_path / "runs")
+    sweep = LocalSweep(spec, folder, str(tmp_path / "data"), seed=1, launcher=Launcher())
+    sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy is never >= 2: prune at once
+    trials = sweep.run()
+    assert {t.state for t in trials} <= {"STOPPED", "SUCCEEDED"} and len(trials) == 6
+    for t in trials:
+        finished = (Path(t.artifact_dir) / "model" / "metrics.json").exists()
+        assert t.state == ("SUCCEEDED" if finished else "STOPPED"), t
