@@ -78,7 +78,8 @@ def seed_lesson_loop(artifact_dir: str):
 def collector(artifact_dir: str, parameters: dict[str, dict], spec, workers: int):
     """The project's path: discover the trial folders, then fetch every metrics.json at once."""
     from jobs.report.collect import trials_frame
-    from jobs.report.records import TrialRecord, discover_trial_ids, under_artifacts_base
+    from jobs.report.records import discover_trial_ids, under_artifacts_base
+    from jobs.trials import TrialRecord
 
     ids = discover_trial_ids(artifact_dir)
     records = [TrialRecord(t, "SUCCEEDED", parameters[t]["objective"], parameters[t]["params"]) for t in ids]

@@ -79,7 +79,7 @@ def overhead(trials: int, parallel: int) -> None:
             wall = run_sweep(tmp, tmp / "data", label.replace(" ", "-"), trials, parallel, warm)
             done = sweep_trials(tmp, label.replace(" ", "-"))
             span = max(t.started + t.duration_s for t in done) - min(t.started for t in done)
-            work = sum(in_process_seconds(spec.trial_argv(str(tmp / "data"), t.assignment)[3:], tmp) for t in done)
+            work = sum(in_process_seconds(spec.trial_argv(str(tmp / "data"), t.parameters)[3:], tmp) for t in done)
             baseline = work / parallel
             print(f"  {label:14s} wall {wall:6.2f} s (first trial to last {span:6.2f} s); in-process training "
                   f"{work:6.2f} s / {parallel} = {baseline:5.2f} s; ratio {wall / baseline:5.2f} "

@@ -8,7 +8,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from jobs.local.backend import DONE, TrialView, best_trial
+from jobs.trials import DONE, TrialRecord, best_trial
 
 SHOWN_ROWS = 12
 
@@ -36,7 +36,7 @@ class Progress:
         self.name, self.goal, self.max_trials, self.parallel = name, goal, max_trials, parallel
         self.console = console or Console()
         self.live_mode = self.console.is_terminal if live is None else live
-        self.trials: dict[str, TrialView] = {}
+        self.trials: dict[str, TrialRecord] = {}
         self.started = time.time()
         self._live: Live | None = None
 
@@ -52,17 +52,17 @@ class Progress:
             self._live.__exit__(*exc)
             self._live = None
 
-    def seed(self, trials: list[TrialView]) -> None:
+    def seed(self, trials: list[TrialRecord]) -> None:
         """Trials already recorded (a resumed run)."""
         self.trials.update({t.trial_id: t for t in trials})
 
-    def __call__(self, kind: str, view: TrialView) -> None:
+    def __call__(self, kind: str, view: TrialRecord) -> None:
         self.trials[view.trial_id] = view
         if not self.live_mode:
             if kind == "started":
-                line = f"trial {view.trial_id} started: {params_text(view.assignment)}"
+                line = f"trial {view.trial_id} started: {params_text(view.parameters)}"
             else:
-                value = "-" if view.value is None else f"{view.value:.6g}"
+                value = "-" if view.objective is None else f"{view.objective:.6g}"
                 reason = f" ({view.reason})" if view.reason else ""
                 line = f"trial {view.trial_id} {view.state}: {value}{reason} [{self.summary()}]"
             self.console.print(line, soft_wrap=True, markup=False, highlight=False)
@@ -81,7 +81,7 @@ class Progress:
         parts = [f"{len(done)}/{self.max_trials} done", f"{running} running"]
         if failed:
             parts.append(f"{failed} failed")
-        parts.append(f"best {best.value:.6g} (trial {best.trial_id})" if best else "best -")
+        parts.append(f"best {best.objective:.6g} (trial {best.trial_id})" if best else "best -")
         parts.append(f"elapsed {_clock(elapsed)}")
         if eta is not None and left:
             parts.append(f"remaining ~{_clock(eta)}")
@@ -102,6 +102,6 @@ class Progress:
             shown = [best, *shown[1:]]  # the best trial always stays in view
         for t in shown:
             style = "bold green" if best is not None and t.trial_id == best.trial_id else None
-            table.add_row(t.trial_id, t.state, "-" if t.value is None else f"{t.value:.4g}",
-                          "-" if t.step is None else str(t.step), params_text(t.assignment), style=style)
+            table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
+                          "-" if t.step is None else str(t.step), params_text(t.parameters), style=style)
         return table

@@ -12,6 +12,7 @@ from rich.table import Table
 from jobs.local.process import Launcher, is_reference_trainer
 from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
 from jobs.spec import Spec, load_spec
+from jobs.trials import best_trial
 
 DEFAULT_SPEC = Path(__file__).parent / "specs" / "titanic.yaml"
 DEFAULT_DATA = os.path.join("data", "default")
@@ -80,7 +81,7 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
     if is_reference_trainer(spec.trainer.command):
         launcher.prestart()  # its imports overlap ours
 
-    from jobs.local.backend import LocalSweep, best_trial, views
+    from jobs.local.backend import LocalSweep, views
     from jobs.progress import Progress, params_text
 
     if not resume:
@@ -110,8 +111,8 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
     if best is None:
         console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
         return 1
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.value:.6g}", soft_wrap=True)
-    console.print(f"parameters: {params_text(best.assignment)}", soft_wrap=True, markup=False)
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}", soft_wrap=True)
+    console.print(f"parameters: {params_text(best.parameters)}", soft_wrap=True, markup=False)
     console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
     return 1 if sweep.stopped_for_failures else 0
 
@@ -133,9 +134,9 @@ def status_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None
     trials = views(study)
     progress.seed(trials)
     pid = RunLock.holder(folder)
-    ended = [t.started + t.duration_s for t in trials if t.duration_s is not None]
+    ended = [t.started + t.duration_s for t in trials if t.duration_s is not None and t.started]
     if trials:
-        progress.started = min(t.started for t in trials)
+        progress.started = min(t.started for t in trials if t.started)
     console.print(progress.table())
     where = f"running (pid {pid})" if pid else "not running"
     console.print(f"{where}; {progress.summary(None if pid or not ended else max(ended))}", soft_wrap=True)

@@ -23,34 +23,17 @@ from jobs.local.process import Launcher, TrialProcess
 from jobs.measurements import FileTail, Reports, log_tail, read_whole
 from jobs.runs import RunFolder
 from jobs.spec import Spec
+from jobs.trials import DONE, FAILURES, TrialRecord
 
 OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
-DONE = ("SUCCEEDED", "STOPPED", "FAILED", "INFEASIBLE")  # states that count toward max
-FAILURES = ("FAILED", "INFEASIBLE")
 RERUN = "RESTARTED"  # left running by a stopped orchestrator, run again as a new trial
-RECORD = "record"  # the user attribute holding a trial's TrialView
-
-
-@dataclass
-class TrialView:
-    """What the run records, the progress display and the summary know of one trial."""
-
-    trial_id: str
-    assignment: dict[str, object]
-    state: str = "ACTIVE"
-    value: float | None = None
-    step: int | None = None
-    reason: str = ""
-    started: float = field(default_factory=time.time)
-    duration_s: float | None = None
-    artifact_dir: str = ""
-    log_tail: str = ""
+RECORD = "record"  # the user attribute holding a trial's TrialRecord
 
 
 @dataclass
 class _Active:
     trial: optuna.Trial
-    view: TrialView
+    view: TrialRecord
     process: TrialProcess
     reports: Reports
     log: FileTail
@@ -61,7 +44,7 @@ class _Active:
     stop: str | None = None  # STOPPED or FAILED when the orchestrator ends it
 
 
-EventHandler = Callable[[str, TrialView], None]
+EventHandler = Callable[[str, TrialRecord], None]
 
 
 def _storage(folder: RunFolder) -> optuna.storages.RDBStorage:
@@ -93,13 +76,13 @@ def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
     return study
 
 
-def views(study: optuna.Study) -> list[TrialView]:
+def views(study: optuna.Study) -> list[TrialRecord]:
     """Every recorded trial as the orchestrator left it (one left running shows as ACTIVE)."""
     rerun = set(study.user_attrs.get("rerun", []))
     out = []
     for t in study.get_trials(deepcopy=False):
         if RECORD in t.user_attrs:
-            view = TrialView(**t.user_attrs[RECORD])
+            view = TrialRecord(**t.user_attrs[RECORD])
             view.step = t.last_step if view.step is None else view.step
             view.state = RERUN if t.number in rerun else view.state
             out.append(view)
@@ -168,7 +151,7 @@ class LocalSweep:
             "CLOUD_ML_HP_METRIC_FILE": str((trial_dir / "hypertune.jsonl").resolve()),
             "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // self.parallel)),
         }
-        view = TrialView(trial_id, assignment, artifact_dir=str(base / trial_id))
+        view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
         trial.set_user_attr(RECORD, asdict(view))
         argv = self.spec.trial_argv(self.data_root, assignment)
         log_path = trial_dir / "log.txt"
@@ -192,7 +175,7 @@ class LocalSweep:
         if not series:
             return
         run.view.step = series[-1][0]
-        run.view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
+        run.view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
         if not (self.pruning and running) or run.stop is not None:
             return
         for step, value in series:
@@ -216,20 +199,20 @@ class LocalSweep:
         self._observe(run, running=False)
         view = run.view
         view.duration_s = round(time.monotonic() - run.started, 3)
-        view.value = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
+        view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
         if run.stop:
             view.state = run.stop
         elif code != 0:
             view.state, view.reason = "FAILED", f"exit code {code}"
-        elif view.value is None:
+        elif view.objective is None:
             view.state, view.reason = "INFEASIBLE", f"reported no {self.spec.metric.id}"
         else:
             view.state = "SUCCEEDED"
         if view.state in FAILURES:
             view.log_tail = log_tail(run.log_path)
-        self._finish(run.trial, view, view.value)
+        self._finish(run.trial, view, view.objective)
 
-    def _finish(self, trial: optuna.Trial, view: TrialView, value: float | None) -> None:
+    def _finish(self, trial: optuna.Trial, view: TrialRecord, value: float | None) -> None:
         trial.set_user_attr(RECORD, asdict(view))
         state = {"SUCCEEDED": TrialState.COMPLETE, "STOPPED": TrialState.PRUNED}.get(view.state, TrialState.FAIL)
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
@@ -256,7 +239,7 @@ class LocalSweep:
             return False
         return len(self.active) < self.parallel and self.done + len(self.active) < self.max_trials
 
-    def run(self) -> list[TrialView]:
+    def run(self) -> list[TrialRecord]:
         """Run trials until ``max`` are done (or too many failed); returns every trial."""
         self._prepare()
         try:
@@ -281,10 +264,3 @@ class LocalSweep:
             self.launcher.close()
         return views(self.study)
 
-
-def best_trial(trials: list[TrialView], goal: str) -> TrialView | None:
-    """The best succeeded trial by the spec's goal, never by position."""
-    done = [t for t in trials if t.state == "SUCCEEDED" and t.value is not None]
-    if not done:
-        return None
-    return max(done, key=lambda t: t.value) if goal == "maximize" else min(done, key=lambda t: t.value)

@@ -1,16 +1,15 @@
 """Reports of sweeps: every trial's parameters and metrics in one DataFrame, as CSV, Markdown and HTML.
 
-    records.py   TrialRecord and its sources: a local run folder, a Vertex run's artifacts base
+    records.py   where TrialRecords (jobs.trials) come from: a local run folder, a Vertex run's artifacts base
     collect.py   records + metrics.json (fetched concurrently) -> the contract DataFrame (Sweep)
     importance.py which parameters mattered (Optuna's evaluator)
     plots.py     the plots, as PNG
     summary.py   what every format says: winner, runners-up, warnings, tables as text
     page.py, markdown.py, terminal.py, compare.py   the formats, and several runs side by side
     write.py     the files of a report, written to a folder or gs:// prefix
-    entry.py     report() for local runs, report_gcs() for Vertex runs
+    entry.py     report(): pick the runs, take their trials (local or Vertex AI), write the report
 """
 
-from jobs.report.entry import report, report_gcs
-from jobs.report.records import TrialRecord
+from jobs.report.entry import report
 
-__all__ = ["TrialRecord", "report", "report_gcs"]
+__all__ = ["report"]

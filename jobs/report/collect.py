@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from jobs import storage
-from jobs.report.records import UNFINISHED, TrialRecord, trial_order
+from jobs.trials import UNFINISHED, TrialRecord, trial_order
 from jobs.spec import Spec
 from trainer import uri
 

@@ -6,15 +6,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from jobs.report.records import TrialRecord, local_records, under_artifacts_base
+from jobs.report.records import local_records
+from jobs.trials import TrialRecord
 from jobs.runs import RunError, RunFolder
 from jobs.spec import Spec, SpecError, load_spec
 
 
-def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path, console: Console) -> int:
-    """Report local runs: one run into its folder (or ``out``), several runs as one comparison
-    (into ``out``, default ``<runs_dir>/compare-<a>-vs-<b>``). A running sweep gives a partial report.
-    Returns the exit status: 0, or 2 when a run cannot be found or read."""
+def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path, console: Console,
+           vertex_settings=None) -> int:
+    """Report runs, local or Vertex AI: one run into its folder (or ``out``, a folder or gs:// prefix),
+    several runs as one comparison (into ``out``, default ``<runs_dir>/compare-<a>-vs-<b>``). A running
+    sweep gives a partial report. Returns the exit status: 0, or 2 when a run cannot be found or read."""
     from jobs.report.collect import collect
     from jobs.report.write import write_comparison_report, write_sweep_report
 
@@ -23,7 +25,7 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
         sweeps = []
         for folder in folders:
             spec = load_spec(folder.spec_path)
-            sweeps.append(collect(folder.run_id, spec, local_records(folder, spec)))
+            sweeps.append(collect(folder.run_id, spec, run_records(folder, spec, vertex_settings)))
     except (RunError, SpecError) as exc:
         console.print(f"[red]report:[/] {exc}", highlight=False)
         return 2
@@ -35,15 +37,15 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
     return 0
 
 
-def report_gcs(records: list[TrialRecord], spec: Spec, artifacts_base: str, out: str, console: Console) -> int:
-    """Report a Vertex AI run: ``records`` from the tuning job, metrics under
-    ``artifacts_base`` (``gs://<bucket>/artifacts/<spec>/<run_id>/``); ``out`` a folder or gs:// prefix."""
-    from jobs.report.collect import collect
-    from jobs.report.write import write_sweep_report
+def run_records(folder: RunFolder, spec: Spec, vertex_settings=None) -> list[TrialRecord]:
+    """A run's trials: from its Optuna study (local), or from its tuning job (Vertex AI, whose
+    artifacts are on GCS)."""
+    if folder.meta().get("backend") != "vertex":
+        return local_records(folder, spec)
+    from jobs.vertex.client import ApiSettings
+    from jobs.vertex.commands import vertex_records
 
-    run_id = artifacts_base.rstrip("/").rsplit("/", 1)[-1]
-    write_sweep_report(collect(run_id, spec, under_artifacts_base(records, artifacts_base)), out, console)
-    return 0
+    return vertex_records(folder.run_id, runs_dir=folder.root.parent, settings=vertex_settings or ApiSettings())
 
 
 def pick_runs(run_ids: list[str], latest: bool, runs_dir: Path) -> list[str]:

@@ -7,42 +7,12 @@ Vertex AI run (trials from the tuning job, artifacts under ``gs://<bucket>/artif
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 
 from jobs import storage
 from jobs.runs import RunFolder
 from jobs.spec import Spec
+from jobs.trials import BOOKKEEPING, TrialRecord, trial_order
 from trainer import uri
-
-BOOKKEEPING = ("RESTARTED", "INTERRUPTED")  # a trial re-run as a new trial: the new one is reported
-UNFINISHED = ("ACTIVE", "REQUESTED", "STOPPING")  # local running trials; Vertex also queues and stops
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the tuner saw it. ``artifact_dir`` is the trial's output base (``<base>/<id>``);
-    its ``model/`` folder is AIP_MODEL_DIR. ``started`` (epoch seconds) orders the trials in time;
-    ``step`` is the last step the trial reported."""
-
-    trial_id: str
-    state: str
-    objective: float | None = None
-    parameters: dict[str, object] = field(default_factory=dict)
-    duration_s: float | None = None
-    artifact_dir: str = ""
-    reason: str = ""
-    started: float | None = None
-    step: int | None = None
-
-    @property
-    def model_dir(self) -> str:
-        return uri.join(self.artifact_dir, "model")
-
-
-def trial_order(trial_id: str) -> tuple[int, int | str]:
-    """Sort key: numeric ids by number, any others after them by name."""
-    return (0, int(trial_id)) if trial_id.isdigit() else (1, trial_id)
-
 
 def local_records(folder: RunFolder, spec: Spec) -> list[TrialRecord]:
     """Every trial of a local run (a running sweep's unfinished trials as ACTIVE), in id order."""
@@ -58,10 +28,7 @@ def local_records(folder: RunFolder, spec: Spec) -> list[TrialRecord]:
         study = optuna.load_study(study_name=spec.name, storage=folder.study_url)
     except KeyError:  # the sweep has not created its study yet
         return []
-    records = [TrialRecord(trial_id=v.trial_id, state=v.state, objective=v.value, parameters=dict(v.assignment),
-                           duration_s=v.duration_s, artifact_dir=str(folder.artifact_dir(v.trial_id).resolve()),
-                           reason=v.reason, started=v.started, step=v.step)
-               for v in views(study) if v.state not in BOOKKEEPING]
+    records = [r for r in views(study) if r.state not in BOOKKEEPING]
     return sorted(records, key=lambda r: trial_order(r.trial_id))
 
 

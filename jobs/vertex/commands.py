@@ -14,17 +14,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jobs.local.backend import TrialView, best_trial
 from jobs.progress import Progress, params_text
 from jobs.runs import RUNS_DIR, RunError, RunFolder, new_run_id
 from jobs.spec import Spec, load_spec
+from jobs.trials import TrialRecord, best_trial
 from jobs.tune import DEFAULT_SPEC, plan_table, with_budget
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices, planned_trials
 from jobs.vertex.errors import Context, VertexUnavailable
 from jobs.vertex.follow import follow, job_views
 from jobs.vertex.outputs import load_outputs
-from jobs.vertex.records import VertexTrialRecord, trial_records
+from jobs.vertex.records import trial_records
 from jobs.vertex.request import base_output_dir, build_tuning_job, check_run_id, request_json, trainer_note
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
@@ -119,7 +119,7 @@ def _watch(run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, c
     return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console)
 
 
-def _conclude(state: str, error: str, views: list[TrialView], spec: Spec, console: Console) -> int:
+def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, console: Console) -> int:
     """Say how the job ended (if it did badly) and name the best trial by the spec's goal; returns 1 when the
     job failed, was cancelled or expired, or succeeded without a single succeeded trial, else 0."""
     ended_badly = state in ENDED_BADLY
@@ -130,8 +130,8 @@ def _conclude(state: str, error: str, views: list[TrialView], spec: Spec, consol
     if best is None:
         console.print("no trial has succeeded" + (" yet" if state in UNDERWAY else ""))
         return 1 if ended_badly or state == "JOB_STATE_SUCCEEDED" else 0
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.value:.6g}")
-    console.print(f"parameters: {params_text(best.assignment)}", markup=False, highlight=False)
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}")
+    console.print(f"parameters: {params_text(best.parameters)}", markup=False, highlight=False)
     console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True)
     return 1 if ended_badly else 0
 
@@ -148,8 +148,8 @@ def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
     for column in ("trial", "state", spec.metric.id, "duration", "parameters"):
         table.add_column(column)
     for v in views:
-        table.add_row(v.trial_id, v.state, "-" if v.value is None else f"{v.value:.4g}",
-                      "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.assignment))
+        table.add_row(v.trial_id, v.state, "-" if v.objective is None else f"{v.objective:.4g}",
+                      "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters))
     console.print(table)
     return _conclude(job.state.name, job.error.message, views, spec, console)
 
@@ -165,7 +165,7 @@ def vertex_cancel(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
 
 
 def vertex_records(run_id: str, *, runs_dir: Path = RUNS_DIR,
-                   settings: ApiSettings = ApiSettings()) -> list[VertexTrialRecord]:
+                   settings: ApiSettings = ApiSettings()) -> list[TrialRecord]:
     """Every trial of a Vertex AI run as a record, for the report."""
     meta, spec, jobs = _open(RunFolder.open(run_id, runs_dir), settings, Console(stderr=True))
     return trial_records(jobs.get(meta["job"]), spec)

@@ -1,6 +1,6 @@
 """Following a running Vertex AI job with the same live progress as a local sweep.
 
-Each poll reads the whole job (its trials included) and turns every trial into the ``TrialView`` the
+Each poll reads the whole job (its trials included) and turns every trial into the ``TrialRecord`` the
 progress display knows: ``started`` and ``finished`` events when a trial's state changes, a silent
 refresh otherwise. A dropped connection is retried with backoff by the client; the next read picks
 up wherever the job has got to, so nothing is missed.
@@ -8,42 +8,40 @@ up wherever the job has got to, so nothing is missed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
-from jobs.local.backend import DONE, TrialView
 from jobs.measurements import Reports
 from jobs.progress import Progress
 from jobs.spec import Spec
 from jobs.vertex.client import FINISHED, VertexJobs
-from jobs.vertex.records import trial_order, trial_record
+from jobs.trials import DONE, TrialRecord, trial_order
+from jobs.vertex.records import trial_record
 
 VIEW_STATES = {"SUCCEEDED": "SUCCEEDED", "INFEASIBLE": "INFEASIBLE"}  # the rest are still running: ACTIVE
 
 
-def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialView:
-    """The trial as progress shows it: its final value, or the value so far by the spec's measurement."""
+def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
+    """The trial as progress shows it: still running unless SUCCEEDED or INFEASIBLE, with its final
+    value or, before it has one, the value so far by the spec's measurement."""
     record = trial_record(trial, spec, base_output_dir)
     reports = Reports(spec.metric.id)
     reports.by_step = {m.step_count: v.value for m in trial.measurements for v in m.metrics
                        if v.metric_id == spec.metric.id}
-    return TrialView(
-        trial_id=record.trial_id,
-        assignment=record.parameters,
+    return dataclasses.replace(
+        record,
         state=VIEW_STATES.get(record.state, "ACTIVE"),
-        value=record.objective if record.objective is not None else reports.measure(spec.measurement,
-                                                                                      spec.metric.goal),
-        step=record.step,
+        objective=record.objective if record.objective is not None else reports.measure(spec.measurement,
+                                                                                          spec.metric.goal),
         reason=record.reason or ("stopping" if record.state == "STOPPING" else ""),
-        started=record.started.timestamp() if record.started else time.time(),
-        duration_s=record.duration_s,
-        artifact_dir=record.artifact_dir,
+        started=record.started or time.time(),
     )
 
 
-def job_views(job: HyperparameterTuningJob, spec: Spec) -> list[TrialView]:
+def job_views(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
     """Every trial of the job, by trial id (Vertex AI returns them in no particular order)."""
     base = job.trial_job_spec.base_output_directory.output_uri_prefix
     views = [trial_view(trial, spec, base) for trial in job.trials]

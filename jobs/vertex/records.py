@@ -8,27 +8,11 @@ its spec type back. Trials come in no particular order; records are sorted by tr
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
-
-
-@dataclass(frozen=True)
-class VertexTrialRecord:
-    """One trial of a Vertex AI sweep, as the report needs it."""
-
-    trial_id: str
-    state: str  # Vertex's trial state: REQUESTED, ACTIVE, STOPPING, SUCCEEDED or INFEASIBLE
-    objective: float | None  # the spec's metric in the trial's final measurement
-    parameters: dict[str, object]  # parameter id -> value as the spec types it, active ones only
-    started: dt.datetime | None
-    ended: dt.datetime | None
-    duration_s: float | None
-    artifact_dir: str  # <base_output_directory>/<trial id>; its model/ (AIP_MODEL_DIR) holds metrics.json
-    reason: str  # why it is INFEASIBLE (no final measurement), else ""
-    step: int | None  # the step of the final measurement, else of the last one reported
+from jobs.trials import TrialRecord, trial_order
 
 
 def decode_value(parameter: Parameter, raw: object) -> object:
@@ -65,20 +49,16 @@ def _step(trial: Trial) -> int | None:
     return trial.measurements[-1].step_count if trial.measurements else None
 
 
-def trial_order(trial_id: str) -> tuple[int, str]:
-    """Sort key: trial ids are numbers written as text ("2" before "10")."""
-    return len(trial_id), trial_id
-
-
-def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> VertexTrialRecord:
+def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
+    """The trial with Vertex's own state (REQUESTED, ACTIVE, STOPPING, SUCCEEDED or INFEASIBLE) and
+    the spec's metric from its final measurement (None until it has one)."""
     started, ended = _time(trial, "start_time"), _time(trial, "end_time")
-    return VertexTrialRecord(
+    return TrialRecord(
         trial_id=trial.id,
         state=trial.state.name,
         objective=final_objective(trial, spec.metric.id),
         parameters=decode_parameters(trial, spec),
-        started=started,
-        ended=ended,
+        started=started.timestamp() if started else None,
         duration_s=(ended - started).total_seconds() if started and ended else None,
         artifact_dir=f"{base_output_dir.rstrip('/')}/{trial.id}",
         reason=trial.infeasible_reason,
@@ -86,7 +66,7 @@ def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> VertexTrialR
     )
 
 
-def trial_records(job: HyperparameterTuningJob, spec: Spec) -> list[VertexTrialRecord]:
+def trial_records(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
     """Every trial of ``job``, sorted by trial id (numerically)."""
     base = job.trial_job_spec.base_output_directory.output_uri_prefix
     records = [trial_record(trial, spec, base) for trial in job.trials]

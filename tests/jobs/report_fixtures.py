@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.report.records import TrialRecord
+from jobs.trials import TrialRecord
 from jobs.spec import Spec, parse_spec
 from trainer import uri
 

@@ -65,18 +65,18 @@ def test_sweep_with_crash_and_early_stop(tmp_path):
     status, trials, root = run_sweep(tmp_path, spec)
     states = by_state(trials)
     assert len(trials) == 12
-    assert {t.assignment["mode"] for t in states["FAILED"]} == {"crash"} and len(states["FAILED"]) == 4
+    assert {t.parameters["mode"] for t in states["FAILED"]} == {"crash"} and len(states["FAILED"]) == 4
     assert all(t.reason == "exit code 3" for t in states["FAILED"])
-    assert all(t.assignment["mode"] == "bad" for t in states.get("STOPPED", []))
+    assert all(t.parameters["mode"] == "bad" for t in states.get("STOPPED", []))
     assert len(states.get("STOPPED", [])) >= 1
-    assert {t.assignment["mode"] for t in states["SUCCEEDED"]} <= {"good", "bad"}
-    assert sum(t.assignment["mode"] == "good" for t in states["SUCCEEDED"]) == 4
-    best = min(states["SUCCEEDED"], key=lambda t: t.value)
-    assert best.assignment == {"mode": "good", "x": 1} and best.value == pytest.approx(4 + 10 / 10)
+    assert {t.parameters["mode"] for t in states["SUCCEEDED"]} <= {"good", "bad"}
+    assert sum(t.parameters["mode"] == "good" for t in states["SUCCEEDED"]) == 4
+    best = min(states["SUCCEEDED"], key=lambda t: t.objective)
+    assert best.parameters == {"mode": "good", "x": 1} and best.objective == pytest.approx(4 + 10 / 10)
     assert status == 0
     assert all("something broke" in t.log_tail for t in states["FAILED"])
     stopped = states["STOPPED"][0]
-    assert stopped.value is not None and stopped.value > 100  # its value so far is kept
+    assert stopped.objective is not None and stopped.objective > 100  # its value so far is kept
     assert (Path(root) / "trials" / stopped.trial_id / "log.txt").exists()
 
 
@@ -93,10 +93,10 @@ def test_infeasible_timeout_and_printed_metrics(tmp_path):
     spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["silent", "hang", "print"]}},
                     algorithm="grid", trials={"max": 3, "parallel": 3, "max_failed": 3})
     status, trials, _ = run_sweep(tmp_path, spec, trial_timeout=3)
-    got = {t.assignment["mode"]: t for t in trials}
+    got = {t.parameters["mode"]: t for t in trials}
     assert got["silent"].state == "INFEASIBLE" and got["silent"].reason == "reported no loss"
     assert got["hang"].state == "FAILED" and got["hang"].reason == "timed out after 3 s"
-    assert got["print"].state == "SUCCEEDED" and got["print"].value == pytest.approx(5 + 10 / 5)
+    assert got["print"].state == "SUCCEEDED" and got["print"].objective == pytest.approx(5 + 10 / 5)
     assert status == 0
 
 
@@ -106,7 +106,7 @@ def test_measurement_picks_best_or_last_report(tmp_path, measurement, expected):
     spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["good"]}},
                     trials={"max": 1, "parallel": 1}, measurement=measurement, goal="maximize")
     _, trials, _ = run_sweep(tmp_path, spec)
-    assert trials[0].value == pytest.approx(expected)
+    assert trials[0].objective == pytest.approx(expected)
 
 
 def test_any_trainer_minimises_a_known_function(tmp_path):
@@ -116,8 +116,8 @@ def test_any_trainer_minimises_a_known_function(tmp_path):
                     algorithm="adaptive", trials={"max": 25, "parallel": 1}, args=["--steps=1"])
     status, trials, _ = run_sweep(tmp_path, spec, seed=3)
     assert status == 0 and len(trials) == 25
-    best = min(trials, key=lambda t: t.value)
-    assert best.value - 10 < 1.0  # f(x, y) < 1: within a unit circle of the optimum (1, -2)
+    best = min(trials, key=lambda t: t.objective)
+    assert best.objective - 10 < 1.0  # f(x, y) < 1: within a unit circle of the optimum (1, -2)
 
 
 def _toy_processes(marker: str) -> list[int]:
@@ -181,9 +181,9 @@ def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
     restarted = states.get("RESTARTED", [])
     assert 1 <= len(restarted) <= 2
     # Each restarted trial ran again exactly once with the same parameters; nothing else ran twice.
-    xs = [t.assignment["x"] for t in states["SUCCEEDED"]]
+    xs = [t.parameters["x"] for t in states["SUCCEEDED"]]
     assert len(set(xs)) == 10
-    assert {t.assignment["x"] for t in restarted} <= set(xs)
+    assert {t.parameters["x"] for t in restarted} <= set(xs)
     assert "best trial:" in output
 
 

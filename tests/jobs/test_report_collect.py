@@ -14,9 +14,9 @@ import pytest
 from rich.console import Console
 
 from jobs import storage
-from jobs.report import report_gcs
 from jobs.report.collect import collect, trials_frame
 from jobs.report.records import discover_trial_ids, under_artifacts_base
+from jobs.report.write import write_sweep_report
 from tests.jobs.report_fixtures import synth_spec, synth_trials, write_artifacts
 from trainer import uri
 
@@ -139,12 +139,13 @@ def test_fetch_many_reports_each_failure_alone(tmp_path, bucket):
     assert uri.gcs_client()._http.get_adapter("http://")._pool_maxsize >= 4
 
 
-def test_report_gcs_writes_the_report_to_a_bucket(uploaded):
+def test_a_report_written_to_a_bucket(uploaded):
     trials, _, _ = uploaded
     records = [t.record for t in trials[:40]]
     out = f"gs://{BUCKET}/reports/synth-20250101-000000"
     console = Console(file=io.StringIO(), width=200)
-    assert report_gcs(records, synth_spec(), BASE, out, console) == 0
+    write_sweep_report(collect("synth-20250101-000000", synth_spec(), under_artifacts_base(records, BASE)), out,
+                       console)
 
     written = {b.name.removeprefix("reports/synth-20250101-000000/")
                for b in uri.gcs_client().list_blobs(BUCKET, prefix="reports/")}

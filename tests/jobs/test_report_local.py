@@ -19,7 +19,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from jobs.local.backend import best_trial, views
+from jobs.local.backend import views
+from jobs.trials import best_trial
 from jobs.report import report
 from jobs.runs import RunFolder
 from jobs.tune import tune_local
@@ -95,7 +96,7 @@ def test_report_of_a_local_run_holds_what_the_trials_left(sweep):
     for t in trials:
         row = rows.loc[t.trial_id]
         assert row["state"] == t.state
-        assert row["objective"] == pytest.approx(t.value) if t.value is not None else pd.isna(row["objective"])
+        assert row["objective"] == pytest.approx(t.objective) if t.objective is not None else pd.isna(row["objective"])
         assert row["artifact_dir"] == str((run / "artifacts" / t.trial_id).resolve())
         metrics_file = run / "artifacts" / t.trial_id / "model" / "metrics.json"
         if t.state == "SUCCEEDED":
@@ -103,12 +104,12 @@ def test_report_of_a_local_run_holds_what_the_trials_left(sweep):
             assert row["error"] == "" or pd.isna(row["error"])
             for key in metric_keys:
                 assert same_value(row[key], metrics[key]), (t.trial_id, key)
-            assert row["learning_rate"] == pytest.approx(t.assignment["learning_rate"])
+            assert row["learning_rate"] == pytest.approx(t.parameters["learning_rate"])
         elif t.state == "FAILED":
             assert row["error"] == "exit code 2; metrics.json missing" and row["dropout"] >= 1
     best = best_trial(trials, "maximize")
     assert f"best trial: {best.trial_id} " in printed(console)
-    assert f"## Best trial: {best.trial_id}, validation_accuracy = {best.value:.6g}" in (run / "report.md").read_text()
+    assert f"## Best trial: {best.trial_id}, validation_accuracy = {best.objective:.6g}" in (run / "report.md").read_text()
     assert {p.name for p in (run / "plots").iterdir()} == {
         "importance.png", "objective.png", "parameters.png", "parallel.png", "curves.png"}  # no early stopping
 

@@ -1,4 +1,5 @@
-"""From a spec and the stack's outputs to finished trials whose artifacts are on (emulated) GCS.
+"""From a spec and the stack's outputs to finished trials whose artifacts are on (emulated) GCS, and
+to the report of the run.
 
 The stand-in runs the reference trainer (``python -m trainer``) for each trial, as the trainer image
 would, reading its data from gs:// and writing metrics.json to AIP_MODEL_DIR on the GCS emulator.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
+from jobs.report import report
 from jobs.vertex.commands import tune_vertex, vertex_records
 from tests.conftest import make_split
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
@@ -33,7 +36,9 @@ def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
         status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
                              run_id="e2e-1", runs_dir=tmp_path / "runs", console=console, settings=settings)
         records = vertex_records("e2e-1", runs_dir=tmp_path / "runs", settings=settings)
-    assert status == 0, read(console)
+        reported = report(["e2e-1"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
+                          vertex_settings=settings)
+    assert status == 0 and reported == 0, read(console)
     assert [(r.trial_id, r.state) for r in records] == [("1", "SUCCEEDED"), ("2", "SUCCEEDED")]
     for record in records:
         assert record.artifact_dir == f"gs://{bucket}/artifacts/e2e/e2e-1/{record.trial_id}"
@@ -46,3 +51,15 @@ def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
     text = read(console)
     assert f"best trial: {best.trial_id}  validation_accuracy = {best.objective:.6g}" in text
     assert "2/2 done" in text
+
+    # The report: the job's trials (parameters, states, objectives) joined with metrics.json from GCS.
+    table = pd.read_csv(tmp_path / "runs" / "e2e-1" / "trials.csv", dtype={"trial_id": str})
+    assert list(table["trial_id"]) == ["1", "2"] and set(table["state"]) == {"SUCCEEDED"}
+    for record in records:
+        row = table.set_index("trial_id").loc[record.trial_id]
+        metrics = json.loads(uri.read_bytes(f"{record.artifact_dir}/model/metrics.json"))
+        assert row["objective"] == pytest.approx(record.objective)
+        assert row["learning_rate"] == pytest.approx(record.parameters["learning_rate"])
+        assert row["final_val_loss"] == pytest.approx(metrics["final_val_loss"])
+        assert row["artifact_dir"] == record.artifact_dir and pd.isna(row["error"])
+    assert (tmp_path / "runs" / "e2e-1" / "report.html").stat().st_size > 10_000
