@@ -1,6 +1,6 @@
 """Sweep benchmarks, every ratio measured within this one run.
 
-    python -m bench.sweep [overhead] [search] [--trials 20] [--parallel 2] [--seeds 5]
+    python -m bench.sweep [overhead] [search] [--trials 20] [--parallel 2] [--repeat 3] [--no-fresh] [--seeds 5]
 
 overhead: wall time of a sweep of jobs/specs/titanic.yaml (local backend) divided by the same
     trials' training time in-process (re-run one after another here, then / parallel), once with
@@ -62,7 +62,7 @@ def in_process_seconds(argv: list[str], scratch: Path) -> float:
     return time.perf_counter() - started
 
 
-def overhead(trials: int, parallel: int) -> None:
+def overhead(trials: int, parallel: int, repeat: int, fresh: bool) -> None:
     import torch
 
     from jobs.spec import load_spec
@@ -75,15 +75,22 @@ def overhead(trials: int, parallel: int) -> None:
         print(f"overhead: {trials} trials of {SPEC.name} at parallel {parallel} on the {described}")
         in_process_seconds([f"--train={tmp}/data/train_data.npz", f"--val={tmp}/data/val_data.npz", "--epochs=2"],
                            tmp)  # pay torch's lazy imports before timing
-        for label, warm in (("forked warm", True), ("fresh process", False)):
-            wall = run_sweep(tmp, tmp / "data", label.replace(" ", "-"), trials, parallel, warm)
-            done = sweep_trials(tmp, label.replace(" ", "-"))
+        modes = [("forked warm", True)] * repeat + ([("fresh process", False)] if fresh else [])
+        ratios: dict[str, list[tuple[float, float]]] = {}
+        for i, (label, warm) in enumerate(modes):
+            run_id = f"{label.replace(' ', '-')}-{i}"
+            wall = run_sweep(tmp, tmp / "data", run_id, trials, parallel, warm)
+            done = sweep_trials(tmp, run_id)
             span = max(t.started + t.duration_s for t in done) - min(t.started for t in done)
             work = sum(in_process_seconds(spec.trial_argv(str(tmp / "data"), t.parameters)[3:], tmp) for t in done)
             baseline = work / parallel
+            ratios.setdefault(label, []).append((wall / baseline, span / baseline))
             print(f"  {label:14s} wall {wall:6.2f} s (first trial to last {span:6.2f} s); in-process training "
                   f"{work:6.2f} s / {parallel} = {baseline:5.2f} s; ratio {wall / baseline:5.2f} "
                   f"(trials only {span / baseline:5.2f}); {len(done)} succeeded")
+        for label, pairs in ratios.items():
+            print(f"  {label:14s} median ratio {statistics.median(w for w, _ in pairs):5.2f} "
+                  f"(trials only {statistics.median(s for _, s in pairs):5.2f}) over {len(pairs)} sweep(s)")
 
 
 # -- search efficiency ----------------------------------------------------------------------------
@@ -175,10 +182,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="forked sweeps to time (the median is printed)")
+    parser.add_argument("--no-fresh", action="store_true", help="skip the sweep with a fresh process per trial")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     if "overhead" in args.parts:
-        overhead(args.trials, args.parallel)
+        overhead(args.trials, args.parallel, args.repeat, not args.no_fresh)
     if "search" in args.parts:
         search_efficiency(args.seeds, args.parallel)
 

@@ -111,7 +111,9 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
     if best is None:
         console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
         return 1
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}", soft_wrap=True)
+    ties = sum(t.state == "SUCCEEDED" and t.objective == best.objective for t in trials_seen) - 1
+    tied = f" (tied with {ties} other trial{'s' if ties > 1 else ''}; the first is named)" if ties else ""
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}{tied}", soft_wrap=True)
     console.print(f"parameters: {params_text(best.parameters)}", soft_wrap=True, markup=False)
     console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
     return 1 if sweep.stopped_for_failures else 0

@@ -1,0 +1,80 @@
+"""Reading a trial's reports: hypertune lines, printed lines, half-written files; the decay curve."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from jobs.local.decay import DecayCurvePruner, extrapolate
+from jobs.measurements import FileTail, Reports
+
+
+def _line(metric: str, value: float, step: int) -> str:
+    return json.dumps({"checkpoint_path": "", "global_step": str(step), metric: str(value), "trial": "1"})
+
+
+def test_hypertune_reports_merge_by_step_and_skip_what_cannot_be_read():
+    reports = Reports("acc")
+    reports.merge_hypertune("\n".join([_line("acc", 0.5, 1), _line("loss", 9.0, 1), _line("acc", 0.7, 2)]))
+    # The library keeps its last 100 reports: a later read may miss the first ones, and a line caught
+    # mid-write is half a line. What was seen stays.
+    reports.merge_hypertune("\n".join([_line("acc", 0.6, 3), '{"acc": "0.', _line("acc", float("nan"), 4)]))
+    assert reports.series() == [(1, 0.5), (2, 0.7), (3, 0.6)]
+    assert reports.measure("best", "maximize") == 0.7
+    assert reports.measure("best", "minimize") == 0.5
+    assert reports.measure("last", "maximize") == 0.6
+
+
+def test_printed_lines_count_only_without_a_hypertune_file():
+    reports = Reports("validation_accuracy")
+    reports.merge_printed("epoch 1\nvalidation_accuracy: 0.5\nvalidation_accuracy = 0.75\nother: 3\n"
+                          "validation_accuracy: nan\nvalidation_accuracy_x: 1\n")
+    assert reports.series() == [(1, 0.5), (2, 0.75)]
+    reports.merge_hypertune(_line("validation_accuracy", 0.9, 7))
+    assert reports.series() == [(7, 0.9)]
+    assert Reports("m").measure("best", "maximize") is None
+
+
+def test_file_tail_returns_whole_lines_once(tmp_path):
+    path = tmp_path / "log.txt"
+    tail = FileTail(path)
+    assert tail.read_new() == ""
+    path.write_text("a\nb")
+    assert tail.read_new() == "a\n"
+    with open(path, "a") as handle:
+        handle.write("c\nd\n")
+    assert tail.read_new() == "bc\nd\n"
+    assert tail.read_new() == ""
+
+
+def test_extrapolate_fits_a_plus_b_over_step():
+    steps = [1, 2, 4, 8]
+    assert extrapolate(steps, [1.0 - 0.5 / s for s in steps], 100) == pytest.approx(1.0 - 0.005)
+
+
+def _study_with(values: list[float], direction: str = "maximize") -> optuna.Study:
+    study = optuna.create_study(direction=direction)
+    for value in values:
+        study.add_trial(optuna.trial.create_trial(value=value, intermediate_values={s: value for s in range(1, 21)}))
+    return study
+
+
+@pytest.mark.parametrize("curve, stop", [
+    ([0.5 - 0.3 / s for s in range(1, 11)], True),   # heading for 0.5 while the best trial reached 0.9
+    ([0.95 - 0.3 / s for s in range(1, 11)], False),  # heading past the best
+])
+def test_decay_curve_stops_a_trial_that_cannot_catch_up(curve, stop):
+    study = _study_with([0.7, 0.8, 0.9])
+    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                      intermediate_values=dict(enumerate(curve, start=1)))
+    assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(study, trial) is stop
+
+
+def test_decay_curve_waits_for_warmup_and_startup_trials():
+    curve = {s: 0.1 for s in range(1, 11)}
+    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, intermediate_values=curve)
+    assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(_study_with([0.9, 0.9]), trial) is False
+    early = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, intermediate_values={1: 0.1, 2: 0.1})
+    assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(_study_with([0.9] * 3), early) is False
