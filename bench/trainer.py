@@ -17,8 +17,7 @@ from pathlib import Path
 
 from bench.common import PYTHON, median_wall, prepare_data
 
-IMPORTS = ("import torch; from trainer import cli, train, metrics, artifacts; "
-           "torch.optim.Adam([torch.zeros(1, requires_grad=True)])")  # Adam() loads torch._dynamo
+IMPORTS = "import torch; from trainer import cli, train, metrics, artifacts"
 
 
 def in_process(train_path: str, val_path: str, model_dir: Path, repeat: int) -> dict[str, float]:

@@ -13,6 +13,7 @@ from torch import nn
 from trainer.config import TrainConfig
 from trainer.data import Split
 from trainer.model import build_mlp
+from trainer.optim import Optimizer
 
 @dataclass
 class EpochRecord:
@@ -40,12 +41,9 @@ class FitResult:
 EpochCallback = Callable[[EpochRecord], None]
 
 
-def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
-    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+def _optimizer(config: TrainConfig, params) -> Optimizer:
+    momentum = config.momentum if config.optimizer == "sgd" else 0.0
+    return Optimizer(params, config.optimizer, config.learning_rate, config.weight_decay, momentum)
 
 
 def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn) -> tuple[float, float]:
@@ -86,7 +84,7 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
         total = torch.zeros((), device=device)
         for start in range(0, rows, batch):
             idx = order[start:start + batch] if order is not None else slice(None)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss = loss_fn(model(Xtr[idx]).squeeze(1), ytr[idx])
             loss.backward()
             optimizer.step()
