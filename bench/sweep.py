@@ -42,11 +42,10 @@ def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, wa
 
 
 def sweep_trials(tmp: Path, run_id: str) -> list:
-    import optuna
+    from jobs.local.backend import load_run_study, views
+    from jobs.runs import RunFolder
 
-    from jobs.local.backend import views
-
-    study = optuna.load_study(study_name="titanic-nn", storage=f"sqlite:///{tmp / 'runs' / run_id / 'study.db'}")
+    study = load_run_study(RunFolder(tmp / "runs" / run_id), "titanic-nn")
     return [t for t in views(study) if t.state == "SUCCEEDED"]
 
 

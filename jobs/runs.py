@@ -2,7 +2,7 @@
 
     runs/<run_id>/run.json             what ran: spec name, backend, data root, seed, created
     runs/<run_id>/spec.yaml            the spec as it was when the run started (resume uses it)
-    runs/<run_id>/study.db             Optuna's SQLite storage: every trial, durable
+    runs/<run_id>/study.journal        Optuna's journal storage: every change to every trial, durable
     runs/<run_id>/trials/<id>/         log.txt and hypertune.jsonl of trial <id>
     runs/<run_id>/artifacts/<id>/model AIP_MODEL_DIR of trial <id>
 """
@@ -44,8 +44,8 @@ class RunFolder:
         return self.root / "spec.yaml"
 
     @property
-    def study_url(self) -> str:
-        return f"sqlite:///{self.root.resolve() / 'study.db'}"
+    def journal(self) -> Path:
+        return self.root / "study.journal"
 
     @property
     def artifacts(self) -> Path:

@@ -122,16 +122,14 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
 
 def status_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None = None) -> int:
     """Print a local run's trials and where it stands; works while it runs."""
-    import optuna
-
-    from jobs.local.backend import views
+    from jobs.local.backend import load_run_study, views
     from jobs.progress import Progress
 
     console = console or Console()
     folder = RunFolder.open(run_id, runs_dir)
     meta = folder.meta()
     spec = load_spec(folder.spec_path)
-    study = optuna.load_study(study_name=spec.name, storage=folder.study_url)
+    study = load_run_study(folder, spec.name)
     progress = Progress(spec.name, spec.metric.goal, meta["trials"], meta["parallel"], console=console, live=False)
     trials = views(study)
     progress.seed(trials)

@@ -1,13 +1,14 @@
 """The local sweep: Optuna asks, trial processes run, their reports come back, Optuna is told.
 
 One loop in the main thread drives up to ``parallel`` trial processes and wakes when one ends or
-when it is time to read their reports. Every trial is written to the run's SQLite study as it starts
+when it is time to read their reports. Every trial is written to the run's Optuna journal as it starts
 and as it ends, so a killed orchestrator loses nothing: a resumed run gives the trials that were
 left running a rerun and carries on to ``max``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable
@@ -47,29 +48,47 @@ class _Active:
 EventHandler = Callable[[str, TrialRecord], None]
 
 
-def _storage(folder: RunFolder) -> optuna.storages.RDBStorage:
-    """SQLite in WAL mode with synchronous=NORMAL: each commit survives a killed process, and
-    commits cost no fsync (only a power cut could lose the last ones)."""
-    import sqlalchemy
+def run_storage(folder: RunFolder) -> optuna.storages.BaseStorage:
+    """Optuna's journal storage in the run folder: each change is a line appended and fsynced to
+    ``study.journal``, so a killed orchestrator loses nothing. Here it costs 5 ms of orchestrator time
+    a trial against 22 ms for SQLite through SQLAlchemy (bench/sweep.py: overhead 1.14 against 1.34).
+    ``optuna-dashboard runs/<run id>/study.journal`` shows the study."""
+    from optuna.storages.journal import JournalFileBackend
 
-    storage = optuna.storages.RDBStorage(folder.study_url)
+    lock = _KernelLock(folder.root / ".journal.lock")
+    return optuna.storages.JournalStorage(JournalFileBackend(str(folder.journal), lock_obj=lock))
 
-    def pragmas(connection, _record) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
 
-    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
-    storage.engine.dispose()  # reconnect with the pragmas
-    return storage
+class _KernelLock:
+    """The journal's write lock as an flock, which the kernel drops when its holder dies: Optuna's
+    lock files would stay behind a killed orchestrator and stall the resumed one."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
+    """A run's study, to read (also while its sweep runs)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=study_name, storage=run_storage(folder))
 
 
 def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
     """Create or load the run's study. A resumed study's sampler is seeded past the trials it has,
     so it does not draw the first run's points again."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=_storage(folder), study_name=spec.name,
+    study = optuna.create_study(storage=run_storage(folder), study_name=spec.name,
                                 direction="maximize" if spec.metric.goal == "maximize" else "minimize",
                                 pruner=search.pruner_for(spec), load_if_exists=True)
     study.sampler = search.sampler_for(spec, None if seed is None else seed + len(study.get_trials(deepcopy=False)))

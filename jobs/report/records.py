@@ -16,16 +16,12 @@ from trainer import uri
 
 def local_records(folder: RunFolder, spec: Spec) -> list[TrialRecord]:
     """Every trial of a local run (a running sweep's unfinished trials as ACTIVE), in id order."""
-    study_file = folder.root / "study.db"
-    if not study_file.exists():
+    if not folder.journal.exists():
         return []
-    import optuna
+    from jobs.local.backend import load_run_study, views
 
-    from jobs.local.backend import views
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=spec.name, storage=folder.study_url)
+        study = load_run_study(folder, spec.name)
     except KeyError:  # the sweep has not created its study yet
         return []
     records = [r for r in views(study) if r.state not in BOOKKEEPING]

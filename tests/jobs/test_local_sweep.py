@@ -10,12 +10,11 @@ import time
 import uuid
 from pathlib import Path
 
-import optuna
 import pytest
 import yaml
 from rich.console import Console
 
-from jobs.local.backend import views
+from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
 from jobs.tune import tune_local
 from tests.conftest import REPO
@@ -45,7 +44,7 @@ def run_sweep(tmp_path: Path, spec: Path, **kwargs) -> tuple[int, list, str]:
     status = tune_local(str(spec), run_id="r", runs_dir=tmp_path / "runs", data_root=str(tmp_path),
                         console=console, seed=kwargs.pop("seed", 1), **kwargs)
     folder = RunFolder.open("r", tmp_path / "runs")
-    study = optuna.load_study(study_name=yaml.safe_load(spec.read_text())["name"], storage=folder.study_url)
+    study = load_run_study(folder, yaml.safe_load(spec.read_text())["name"])
     return status, views(study), str(folder.root)
 
 
@@ -153,11 +152,11 @@ def _wait_for(predicate, timeout=60.0):
 
 
 def _succeeded(tmp_path: Path, run_id: str) -> int:
-    db = tmp_path / "runs" / run_id / "study.db"
-    if not db.exists():
+    folder = RunFolder(tmp_path / "runs" / run_id)
+    if not folder.journal.exists():
         return 0
     try:
-        study = optuna.load_study(study_name="toy", storage=f"sqlite:///{db}")
+        study = load_run_study(folder, "toy")
         return sum(t.state == "SUCCEEDED" for t in views(study))
     except Exception:  # the orchestrator has not created it yet
         return 0
@@ -177,7 +176,7 @@ def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
     resumed = _start_tune(tmp_path, spec, "--resume", "killed")
     output = resumed.communicate(timeout=120)[0]
     assert resumed.returncode == 0, output
-    study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'runs/killed/study.db'}")
+    study = load_run_study(RunFolder(tmp_path / "runs" / "killed"), "toy")
     trials = views(study)
     states = by_state(trials)
     assert len(states["SUCCEEDED"]) == 10

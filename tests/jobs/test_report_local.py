@@ -13,13 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
 import pandas as pd
 import pytest
 import yaml
 from rich.console import Console
 
-from jobs.local.backend import views
+from jobs.local.backend import load_run_study, views
 from jobs.trials import best_trial
 from jobs.report import report
 from jobs.runs import RunFolder
@@ -74,7 +73,7 @@ def sweep(tmp_path_factory):
                         console=quiet())
     assert status == 0
     folder = RunFolder.open("r", root / "runs")
-    trials = views(optuna.load_study(study_name="small", storage=folder.study_url))
+    trials = views(load_run_study(folder, "small"))
     states = {t.state for t in trials}
     assert {"SUCCEEDED", "FAILED"} <= states, states  # the seed gives both, so every path below is exercised
     return root / "runs", trials
@@ -125,7 +124,7 @@ def test_latest_leaves_out_bookkeeping_trials_and_several_runs_compare(sweep):
     runs, trials = sweep
     newer = _copy_run(runs, "r", "r2", "2999-01-01T00:00:00")
     rerun = next(t for t in trials if t.state == "SUCCEEDED")
-    study = optuna.load_study(study_name="small", storage=newer.study_url)
+    study = load_run_study(newer, "small")
     study.set_user_attr("rerun", [int(rerun.trial_id) - 1])  # as a resumed run marks a trial it re-ran
 
     assert report([], latest=True, out=None, runs_dir=runs, console=quiet()) == 0
@@ -170,7 +169,7 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'runs/live/study.db'}")
+                study = load_run_study(RunFolder(tmp_path / "runs" / "live"), "toy")
                 states = [t.state for t in views(study)]
             except Exception:  # not created yet
                 states = []
