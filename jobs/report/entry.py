@@ -29,8 +29,13 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
     except (RunError, SpecError) as exc:
         console.print(f"[red]report:[/] {exc}", highlight=False)
         return 2
+    for sweep in [s for s in sweeps if not s.records]:
+        console.print(f"report: run {sweep.run_id} has no trials yet", highlight=False)
+        sweeps.remove(sweep)
+    if not sweeps:
+        return 0
     if len(sweeps) == 1:
-        write_sweep_report(sweeps[0], out or str(folders[0].root), console)
+        write_sweep_report(sweeps[0], out or str(runs_dir / sweeps[0].run_id), console)
     else:
         write_comparison_report(sweeps, out or str(runs_dir / ("compare-" + "-vs-".join(s.run_id for s in sweeps))),
                                 console)

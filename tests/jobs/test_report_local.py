@@ -19,9 +19,9 @@ import yaml
 from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
-from jobs.trials import best_trial
 from jobs.report import report
 from jobs.runs import RunFolder
+from jobs.trials import best_trial
 from jobs.tune import tune_local
 from tests.conftest import REPO, make_split
 from tests.jobs.test_local_sweep import toy_spec
@@ -191,3 +191,12 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "the sweep is still running" in html and "running</span>" in html
     assert "still running" in printed(console)
+
+
+def test_a_run_without_trials_yet_says_so(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": 0, "max": 1}})
+    RunFolder.create("fresh", spec, {"backend": "local"}, tmp_path / "runs")
+    console = quiet()
+    assert report(["fresh"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console) == 0
+    assert "run fresh has no trials yet" in console.file.getvalue()
+    assert not (tmp_path / "runs" / "fresh" / "report.html").exists()
