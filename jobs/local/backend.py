@@ -219,10 +219,12 @@ class LocalSweep:
         view = run.view
         view.duration_s = round(time.monotonic() - run.started, 3)
         view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
-        if run.stop:
+        if run.stop and code != 0:  # exit status 0: it had ended by itself before the kill landed
             view.state = run.stop
         elif code != 0:
             view.state, view.reason = "FAILED", f"exit code {code}"
+        elif run.stop:
+            view.reason = ""
         elif view.objective is None:
             view.state, view.reason = "INFEASIBLE", f"reported no {self.spec.metric.id}"
         else:

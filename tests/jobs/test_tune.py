@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -102,22 +103,26 @@ def test_resuming_an_unknown_run_says_so(tmp_path):
 
 
 def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path):
-    """A pruner that stops everything: trials it caught running are STOPPED, and a trial that had
-    already finished when its last reports were read stays SUCCEEDED."""
+    """A trial whose process has ended is concluded from its reports: the pruner no longer gets a say
+    (it once killed the finished trial, waited 10 s for it and called it STOPPED)."""
     import optuna
 
-    from jobs.local.backend import LocalSweep
-    from jobs.local.process import Launcher
+    from jobs.local.backend import LocalSweep, views
     from jobs.runs import RunFolder
     from jobs.spec import load_spec
 
     make_split(tmp_path / "data", rows=160)
-    spec = load_spec(small_spec(tmp_path, early_stopping="median", trials={"max": 6, "parallel": 2}))
-    folder = RunFolder.create("all-pruned", tmp_path / "spec.yaml", {}, tmp_path / "runs")
-    sweep = LocalSweep(spec, folder, str(tmp_path / "data"), seed=1, launcher=Launcher())
-    sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy is never >= 2: prune at once
-    trials = sweep.run()
-    assert {t.state for t in trials} <= {"STOPPED", "SUCCEEDED"} and len(trials) == 6
-    for t in trials:
-        finished = (Path(t.artifact_dir) / "model" / "metrics.json").exists()
-        assert t.state == ("SUCCEEDED" if finished else "STOPPED"), t
+    spec = load_spec(small_spec(tmp_path, early_stopping="median", trials={"max": 1, "parallel": 1}))
+    folder = RunFolder.create("ended", tmp_path / "spec.yaml", {}, tmp_path / "runs")
+    sweep = LocalSweep(spec, folder, str(tmp_path / "data"), seed=1)
+    sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy is never >= 2: stop everything
+    sweep._prepare()
+    sweep._launch()
+    [(number, run)] = sweep.active.items()
+    while (code := run.process.poll()) is None:  # let it finish without reading its reports
+        time.sleep(0.05)
+    sweep._conclude(number, code)
+    sweep.launcher.close()
+    [trial] = views(sweep.study)
+    assert (code, trial.state, trial.reason) == (0, "SUCCEEDED", "")
+    assert trial.objective is not None and trial.step == 20
