@@ -13,8 +13,8 @@ import sys
 
 from invoke import Collection, Exit, task
 
-DEFAULT_DATA = os.path.join("data", "default")
-DEFAULT_SPEC = os.path.join("jobs", "specs", "titanic.yaml")
+from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
+
 
 
 @task(help={
@@ -52,8 +52,11 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     """Run the trainer once (python -m trainer) on prepared data."""
     from trainer import uri
 
-    if data_root == DEFAULT_DATA and not os.path.exists(os.path.join(DEFAULT_DATA, "train_data.npz")):
-        data(c)
+    from rich.console import Console
+
+    from jobs.tune import ensure_default_data
+
+    ensure_default_data(data_root, Console())
     command = [sys.executable, "-m", "trainer", f"--train={uri.join(data_root, 'train_data.npz')}",
                f"--val={uri.join(data_root, 'val_data.npz')}", *shlex.split(args)]
     status = subprocess.call(command, env={**os.environ, "AIP_MODEL_DIR": out})
@@ -62,7 +65,7 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
 
 
 @task(help={
-    "spec": f"sweep spec YAML (default {DEFAULT_SPEC}); see docs/sweep-spec.md",
+    "spec": f"sweep spec YAML (default {DEFAULT_SPEC.relative_to(DEFAULT_SPEC.parents[2])}); see docs/sweep-spec.md",
     "backend": "local (default: this machine) or vertex (a Vertex AI hyperparameter tuning job)",
     "trials": "override trials.max",
     "parallel": "override trials.parallel",

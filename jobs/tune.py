@@ -9,13 +9,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher, is_reference_trainer
 from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
 from jobs.spec import Spec, load_spec
 from jobs.trials import best_trial
 
-DEFAULT_SPEC = Path(__file__).parent / "specs" / "titanic.yaml"
-DEFAULT_DATA = os.path.join("data", "default")
 
 
 def with_budget(spec: Spec, trials: int | None, parallel: int | None, smoke: bool) -> Spec:

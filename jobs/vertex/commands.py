@@ -18,7 +18,8 @@ from jobs.progress import Progress, params_text
 from jobs.runs import RUNS_DIR, RunError, RunFolder, new_run_id
 from jobs.spec import Spec, load_spec
 from jobs.trials import TrialRecord, best_trial
-from jobs.tune import DEFAULT_SPEC, plan_table, with_budget
+from jobs.defaults import DEFAULT_SPEC
+from jobs.tune import plan_table, with_budget
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices, planned_trials
 from jobs.vertex.errors import Context, VertexUnavailable
