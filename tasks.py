@@ -76,7 +76,8 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     "data_root": f"what {{data}} in the trainer args expands to (local default {DEFAULT_DATA}, the built-in "
                  "dataset; vertex default: the stack's data_root)",
     "seed": "seed of the search algorithm (local)",
-    "trial_timeout": "seconds after which a trial is killed and marked FAILED (local)",
+    "trial_timeout": "seconds after which a trial is stopped: FAILED locally, INFEASIBLE on vertex "
+                     "(trialJobSpec.scheduling.timeout; Vertex AI's default is 7 days)",
     "stack": "vertex: the Pulumi stack <team>-<project> whose outputs to run against",
     "outputs": "vertex: a JSON file of `pulumi stack output --json`, where the Pulumi CLI is not installed",
     "detach": "vertex: submit and return at once",
@@ -91,22 +92,22 @@ def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None,
 
     if resume and backend == "local":
         backend = _guarded("tune", lambda: RunFolder.open(resume).meta().get("backend", "local"))
+    timeout = _seconds(trial_timeout, "--trial-timeout")
     if backend == "vertex":
-        if seed or trial_timeout:
-            raise Exit("tune: --seed and --trial-timeout are for the local backend; Vertex AI has neither", code=2)
+        if seed:
+            raise Exit("tune: --seed is for the local backend; Vertex AI seeds its own search", code=2)
         from jobs.vertex.commands import tune_vertex
 
         status = _guarded("tune", lambda: tune_vertex(
             spec, stack=stack, outputs_file=outputs, run_id=run_id or resume, trials=_int(trials),
             parallel=_int(parallel), smoke=smoke, dry_run=dry_run, detach=detach, data_root=data_root,
-            minutes_per_trial=float(minutes_per_trial), prices_file=prices))
+            minutes_per_trial=float(minutes_per_trial), prices_file=prices, trial_timeout_s=timeout))
     elif backend == "local":
         from jobs.tune import tune_local
 
         status = _guarded("tune", lambda: tune_local(
             spec, run_id=run_id, resume=resume, trials=_int(trials), parallel=_int(parallel), smoke=smoke,
-            dry_run=dry_run, data_root=data_root, seed=_int(seed),
-            trial_timeout=float(trial_timeout) if trial_timeout else None))
+            dry_run=dry_run, data_root=data_root, seed=_int(seed), trial_timeout=timeout))
     else:
         raise Exit(f"tune: unknown backend {backend!r}: local or vertex", code=2)
     if status:
@@ -171,6 +172,19 @@ def _guarded(name: str, call):
         raise Exit(f"{name}: {exc}", code=2) from None
     except ServiceError as exc:
         raise Exit(f"{name}: {exc}", code=1) from None
+
+
+def _seconds(value, flag: str) -> float | None:
+    """A positive number of seconds, or None when the flag was not given."""
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise Exit(f"tune: {flag} must be a positive number of seconds, got {value!r}", code=2)
+    return seconds
 
 
 def _int(value) -> int | None:

@@ -235,18 +235,24 @@ class Trials(_Model):
 
     max: int = Field(ge=1)
     parallel: int = Field(default=1, ge=1)
-    max_failed: int | None = Field(default=None, ge=0)
+    max_failed: int | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        problems = []
         if self.parallel > self.max:
-            raise _Problems([("parallel", f"must be at most max ({self.max}), got {self.parallel}")])
+            problems.append(("parallel", f"must be at most max ({self.max}), got {self.parallel}"))
+        if self.max_failed is not None and self.max_failed < 1:
+            problems.append(("max_failed", f"must be >= 1: the sweep stops when this many trials have failed; "
+                                           f"leave it out never to stop for failures, got {self.max_failed}"))
+        _raise_if(problems)
         return self
 
     @property
     def failure_limit(self) -> int:
-        """Failed trials that stop the sweep: ``max_failed``, or ``max`` (never) when unset."""
-        return self.max if self.max_failed is None else self.max_failed
+        """Failed trials that stop the sweep: ``max_failed``, or ``max`` when unset (all trials failing is the
+        only way to reach it, so it never stops a sweep early). At most ``max``."""
+        return self.max if self.max_failed is None else min(self.max_failed, self.max)
 
 
 class TrainerCommand(_Model):

@@ -38,7 +38,7 @@ def tune_vertex(spec_path: str | None = None, *, stack: str | None = None, outpu
                 run_id: str | None = None, trials: int | None = None, parallel: int | None = None,
                 smoke: bool = False, dry_run: bool = False, detach: bool = False, data_root: str | None = None,
                 minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL, prices_file: str | None = None,
-                runs_dir: Path = RUNS_DIR, console: Console | None = None,
+                trial_timeout_s: float | None = None, runs_dir: Path = RUNS_DIR, console: Console | None = None,
                 settings: ApiSettings = ApiSettings()) -> int:
     """Plan (``dry_run``), submit or re-attach to a Vertex AI sweep, then follow it unless ``detach``;
     returns the exit status for the task."""
@@ -52,7 +52,7 @@ def tune_vertex(spec_path: str | None = None, *, stack: str | None = None, outpu
             console.print(f"[yellow]warning:[/] {escape(advice)}")
     outputs = load_outputs(stack, outputs_file)
     run_id = check_run_id(run_id or new_run_id(spec.name))
-    job = build_tuning_job(spec, outputs, run_id, data_root)
+    job = build_tuning_job(spec, outputs, run_id, data_root, trial_timeout_s)
     cost = estimate_cost(spec, load_prices(prices_file), minutes_per_trial, outputs.region)
     if dry_run:
         console.print(plan_table(spec, data_root or outputs.data_root))

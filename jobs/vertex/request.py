@@ -8,6 +8,7 @@ account, writing under ``<artifacts_root>/<spec name>/<run id>/<trial id>/``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from google.cloud.aiplatform_v1.types import (
@@ -17,6 +18,7 @@ from google.cloud.aiplatform_v1.types import (
     GcsDestination,
     HyperparameterTuningJob,
     MachineSpec,
+    Scheduling,
     StudySpec,
     WorkerPoolSpec,
 )
@@ -125,9 +127,10 @@ def _machine_spec(spec: Spec) -> MachineSpec:
     return machine
 
 
-def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None
-                     ) -> HyperparameterTuningJob:
-    """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's."""
+def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None,
+                     trial_timeout_s: float | None = None) -> HyperparameterTuningJob:
+    """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's;
+    ``trial_timeout_s`` caps each trial's job (Vertex AI's default is 7 days)."""
     check_run_id(run_id)
     data_root = data_root or outputs.data_root
     if not data_root.startswith("gs://"):
@@ -138,7 +141,8 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
         study_spec=study_spec(spec),
         max_trial_count=trials.max,
         parallel_trial_count=trials.parallel,
-        max_failed_trial_count=trials.max_failed or 0,  # 0: Vertex AI decides
+        # maxFailedTrialCount 0 would let Vertex AI pick the limit (aiplatform v1 reference): never sent.
+        max_failed_trial_count=trials.failure_limit,
         trial_job_spec=CustomJobSpec(
             worker_pool_specs=[WorkerPoolSpec(
                 machine_spec=_machine_spec(spec),
@@ -146,6 +150,8 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
                 container_spec=ContainerSpec(image_uri=outputs.image, args=spec.trainer_args(data_root)),
             )],
             service_account=outputs.trainer_service_account,
+            # CustomJobSpec.scheduling.timeout: "the maximum job running time" of each trial.
+            scheduling=Scheduling(timeout=dt.timedelta(seconds=trial_timeout_s)) if trial_timeout_s else None,
             base_output_directory=GcsDestination(output_uri_prefix=base_output_dir(outputs, spec.name, run_id)),
         ),
         labels={"spec": spec.name, "run_id": run_id, "team": outputs.team},

@@ -192,7 +192,12 @@ MALFORMED = [
     ("trials-max-zero", [("trials.max", 0)], "spec.yaml: trials.max: must be >= 1, got 0"),
     ("parallel-above-max", [("trials.parallel", 11)], "spec.yaml: trials.parallel: must be at most max (10), got 11"),
     ("parallel-zero", [("trials.parallel", 0)], "spec.yaml: trials.parallel: must be >= 1, got 0"),
-    ("max-failed-negative", [("trials.max_failed", -1)], "spec.yaml: trials.max_failed: must be >= 0, got -1"),
+    ("max-failed-negative", [("trials.max_failed", -1)],
+     "spec.yaml: trials.max_failed: must be >= 1: the sweep stops when this many trials have failed; leave it out "
+     "never to stop for failures, got -1"),
+    ("max-failed-zero", [("trials.max_failed", 0)],
+     "spec.yaml: trials.max_failed: must be >= 1: the sweep stops when this many trials have failed; leave it out "
+     "never to stop for failures, got 0"),
     ("trials-typo", [("trials.paralel", 2)],
      "spec.yaml: trials.paralel: unknown key; did you mean 'parallel'? allowed keys: max, parallel, max_failed"),
     # trainer
@@ -329,7 +334,8 @@ def test_defaults():
     assert (spec.vertex.machine_type, spec.vertex.accelerator_type, spec.vertex.accelerator_count) == (
         "n1-standard-4", None, 0)
     assert spec.parameters["x"].scale == "linear"
-    assert minimal(trials={"max": 4, "max_failed": 0}).trials.failure_limit == 0
+    assert minimal(trials={"max": 4, "max_failed": 1}).trials.failure_limit == 1
+    assert minimal(trials={"max": 4, "max_failed": 9}).trials.failure_limit == 4
 
 
 def test_trial_argv_expands_data_and_appends_active_parameters_in_spec_order():
@@ -443,7 +449,7 @@ def spec_dicts(draw, allow_double: bool = True) -> dict:
         "measurement": draw(st.sampled_from(["best", "last"])),
         "early_stopping": draw(st.sampled_from(["none", "median", "decay_curve"])),
         "trials": {"max": size, "parallel": draw(st.integers(1, size)),
-                   "max_failed": draw(st.none() | st.integers(0, 5))},
+                   "max_failed": draw(st.none() | st.integers(1, 5))},
         "trainer": {"command": ["python", "-m", "trainer"],
                     "args": draw(st.lists(st.sampled_from(["--train={data}/t.npz", "--epochs=3", "--seed=1"])))},
         "vertex": {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4" if accelerator else None,

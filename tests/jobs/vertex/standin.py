@@ -11,9 +11,14 @@ jobs (see google/cloud/aiplatform_v1/services/job_service/transports/rest_base.p
 A created job runs in a thread as Vertex would: it samples parameters from the study spec (random,
 conditional parameters only under their parents' listed values), runs the container's entrypoint
 locally with the container args plus ``--<id>=<value>`` (discrete values as floats), in the trial
-environment (AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE), reads the
-hypertune file into measurements, and ends a trial without the metric INFEASIBLE. Trials are served in
-shuffled order, as Vertex gives no order. ``fail_next`` scripts errors and dropped connections.
+environment (AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE, and the
+container spec's env), reads the hypertune file into measurements, and ends a trial without the metric
+INFEASIBLE. Trials are served in shuffled order, as Vertex gives no order. ``fail_next`` scripts errors
+and dropped connections.
+
+Each rule below names the reference it follows; where Google's documentation is silent the comment
+says so and what the stand-in does instead. It also serves ``POST /token``, Google's OAuth2 token
+endpoint, for credentials whose login has expired (``expire_logins``).
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState, StudySpec, Trial
+from google.cloud.aiplatform_v1.types import AcceleratorType, HyperparameterTuningJob, JobState, StudySpec, Trial
 from google.protobuf import json_format
 
 JobPb = HyperparameterTuningJob.pb()
+
 TrialPb = Trial.pb()
 SpecPb = StudySpec.pb()
 ParameterSpecPb = SpecPb.ParameterSpec
@@ -46,6 +52,57 @@ LABEL_CLAUSE = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]*
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
                 500: "INTERNAL", 503: "UNAVAILABLE"}
 POLL_S = 0.05
+# Trial.State (aiplatform v1): STATE_UNSPECIFIED, REQUESTED, ACTIVE, STOPPING, SUCCEEDED, INFEASIBLE.
+# There is no FAILED and no STOPPED: the stand-in never sets anything else.
+TRIAL_STATES = {"REQUESTED", "ACTIVE", "STOPPING", "SUCCEEDED", "INFEASIBLE"}
+# What the service does after SIGTERM before it kills a stopped trial's container: docs silent (a
+# Compute Engine preemption gives 30 s); the stand-in waits this long.
+STOP_GRACE_S = 10.0
+
+
+# Vertex AI training's GPU compatibility table ("Configure compute resources for custom training",
+# cloud.google.com/vertex-ai/docs/training/configure-compute#gpu-compatibility-table): accelerator ->
+# machine type -> the accelerator counts it takes. n1 machines follow Compute Engine's GPU table
+# (cloud.google.com/compute/docs/gpus): per GPU count, the most vCPUs the machine may have.
+FIXED_GPUS = {
+    "NVIDIA_TESLA_A100": {"a2-highgpu-1g": 1, "a2-highgpu-2g": 2, "a2-highgpu-4g": 4, "a2-highgpu-8g": 8,
+                          "a2-megagpu-16g": 16},
+    "NVIDIA_A100_80GB": {"a2-ultragpu-1g": 1, "a2-ultragpu-2g": 2, "a2-ultragpu-4g": 4, "a2-ultragpu-8g": 8},
+    "NVIDIA_L4": {"g2-standard-4": 1, "g2-standard-8": 1, "g2-standard-12": 1, "g2-standard-16": 1,
+                  "g2-standard-24": 2, "g2-standard-32": 1, "g2-standard-48": 4, "g2-standard-96": 8},
+    "NVIDIA_H100_80GB": {"a3-highgpu-1g": 1, "a3-highgpu-2g": 2, "a3-highgpu-4g": 4, "a3-highgpu-8g": 8},
+    "NVIDIA_H100_MEGA_80GB": {"a3-megagpu-8g": 8},
+    "NVIDIA_H200_141GB": {"a3-ultragpu-8g": 8},
+    "NVIDIA_B200": {"a4-highgpu-8g": 8},
+}
+N1_GPUS = {  # accelerator -> {count: most vCPUs of an n1 machine with that many}
+    "NVIDIA_TESLA_T4": {1: 48, 2: 48, 4: 96},
+    "NVIDIA_TESLA_P4": {1: 24, 2: 48, 4: 96},
+    "NVIDIA_TESLA_V100": {1: 12, 2: 24, 4: 48, 8: 96},
+    "NVIDIA_TESLA_P100": {1: 16, 2: 32, 4: 64},
+}
+
+
+def machine_problem(machine: str, accelerator: str, count: int) -> str | None:
+    """Why Vertex AI training refuses this machine and accelerator pair, or None when it runs it."""
+    if accelerator == "ACCELERATOR_TYPE_UNSPECIFIED":
+        return None
+    if accelerator.startswith("TPU_"):  # TPUs run on cloud-tpu / ct5lp machines, never in a GPU worker pool here
+        return f'Accelerator "{accelerator}" is not supported for machine type "{machine}".'
+    if accelerator in N1_GPUS and machine.startswith("n1-"):
+        vcpus = int(machine.rsplit("-", 1)[1])
+        limit = N1_GPUS[accelerator].get(count)
+        if limit is None:
+            return f'{count} x "{accelerator}" is not a supported accelerator count for machine type "{machine}".'
+        if vcpus > limit:
+            return f'Machine type "{machine}" has too many vCPUs for {count} x "{accelerator}".'
+        return None
+    fits = FIXED_GPUS.get(accelerator, {})
+    if machine not in fits:
+        return f'Accelerator "{accelerator}" is not supported for machine type "{machine}".'
+    if fits[machine] != count:
+        return f'Machine type "{machine}" takes exactly {fits[machine]} x "{accelerator}", got {count}.'
+    return None
 
 
 class ApiError(Exception):
@@ -81,6 +138,9 @@ class _Running:
     trial: object  # the Trial message inside the job
     process: subprocess.Popen
     metric_file: Path
+    started: float  # time.monotonic()
+    stop_sent: float = 0.0
+    timed_out: bool = False
 
 
 class VertexStandIn:
@@ -212,6 +272,12 @@ class VertexStandIn:
         ) if bad]
         if problems:
             raise ApiError(400, "required: " + ", ".join(problems))
+        machine = job.trial_job_spec.worker_pool_specs[0].machine_spec
+        # MachineSpec: "accelerator_type ... accelerator_count"; an unsupported pair is INVALID_ARGUMENT.
+        why = machine_problem(machine.machine_type, AcceleratorType(machine.accelerator_type).name,
+                              machine.accelerator_count)
+        if why:
+            raise ApiError(400, why)
         with self.lock:
             job.name = f"{parent}/hyperparameterTuningJobs/{1000 + len(self.jobs)}"
             job.state = JobState.JOB_STATE_PENDING
@@ -240,11 +306,15 @@ class VertexStandIn:
         with self.lock:
             job.state = JobState.JOB_STATE_RUNNING
             job.start_time.GetCurrentTime()
+        # maxFailedTrialCount: "If set to 0, Vertex AI decides how many Trials must fail before the whole
+        # job fails". How many is not documented; the stand-in decides on 1, so relying on 0 shows.
+        failure_limit = job.max_failed_trial_count or 1
+        timeout = job.trial_job_spec.scheduling.timeout.ToTimedelta().total_seconds() or None
         running: list[_Running] = []
         started = failed = 0
         while True:
             cancelled = job.name in self._cancelled or self._stopping.is_set()
-            limit_hit = job.max_failed_trial_count and failed >= job.max_failed_trial_count
+            limit_hit = failed >= failure_limit
             while not cancelled and not limit_hit and started < job.max_trial_count \
                     and len(running) < job.parallel_trial_count:
                 started += 1
@@ -253,12 +323,23 @@ class VertexStandIn:
                 break
             time.sleep(POLL_S)
             for run in list(running):
+                with self.lock:  # Trial.state REQUESTED: "Indicates that a specific Trial has been requested"
+                    if run.trial.state == TrialPb.State.REQUESTED:
+                        run.trial.state = TrialPb.State.ACTIVE
                 if cancelled and run.process.poll() is None:
                     os.killpg(run.process.pid, signal.SIGKILL)
                     run.process.wait()
+                if timeout and run.process.poll() is None and time.monotonic() - run.started > timeout:
+                    # Scheduling.timeout: "The maximum job running time". What the trial then shows is not
+                    # documented; the stand-in kills it and, with no final measurement, it is INFEASIBLE.
+                    os.killpg(run.process.pid, signal.SIGKILL)
+                    run.process.wait()
+                    run.timed_out = True
                 code = run.process.poll()
                 self._measure(job, run, final=code is not None)
-                if code is not None:
+                if code is None:
+                    self._stop_early_if_told(job, run)
+                else:
                     running.remove(run)
                     failed += self._finish(job, run, code, cancelled)
         with self.lock:
@@ -272,6 +353,7 @@ class VertexStandIn:
             else:
                 job.state = JobState.JOB_STATE_FAILED
                 job.error.code, job.error.message = 9, f"{failed} trials failed"
+        assert {TrialPb.State.Name(t.state) for t in job.trials} <= TRIAL_STATES
 
     def _start_trial(self, job, trial_id: str) -> _Running:
         pool = job.trial_job_spec.worker_pool_specs[0]
@@ -280,7 +362,10 @@ class VertexStandIn:
         folder = self.workdir / job.name.rsplit("/", 1)[1] / trial_id
         folder.mkdir(parents=True, exist_ok=True)
         metric_file = folder / "hypertune.json"
-        env = {**os.environ, "AIP_MODEL_DIR": f"{base}/{trial_id}/model/",
+        # ContainerSpec.env: "Environment variables to be passed to the container."
+        env = {**os.environ, **{e.name: e.value for e in pool.container_spec.env},
+               # BaseOutputDirectory for hyperparameter tuning: AIP_MODEL_DIR = <base>/<trial id>/model/
+               "AIP_MODEL_DIR": f"{base}/{trial_id}/model/",
                "AIP_CHECKPOINT_DIR": f"{base}/{trial_id}/checkpoints/",
                "AIP_TENSORBOARD_LOG_DIR": f"{base}/{trial_id}/logs/",
                "CLOUD_ML_TRIAL_ID": trial_id, "CLOUD_ML_HP_METRIC_FILE": str(metric_file)}
@@ -289,7 +374,7 @@ class VertexStandIn:
             process = subprocess.Popen(argv, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         with self.lock:
-            trial = job.trials.add(id=trial_id, state=TrialPb.State.ACTIVE)
+            trial = job.trials.add(id=trial_id, state=TrialPb.State.REQUESTED)
             trial.start_time.GetCurrentTime()
             for pid, value in values:
                 parameter = trial.parameters.add(parameter_id=pid)
@@ -297,7 +382,7 @@ class VertexStandIn:
                     parameter.value.string_value = value
                 else:
                     parameter.value.number_value = float(value)
-        return _Running(trial, process, metric_file)
+        return _Running(trial, process, metric_file, time.monotonic())
 
     def _sample(self, specs) -> list[tuple[str, object]]:
         values = []
@@ -331,13 +416,14 @@ class VertexStandIn:
             lines = run.metric_file.read_text().splitlines()
         except FileNotFoundError:
             lines = []
-        for line in lines:
+        for line in lines:  # Vertex reads only the hypertune file, never the trial's stdout
             try:
                 row = json.loads(line)
                 steps[int(float(row.get("global_step", 0)))] = float(row[metric.metric_id])
             except (ValueError, KeyError):
                 continue
         with self.lock:
+            # Trial.measurements: "strictly lexicographically ordered by their induced tuples (steps, ...)"
             del run.trial.measurements[:]
             for step, value in sorted(steps.items()):
                 run.trial.measurements.add(step_count=step).metrics.add(metric_id=metric.metric_id, value=value)
@@ -350,17 +436,66 @@ class VertexStandIn:
                 run.trial.final_measurement.step_count = step
                 run.trial.final_measurement.metrics.add(metric_id=metric.metric_id, value=steps[step])
 
+    def _stop_early_if_told(self, job, run: _Running) -> None:
+        """The service's automated stopping: STOPPING, SIGTERM to the container, SIGKILL after a grace."""
+        with self.lock:
+            if run.trial.state == TrialPb.State.STOPPING:
+                if time.monotonic() - run.stop_sent > STOP_GRACE_S:
+                    os.killpg(run.process.pid, signal.SIGKILL)
+                return
+            if run.trial.state != TrialPb.State.ACTIVE or not self._should_stop(job, run.trial):
+                return
+            # Trial.State STOPPING: "Indicates that the Trial should stop according to the service."
+            run.trial.state = TrialPb.State.STOPPING
+        run.stop_sent = time.monotonic()
+        os.killpg(run.process.pid, signal.SIGTERM)  # what a stopped trial's container receives: docs silent
+
+    def _should_stop(self, job, trial) -> bool:
+        """Median rule (StudySpec.MedianAutomatedStoppingSpec): "stops a pending Trial if the Trial's best
+        objective_value is strictly below the median 'performance' of all completed Trials reported up to the
+        Trial's last measurement. Currently, 'performance' refers to the running average of the objective
+        values reported by the Trial in each measurement." The decay-curve rule is a Gaussian process whose
+        settings Google does not publish; the stand-in applies the median rule to it as well, so that a
+        test sees the service, not the trainer, decide."""
+        study = job.study_spec
+        if not (study.HasField("median_automated_stopping_spec") or study.HasField("decay_curve_stopping_spec")):
+            return False
+        if not trial.measurements:
+            return False
+        maximize = study.metrics[0].goal == SpecPb.MetricSpec.GoalType.MAXIMIZE
+        sign = 1.0 if maximize else -1.0
+        last_step = trial.measurements[-1].step_count
+        best = max(sign * m.metrics[0].value for m in trial.measurements)
+        performances = []
+        for done in job.trials:
+            if done.state != TrialPb.State.SUCCEEDED:
+                continue
+            values = [sign * m.metrics[0].value for m in done.measurements if m.step_count <= last_step]
+            if values:
+                performances.append(sum(values) / len(values))
+        if not performances:
+            return False
+        performances.sort()
+        middle = len(performances) // 2
+        median = performances[middle] if len(performances) % 2 else (performances[middle - 1] + performances[middle]) / 2
+        return best < median
+
     def _finish(self, job, run: _Running, code: int, cancelled: bool) -> int:
         """Close the trial; 1 when it failed."""
         with self.lock:
             trial = run.trial
             trial.end_time.GetCurrentTime()
-            if code == 0 and trial.HasField("final_measurement"):
+            stopped = trial.state == TrialPb.State.STOPPING
+            # A trial the service stopped keeps the measurements it reported (VizierService.CompleteTrial:
+            # "the service will auto-select a previously reported measurement as the final-measurement").
+            if (code == 0 or stopped) and trial.HasField("final_measurement"):
                 trial.state = TrialPb.State.SUCCEEDED
                 return 0
             trial.ClearField("final_measurement")
+            # Trial.State INFEASIBLE: "when it's done but missing the final_measurement".
             trial.state = TrialPb.State.INFEASIBLE
             trial.infeasible_reason = ("job cancelled" if cancelled else
+                                       "the trial's job ran past its scheduling timeout" if run.timed_out else
                                        f"the trial exited with status {code}" if code else
                                        f"the trial reported no {job.study_spec.metrics[0].metric_id}")
             return 1

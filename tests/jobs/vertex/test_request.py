@@ -134,11 +134,16 @@ def test_metric_budget_machine_and_container(outputs):
     assert dict(job.labels) == {"spec": "every-kind", "run_id": "every-kind-20250101-120000", "team": "vision"}
 
 
-def test_no_accelerator_sends_none_and_unset_max_failed_lets_vertex_decide(outputs):
+def test_no_accelerator_sends_none_and_unset_max_failed_never_stops_the_job(outputs):
     job = build_tuning_job(spec_of(vertex={"machine_type": "e2-standard-4"}, trials={"max": 2}), outputs, "r")
     machine = job.trial_job_spec.worker_pool_specs[0].machine_spec
     assert machine.accelerator_type.name == "ACCELERATOR_TYPE_UNSPECIFIED" and machine.accelerator_count == 0
-    assert job.max_failed_trial_count == 0
+    assert job.max_failed_trial_count == 2  # all of them: 0 would let Vertex AI decide
+
+
+def test_max_failed_above_max_is_sent_as_max(outputs):
+    job = build_tuning_job(spec_of(trials={"max": 3, "max_failed": 10}), outputs, "r")
+    assert job.max_failed_trial_count == 3
 
 
 def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
