@@ -19,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from jobs.errors import UserError
+from jobs.machines import machine_problem
 
 Scale = Literal["linear", "log", "reverse_log"]
 
@@ -283,6 +284,8 @@ class VertexResources(_Model):
         if self.accelerator_count == 0 and self.accelerator_type is not None:
             problems.append(("accelerator_count", f"must be > 0 when accelerator_type is {self.accelerator_type!r} "
                                                   "(leave accelerator_type out for none)"))
+        if not problems and (why := machine_problem(self.machine_type, self.accelerator_type, self.accelerator_count)):
+            problems.append(("accelerator_type" if self.accelerator_type else "machine_type", why))
         _raise_if(problems)
         return self
 

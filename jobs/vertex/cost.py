@@ -1,8 +1,9 @@
-"""What a Vertex AI sweep may cost: trials x expected hours per trial x (machine + accelerators) per hour.
+"""What a Vertex AI sweep may cost: trials x expected hours per trial x (machine + accelerators + boot disk)
+per hour.
 
 Prices come from the dated table ``jobs/prices.yaml`` (us-central1), which a user file may override
-entry by entry. The estimate says which prices it used and how old they are, and names any machine
-or accelerator the table lacks instead of guessing.
+entry by entry. The estimate says which prices it used, where each came from and how old they are, and
+names any machine or accelerator the table lacks instead of guessing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from jobs.spec import Spec, VertexResources
 PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
 DEFAULT_MINUTES_PER_TRIAL = 10.0
 STALE_DAYS = 365
+SECTIONS = ("machines", "accelerators", "disks")
+BOOT_DISK = ("pd-ssd", 100)  # DiskSpec's defaults: boot_disk_type pd-ssd, boot_disk_size_gb 100
 
 
 class PriceError(UserError, ValueError):
@@ -27,10 +30,13 @@ class PriceError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class PriceTable:
-    """Hourly prices by machine type and by accelerator type."""
+    """Hourly prices by machine type and by accelerator type, per GB-hour by disk type; ``origins`` names
+    where each entry came from."""
 
     machines: dict[str, float]
     accelerators: dict[str, float]
+    disks: dict[str, float]
+    origins: dict[str, str]
     as_of: dt.date
     region: str
     currency: str
@@ -40,19 +46,33 @@ class PriceTable:
 def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> PriceTable:
     """The repository's table, with ``user_file``'s entries (and as_of/region/source) over it."""
     data = _read(default)
+    files = {default: data}
     if user_file is not None:
-        extra = _read(Path(user_file))
-        for section in ("machines", "accelerators"):
+        extra = files[Path(user_file)] = _read(Path(user_file))
+        for section in (*SECTIONS, "sources"):
             data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
         data.update({k: extra[k] for k in ("as_of", "region", "currency", "source") if k in extra})
     try:
         as_of = data["as_of"] if isinstance(data["as_of"], dt.date) else dt.date.fromisoformat(str(data["as_of"]))
-        return PriceTable({k: float(v) for k, v in data["machines"].items()},
-                          {k: float(v) for k, v in data["accelerators"].items()},
-                          as_of, str(data["region"]), str(data.get("currency", "USD")), str(data.get("source", "")))
+        source = str(data.get("source", ""))
+        sections, origins = {}, {}
+        for section in SECTIONS:
+            sections[section] = {}
+            for name, entry in (data.get(section) or {}).items():
+                sections[section][name], origins[name] = _entry(entry, data.get("sources") or {}, source)
+        return PriceTable(**sections, origins=origins, as_of=as_of, region=str(data["region"]),
+                          currency=str(data.get("currency", "USD")), source=source)
     except (KeyError, TypeError, ValueError) as exc:
         raise PriceError(f"price table {user_file or default}: {type(exc).__name__}: {exc} (expected as_of, region, "
-                         "machines: {type: price}, accelerators: {type: price})") from None
+                         "machines: {type: price}, accelerators: {type: price}; a price is a number or "
+                         "{usd: NUMBER, source: ID of sources})") from None
+
+
+def _entry(entry: object, sources: dict, default_source: str) -> tuple[float, str]:
+    """A price and where it came from."""
+    if isinstance(entry, dict):
+        return float(entry["usd"]), str(sources[entry["source"]])
+    return float(entry), default_source
 
 
 def _read(path: Path) -> dict:
@@ -70,7 +90,7 @@ class CostEstimate:
     """The estimate and what it rests on; ``total`` is None when a price is missing."""
 
     total: float | None
-    hourly: float | None  # one trial's machine + accelerators per hour
+    hourly: float | None  # one trial's machine + accelerators + boot disk per hour
     resources: VertexResources
     trials: int
     minutes_per_trial: float
@@ -82,13 +102,16 @@ class CostEstimate:
         basis = f"prices of {p.region} as of {p.as_of.isoformat()} ({p.source or 'price table'})"
         if self.total is None:
             return "estimated cost: unknown; " + "; ".join(self.notes)
-        r = self.resources
-        rate = f"{p.machines[r.machine_type]:.4f} {r.machine_type}"
+        r, (disk, size) = self.resources, BOOT_DISK
+        parts = [f"{p.machines[r.machine_type]:.4f} {r.machine_type}"]
         if r.accelerator_type:
-            rate = f"({rate} + {r.accelerator_count} x {p.accelerators[r.accelerator_type]:.4f} {r.accelerator_type})"
+            parts.append(f"{r.accelerator_count} x {p.accelerators[r.accelerator_type]:.4f} {r.accelerator_type}")
+        parts.append(f"{size} GB x {p.disks[disk]:.6f} {disk} boot disk")
         line = (f"estimated cost: up to {self.total:.2f} {p.currency} = {self.trials} trials x "
-                f"{self.minutes_per_trial:g} min x {rate} {p.currency}/h; {basis}")
-        return "\n".join([line, *(f"  note: {note}" for note in self.notes)])
+                f"{self.minutes_per_trial:g} min x ({' + '.join(parts)}) = {self.hourly:.4f} {p.currency}/h; {basis}")
+        used = [r.machine_type, *([r.accelerator_type] if r.accelerator_type else []), disk]
+        origins = [f"  {name}: {p.origins[name]}" for name in used]
+        return "\n".join([line, "  where each price comes from:", *origins, *(f"  note: {note}" for note in self.notes)])
 
 
 def planned_trials(spec: Spec) -> int:
@@ -114,6 +137,9 @@ def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEF
                          "add it with --prices FILE")
         else:
             accelerators = each * resources.accelerator_count
+    disk, size = BOOT_DISK
+    if disk not in prices.disks:
+        notes.append(f"no price for the {disk} boot disk in the table; add it under disks with --prices FILE")
     if notes:
         return CostEstimate(None, None, resources, trials, minutes_per_trial, prices, notes)
     if region and region != prices.region:
@@ -121,6 +147,6 @@ def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEF
     age = ((today or dt.date.today()) - prices.as_of).days
     if age > STALE_DAYS:
         notes.append(f"the prices are {age} days old: check {prices.source or 'the pricing page'}")
-    hourly = machine + accelerators
+    hourly = machine + accelerators + size * prices.disks[disk]
     total = trials * minutes_per_trial / 60 * hourly
     return CostEstimate(total, hourly, resources, trials, minutes_per_trial, prices, notes)
