@@ -163,8 +163,11 @@ def _on_run(run_id: str, action: str) -> None:
 
 
 def _guarded(name: str, call):
-    """Run a command; an error the user can fix is one line and exit status 2, a cloud service's 1."""
-    from jobs.errors import ServiceError, UserError
+    """Run a command; an error the user can fix is one line and exit status 2, a cloud service's 1 (missing
+    or expired Google Cloud credentials included)."""
+    from google.auth.exceptions import GoogleAuthError
+
+    from jobs.errors import ServiceError, UserError, auth_problem
 
     try:
         return call()
@@ -172,6 +175,11 @@ def _guarded(name: str, call):
         raise Exit(f"{name}: {exc}", code=2) from None
     except ServiceError as exc:
         raise Exit(f"{name}: {exc}", code=1) from None
+    except GoogleAuthError as exc:
+        problem = auth_problem(exc)
+        if problem is None:
+            raise
+        raise Exit(f"{name}: {problem}", code=1) from None
 
 
 def _seconds(value, flag: str) -> float | None:

@@ -30,8 +30,12 @@ def fetch_many(uris: Iterable[str], workers: int = WORKERS) -> dict[str, bytes |
 
 
 def _read(location: str) -> bytes | Exception:
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
     try:
         return uri.read_bytes(location)
+    except (DefaultCredentialsError, RefreshError):
+        raise  # no login: every object would fail the same way, so the whole batch does
     except Exception as exc:  # one object's failure is that object's result, not the batch's
         return exc
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 from google.auth.credentials import Credentials
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
-from jobs.vertex.errors import Backoff, Context, VertexError, call_with_retry
+from jobs.vertex.errors import Backoff, Context, call_with_retry
 
 T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -41,17 +41,10 @@ class VertexJobs:
     def __init__(self, context: Context, settings: ApiSettings = ApiSettings(),
                  on_retry: Callable[[str], None] | None = None):
         import google.auth
-        from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import aiplatform
         from google.cloud.aiplatform import compat, initializer, utils
 
-        credentials = settings.credentials
-        if credentials is None:
-            try:
-                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-            except DefaultCredentialsError:
-                raise VertexError("no Google Cloud credentials found: run `gcloud auth application-default login`, "
-                                  "or set GOOGLE_APPLICATION_CREDENTIALS to a key file") from None
+        credentials = settings.credentials or google.auth.default(scopes=[CLOUD_PLATFORM])[0]
         # Everything explicit: aiplatform.init keeps earlier values for arguments left None.
         aiplatform.init(project=context.project, location=context.region, credentials=credentials,
                         api_endpoint=settings.api_endpoint or f"{context.region}-aiplatform.googleapis.com",

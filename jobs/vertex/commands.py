@@ -22,7 +22,7 @@ from jobs.defaults import DEFAULT_SPEC
 from jobs.tune import plan_table, with_budget
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices, planned_trials
-from jobs.vertex.errors import Context, VertexUnavailable
+from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views
 from jobs.vertex.outputs import load_outputs
 from jobs.vertex.records import trial_records
@@ -117,16 +117,19 @@ def _watch(run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, c
                       f"invoke tune --backend vertex --run-id {run_id}", soft_wrap=True)
         return 1
     console.print(progress.summary())
-    return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console)
+    return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console, jobs.context)
 
 
-def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, console: Console) -> int:
+def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, console: Console,
+              context: Context) -> int:
     """Say how the job ended (if it did badly) and name the best trial by the spec's goal; returns 1 when the
     job failed, was cancelled or expired, or succeeded without a single succeeded trial, else 0."""
     ended_badly = state in ENDED_BADLY
     if ended_badly:
         ended = state.removeprefix("JOB_STATE_").lower()
-        console.print(f"[red]job {ended}[/]" + (f": {escape(error)}" if error else ""))
+        console.print(f"[red]job {ended}[/]" + (f": {escape(error)}" if error else ""), soft_wrap=True)
+        if "quota" in error.lower():  # a job can fail on quota after it was accepted (error code 8)
+            console.print(escape(quota_advice(error, context)), soft_wrap=True)
     best = best_trial(views, spec.metric.goal)
     if best is None:
         console.print("no trial has succeeded" + (" yet" if state in UNDERWAY else ""))
@@ -152,7 +155,7 @@ def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
         table.add_row(v.trial_id, v.state, "-" if v.objective is None else f"{v.objective:.4g}",
                       "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters))
     console.print(table)
-    return _conclude(job.state.name, job.error.message, views, spec, console)
+    return _conclude(job.state.name, job.error.message, views, spec, console, jobs.context)
 
 
 def vertex_cancel(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | None = None,

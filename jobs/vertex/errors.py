@@ -117,12 +117,7 @@ def explain(exc: Exception, context: Context) -> VertexError:
             "launchers and run `pulumi up`, or ask an owner to run `gcloud projects add-iam-policy-binding "
             f"{project} --member=user:YOU --role=roles/aiplatform.user`.")
     if is_quota(exc):
-        metric = QUOTA_METRIC.search(text)
-        which = metric.group(0) if metric else "a Vertex AI quota"
-        return QuotaProblem(
-            f"quota exhausted: {which} in project {project}, region {context.region} ({text}). Lower "
-            "trials.parallel or the machine size, or request more in the console: IAM & Admin > Quotas, "
-            f"filtered by {which}.")
+        return QuotaProblem(quota_advice(text, context))
     if isinstance(exc, api.NotFound):
         return VertexError(f"not found in project {project}, region {context.region}: {text}")
     if isinstance(exc, api.InvalidArgument | api.BadRequest | api.FailedPrecondition):
@@ -130,6 +125,16 @@ def explain(exc: Exception, context: Context) -> VertexError:
     if is_transient(exc):
         return VertexUnavailable(f"Vertex AI did not answer: {type(exc).__name__}: {text}")
     return VertexError(f"Vertex AI call failed: {type(exc).__name__}: {text}")
+
+
+def quota_advice(text: str, context: Context) -> str:
+    """Which quota ran out (the metric Vertex AI names, e.g. aiplatform.googleapis.com/
+    custom_model_training_nvidia_t4_gpus) and how to get past it."""
+    metric = QUOTA_METRIC.search(text)
+    which = metric.group(0) if metric else "a Vertex AI quota"
+    return (f"quota exhausted: {which} in project {context.project}, region {context.region} ({text}). Lower "
+            "trials.parallel or the machine size, or request more in the console: IAM & Admin > Quotas, "
+            f"filtered by {which}.")
 
 
 def call_with_retry(call: Callable[[], T], what: str, context: Context, backoff: Backoff,

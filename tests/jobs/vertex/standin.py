@@ -108,11 +108,13 @@ def machine_problem(machine: str, accelerator: str, count: int) -> str | None:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: list | None = None):
+    def __init__(self, status: int, message: str, details: list | None = None, oauth: str = ""):
         super().__init__(message)
-        self.status, self.message, self.details = status, message, details or []
+        self.status, self.message, self.details, self.oauth = status, message, details or [], oauth
 
     def body(self) -> dict:
+        if self.oauth:  # an OAuth2 error body: {"error": CODE, "error_description": TEXT}
+            return {"error": self.oauth, "error_description": self.message}
         return {"error": {"code": self.status, "message": self.message,
                           "status": STATUS_NAMES.get(self.status, "UNKNOWN"), "details": self.details}}
 
@@ -158,6 +160,9 @@ class VertexStandIn:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._cancelled: set[str] = set()
+        # A quota metric that runs out once a job starts: its jobs fail with error code 8 and Vertex's
+        # message, as seen in public reports (vertex-ai-samples#700); set by a test.
+        self.exhausted_quota = ""
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -224,6 +229,10 @@ class VertexStandIn:
         return None if fault else answer
 
     def _route(self, method: str, path: str, query: dict, body: bytes) -> dict:
+        if method == "POST" and path == "/token":
+            # Google's OAuth2 token endpoint for a refresh token that has expired or been revoked
+            # (developers.google.com/identity/protocols/oauth2: "invalid_grant").
+            raise ApiError(400, "Token has been expired or revoked.", oauth="invalid_grant")
         match = JOBS.match(path)
         if not match:
             raise ApiError(404, f"no such method: {method} {path}")
@@ -308,6 +317,12 @@ class VertexStandIn:
         with self.lock:
             job.state = JobState.JOB_STATE_RUNNING
             job.start_time.GetCurrentTime()
+            if self.exhausted_quota:
+                job.state = JobState.JOB_STATE_FAILED
+                job.error.code = 8  # google.rpc.Code RESOURCE_EXHAUSTED
+                job.error.message = f"The following quota metrics exceed quota limits: {self.exhausted_quota}"
+                job.end_time.GetCurrentTime()
+                return
         # maxFailedTrialCount: "If set to 0, Vertex AI decides how many Trials must fail before the whole
         # job fails". How many is not documented; the stand-in decides on 1, so relying on 0 shows.
         failure_limit = job.max_failed_trial_count or 1

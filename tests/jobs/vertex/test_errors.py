@@ -70,11 +70,3 @@ def test_retry_until_success_then_until_the_deadline():
         call_with_retry(down, "reading", CONTEXT, Backoff(initial=0.01, deadline=0.05))
     with pytest.raises(ZeroDivisionError):  # not an API error: not ours to explain
         call_with_retry(lambda: 1 / 0, "dividing", CONTEXT, Backoff())
-
-
-def test_no_credentials_is_one_clear_error(monkeypatch, tmp_path):
-    from jobs.vertex.client import VertexJobs
-
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
-    with pytest.raises(VertexError, match="no Google Cloud credentials found: run `gcloud auth application-default"):
-        VertexJobs(CONTEXT)

@@ -176,3 +176,40 @@ def test_status_refuses_a_local_run(tmp_path, vertex, console):
     (tmp_path / "runs" / "here" / "run.json").write_text(json.dumps({"run_id": "here", "backend": "local"}))
     with pytest.raises(RunError, match="run here is a local run, not a Vertex AI run"):
         vertex_status("here", runs_dir=tmp_path / "runs", console=console, settings=settings_for(vertex))
+
+
+def test_a_job_that_fails_on_quota_says_which_quota_to_raise(vertex, sweep, console):
+    vertex.exhausted_quota = "aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus"
+    assert sweep() == 1
+    text = read(console)
+    assert "job failed: The following quota metrics exceed quota limits" in text
+    assert ("quota exhausted: aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus in project acme-ml, "
+            "region us-central1") in text and "IAM & Admin > Quotas" in text
+
+
+def test_unset_max_failed_runs_every_trial_even_when_some_fail(tmp_path, vertex, sweep, console):
+    """maxFailedTrialCount 0 would let the service stop the job (the stand-in stops it at the first failure)."""
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash", "good"]}},
+            "trials": {"max": 6, "parallel": 1}}
+    status = sweep(spec=spec)
+    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    states = [r.state for r in records]
+    assert len(records) == 6 and "INFEASIBLE" in states and "SUCCEEDED" in states, states
+    assert status == 0 and "job failed" not in read(console)
+
+
+def test_max_failed_stops_the_job_there(tmp_path, vertex, sweep, console):
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}},
+            "trials": {"max": 6, "parallel": 1, "max_failed": 2}}
+    assert sweep(spec=spec) == 1
+    assert len(vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))) == 2
+    assert "job failed: 2 trials failed" in read(console)
+
+
+def test_a_trial_past_its_timeout_is_ended_by_the_service(tmp_path, vertex, sweep, console):
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["hang"]}}, "trials": {"max": 1}}
+    assert sweep(spec=spec, trial_timeout_s=1) == 1
+    (job,) = vertex.jobs.values()
+    assert job.trial_job_spec.scheduling.timeout.seconds == 1
+    (record,) = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    assert (record.state, record.reason) == ("INFEASIBLE", "the trial's job ran past its scheduling timeout")
