@@ -206,13 +206,17 @@ def _int(value) -> int | None:
     "launchers": "comma-separated user:/group:/serviceAccount: members allowed to launch sweeps",
     "budget": "monthly budget amount in the billing account's currency (needs --billing-account)",
     "billing_account": "billing account id XXXXXX-XXXXXX-XXXXXX, for the budget",
+    "project_number": "the project's number, for the budget (gcloud projects describe PROJECT "
+                      "--format='value(projectNumber)')",
     "up": "run pulumi up after writing the config, where the Pulumi CLI is installed (default true)",
 })
-def onboard(c, project, team, region, launchers="", budget=None, billing_account=None, up=True):
+def onboard(c, project, team, region, launchers="", budget=None, billing_account=None, project_number=None,
+            up=True):
     """Write a validated stack config infra/stacks/Pulumi.<team>-<project>.yaml; then pulumi up."""
     from jobs.onboard import pulumi_available, write_stack_config
 
-    options = {k: v for k, v in {"budget_amount": budget, "billing_account": billing_account}.items() if v}
+    options = {k: v for k, v in {"budget_amount": budget, "billing_account": billing_account,
+                                 "project_number": project_number}.items() if v}
     try:
         path = write_stack_config(project, team, region, [m for m in launchers.split(",") if m], **options)
     except ValueError as exc:

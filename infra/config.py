@@ -22,6 +22,7 @@ PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 TEAM = re.compile(r"^[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?$")
 MEMBER = re.compile(r"^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 DIGEST_REF = re.compile(r"^[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+PROJECT_NUMBER = re.compile(r"^[1-9][0-9]{5,18}$")
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 # Regions where Vertex AI runs custom training and hyperparameter tuning jobs.
 VERTEX_REGIONS = frozenset({
@@ -78,6 +79,14 @@ def check_digest_ref(value: str) -> str:
     return value
 
 
+def check_project_number(value: str) -> str:
+    """A GCP project number: digits only (`gcloud projects describe PROJECT --format='value(projectNumber)'`)."""
+    if not PROJECT_NUMBER.match(str(value)):
+        raise ValueError(f"{value!r} is not a project number (digits; `gcloud projects describe PROJECT "
+                         "--format='value(projectNumber)'` prints it)")
+    return str(value)
+
+
 def check_billing_account(value: str) -> str:
     """A billing account id: ``XXXXXX-XXXXXX-XXXXXX`` (uppercase hex)."""
     if not BILLING_ACCOUNT.match(value):
@@ -99,6 +108,7 @@ Team = Annotated[str, AfterValidator(check_team)]
 Member = Annotated[str, AfterValidator(check_member)]
 DigestRef = Annotated[str, AfterValidator(check_digest_ref)]
 BillingAccount = Annotated[str, AfterValidator(check_billing_account)]
+ProjectNumber = Annotated[str | int, AfterValidator(check_project_number)]
 
 
 class StackConfig(BaseModel):
@@ -119,6 +129,8 @@ class StackConfig(BaseModel):
     trainer_image: DigestRef | None = None
     budget_amount: int | None = Field(None, ge=1)
     billing_account: BillingAccount | None = None
+    # Given rather than looked up: reading it needs the Resource Manager API, which this program enables.
+    project_number: ProjectNumber | None = None
     budget_thresholds: list[Annotated[float, Field(gt=0, le=10)]] = [0.5, 0.9, 1.0]
 
     @model_validator(mode="after")
@@ -127,6 +139,9 @@ class StackConfig(BaseModel):
             raise ValueError(f"softDeleteDays {self.soft_delete_days}: use 0 (off) or 7-90 days")
         if (self.budget_amount is None) != (self.billing_account is None):
             raise ValueError("budgetAmount and billingAccount go together: set both or neither")
+        if self.budget_amount is not None and self.project_number is None:
+            raise ValueError("a budget needs projectNumber (the budget filters by it): `gcloud projects describe "
+                             f"{self.project} --format='value(projectNumber)'` prints it")
         return self
 
     @property

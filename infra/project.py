@@ -23,8 +23,10 @@ APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "l
 BUDGET_APIS = ("cloudbilling", "billingbudgets")
 DATA, STAGING, ARTIFACTS = "data", "staging", "artifacts"
 IMAGE = "trainer"
-# Vertex AI's service agents pull training images: the primary one and the custom code one.
-VERTEX_AGENTS = ("gcp-sa-aiplatform", "gcp-sa-aiplatform-cc")
+# No grant to Vertex AI's service agents: "If you are using an Artifact Registry image from the same Google
+# Cloud project ..., then there is no further need to configure permissions" (Vertex AI, "Create a custom
+# container image for training"); their service agent roles already read the project's repositories. The
+# custom code agent does not exist before first use, so granting it anything breaks a first `pulumi up`.
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,12 @@ class SweepsProject(pulumi.ComponentResource):
         self._prefix, self._config = name, args.config
         config = args.config
         services = self._enable_apis()
-        number = gcp.organizations.get_project_output(project_id=config.project).number
         self.bucket = self._bucket(services)
         self.trainer = self._trainer(services)
-        self.repository = self._repository(services, number)
+        self.repository = self._repository(services)
         self._grant_launchers()
         if config.has_budget:
-            self._budget(services, number)
+            self._budget(services)
         image = config.trainer_image or self._image(args)
         bucket_root = pulumi.Output.concat("gs://", self.bucket.name)
         self.outputs = {
@@ -116,9 +117,8 @@ class SweepsProject(pulumi.ComponentResource):
                                role="roles/logging.logWriter", member=trainer.member, opts=self._child())
         return trainer
 
-    def _repository(self, services: list[gcp.projects.Service],
-                    number: pulumi.Output[str]) -> gcp.artifactregistry.Repository:
-        """The Docker repository: keeps the newest trainer versions, readable by Vertex AI's agents."""
+    def _repository(self, services: list[gcp.projects.Service]) -> gcp.artifactregistry.Repository:
+        """The Docker repository: keeps the newest trainer versions."""
         config = self._config
         ar = gcp.artifactregistry
         repository = ar.Repository(
@@ -136,22 +136,7 @@ class SweepsProject(pulumi.ComponentResource):
                         tag_state="ANY", package_name_prefixes=[IMAGE])),
             ],
             opts=self._child(*services))
-        # Creating the service identity makes Google create the Vertex AI service agent now,
-        # rather than on first use, so that it can be granted access below.
-        identity = gcp.projects.ServiceIdentity(f"{self._prefix}-vertex-agent", project=config.project,
-                                                service="aiplatform.googleapis.com",
-                                                opts=self._child(*services))
-        for agent in VERTEX_AGENTS:
-            member = pulumi.Output.concat("serviceAccount:service-", number, f"@{agent}.iam.gserviceaccount.com")
-            self._read_images(agent.removeprefix("gcp-sa-"), repository, member, identity)
         return repository
-
-    def _read_images(self, who: str, repository: gcp.artifactregistry.Repository,
-                     member: pulumi.Input[str], *depends_on: pulumi.Resource) -> None:
-        gcp.artifactregistry.RepositoryIamMember(
-            f"{self._prefix}-{who}-images", project=self._config.project, location=self._config.region,
-            repository=repository.repository_id, role="roles/artifactregistry.reader", member=member,
-            opts=self._child(*depends_on))
 
     def _grant_launchers(self) -> None:
         """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images."""
@@ -166,7 +151,10 @@ class SweepsProject(pulumi.ComponentResource):
                                          opts=self._child())
             gcp.storage.BucketIAMMember(f"{self._prefix}-{who}-objects", bucket=self.bucket.name,
                                         role="roles/storage.objectAdmin", member=member, opts=self._child())
-            self._read_images(who, self.repository, member)
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{self._prefix}-{who}-images", project=config.project, location=config.region,
+                repository=self.repository.repository_id, role="roles/artifactregistry.reader", member=member,
+                opts=self._child())
 
     def _image(self, args: SweepsProjectArgs) -> pulumi.Output[str]:
         """Build trainer/Dockerfile, push it, and return its reference by digest."""
@@ -184,12 +172,12 @@ class SweepsProject(pulumi.ComponentResource):
             labels=self._labels, opts=self._child(self.repository))
         return pulumi.Output.concat(f"{config.repository}/{IMAGE}@", image.digest)
 
-    def _budget(self, services: list[gcp.projects.Service], number: pulumi.Output[str]) -> None:
+    def _budget(self, services: list[gcp.projects.Service]) -> None:
         config = self._config
         gcp.billing.Budget(
             f"{self._prefix}-budget", billing_account=config.billing_account,
             display_name=f"sweeps {config.stack}",  # at most 60 characters
-            budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[pulumi.Output.concat("projects/", number)],
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[f"projects/{config.project_number}"],
                                                               calendar_period="MONTH"),
             amount=gcp.billing.BudgetAmountArgs(
                 specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(units=str(config.budget_amount))),

@@ -48,8 +48,7 @@ class GcpMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        if args.token == "gcp:organizations/getProject:getProject":
-            return {"projectId": args.args["projectId"], "number": PROJECT_NUMBER}
+        # No getProject: it reads the number through the Resource Manager API, which the program enables itself.
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"accessToken": ACCESS_TOKEN}
         raise NotImplementedError(f"no mock for invoke {args.token}")
@@ -114,7 +113,7 @@ def config() -> StackConfig:
         "launchers": ["user:ann@example.com", "group:vision@example.com"],
         "versioning": True, "artifacts_retention_days": 60, "staging_retention_days": 3,
         "soft_delete_days": 14, "image_keep_count": 3,
-        "budget_amount": 500, "billing_account": "012345-6789AB-CDEF01",
+        "budget_amount": 500, "billing_account": "012345-6789AB-CDEF01", "project_number": PROJECT_NUMBER,
     })
 
 

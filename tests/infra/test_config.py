@@ -54,5 +54,6 @@ def test_bad_values_are_named(key, value, says):
 
 def test_keys_round_trip_only_what_was_set():
     keys = {**BASE, "sweeps:launchers": ["group:vision@example.com"], "sweeps:budgetAmount": 50,
-            "sweeps:billingAccount": "012345-6789AB-CDEF01", "sweeps:versioning": True}
+            "sweeps:billingAccount": "012345-6789AB-CDEF01", "sweeps:projectNumber": "123456789012",
+            "sweeps:versioning": True}
     assert StackConfig.from_keys(keys).to_keys() == keys

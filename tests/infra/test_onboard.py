@@ -18,7 +18,8 @@ GOOD = {"project": "acme-ml", "team": "vision", "region": "europe-west4",
 
 def test_written_file_loads_back_into_the_stack_config(tmp_path):
     path = onboard.write_stack_config(**GOOD, out_dir=tmp_path, budget_amount=300,
-                                      billing_account="012345-6789AB-CDEF01", artifacts_retention_days=30)
+                                      billing_account="012345-6789AB-CDEF01", project_number="123456789012",
+                                      artifacts_retention_days=30)
     assert path == tmp_path / "Pulumi.vision-acme-ml.yaml"
     config = StackConfig.from_stack_file(path)
     assert (config.project, config.team, config.region) == ("acme-ml", "vision", "europe-west4")

@@ -37,8 +37,7 @@ def test_program_runs_the_example_stack_to_the_end(example_keys, monkeypatch):
         "gcp:projects/iAMMember:IAMMember": 1 + launchers,
         "gcp:serviceaccount/iAMMember:IAMMember": launchers,
         "gcp:artifactregistry/repository:Repository": 1,
-        "gcp:projects/serviceIdentity:ServiceIdentity": 1,
-        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2 + launchers,
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": launchers,
         "docker-build:index:Image": 1,
         "gcp:billing/budget:Budget": 1,
     }
