@@ -29,6 +29,7 @@ def metrics_record(config: TrainConfig, result: FitResult, rows: tuple[int, int]
         "best_epoch": result.best_epoch,
         "stopped_epoch": result.stopped_epoch,
         "early_stopped": result.early_stopped,
+        "stopped_by": "SIGTERM" if result.interrupted else None,  # the tuner (Vertex AI early stopping) ended it
         "diverged": result.diverged,
         **config.as_dict(),
         "n_features": result.architecture["n_features"],

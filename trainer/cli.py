@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 from trainer.config import OPTIMIZERS, TrainConfig
@@ -131,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
 
 
+def _stop_on_sigterm() -> threading.Event:
+    """SIGTERM (what a trial that Vertex AI stops early receives) ends training after the current epoch, so
+    model.pt, metrics.json and eval_history.csv still hold the epochs that ran."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    return stop
+
+
 def _run(args: argparse.Namespace, config: TrainConfig, started: float) -> int:
     from trainer.data import DataError, check_pair, load_split
 
@@ -155,8 +165,9 @@ def _run(args: argparse.Namespace, config: TrainConfig, started: float) -> int:
 
     model_dir = os.environ.get("AIP_MODEL_DIR") or DEFAULT_MODEL_DIR
     reporter = EpochReporter(config.epochs, args.log_every)
+    stop = _stop_on_sigterm()
     try:
-        result = fit(config, train, val, device, on_epoch=reporter)
+        result = fit(config, train, val, device, on_epoch=reporter, should_stop=stop.is_set)
     finally:
         reporter.close()
     metrics = artifacts.metrics_record(config, result, (len(train.y), len(val.y)), str(device))

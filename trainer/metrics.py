@@ -71,6 +71,8 @@ def print_result(result: FitResult, model_dir: str) -> None:
     """The closing lines; ``<metric>: <value>`` also serves tuners that read stdout."""
     if result.diverged:
         print(f"warning: validation loss became non-finite at epoch {result.stopped_epoch}; training stopped")
+    elif result.interrupted:
+        print(f"stopped by SIGTERM after epoch {result.stopped_epoch} (the tuner stopped this trial early)")
     elif result.early_stopped:
         print(f"early stop at epoch {result.stopped_epoch}: no val_loss improvement since epoch {result.best_epoch}")
     print(f"{ACCURACY}: {result.final_val_accuracy:.6f}")

@@ -34,6 +34,7 @@ class FitResult:
     final_val_accuracy: float
     early_stopped: bool
     diverged: bool
+    interrupted: bool  # asked to stop (SIGTERM) and stopped after the epoch it was in
     seconds: float
     architecture: dict = field(default_factory=dict)
 
@@ -57,12 +58,13 @@ def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn) -> tu
 
 
 def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
-        on_epoch: EpochCallback | None = None) -> FitResult:
+        on_epoch: EpochCallback | None = None, should_stop: Callable[[], bool] | None = None) -> FitResult:
     """Train until ``epochs`` or until validation loss has not improved by more than
     ``min_delta`` for ``patience`` epochs; restore the best weights if asked.
 
     ``on_epoch`` sees every epoch with finite metrics; a run whose validation loss becomes
-    NaN or infinite stops there with ``diverged`` set."""
+    NaN or infinite stops there with ``diverged`` set. ``should_stop`` is asked after each epoch:
+    True ends training there with ``interrupted`` set (the tuner stopped the trial)."""
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     architecture = {"n_features": int(train.X.shape[1]), "hidden": config.hidden,
@@ -77,7 +79,7 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
     shuffle = torch.Generator().manual_seed(config.seed)
 
     history: list[EpochRecord] = []
-    best_val, best_epoch, best_state, waited, diverged = float("inf"), 0, None, 0, False
+    best_val, best_epoch, best_state, waited, diverged, interrupted = float("inf"), 0, None, 0, False, False
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(rows, generator=shuffle).to(device) if batch < rows else None
@@ -104,6 +106,9 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
             waited += 1
             if waited >= config.patience:
                 break
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
 
     stopped_epoch = history[-1].epoch
     if config.restore_best and best_state is not None:
@@ -112,6 +117,6 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
     return FitResult(
         model=model, history=history, best_epoch=best_epoch, best_val_loss=best_val,
         stopped_epoch=stopped_epoch, final_val_loss=final_loss, final_val_accuracy=final_acc,
-        early_stopped=stopped_epoch < config.epochs, diverged=diverged, seconds=time.perf_counter() - started,
+        early_stopped=stopped_epoch < config.epochs, diverged=diverged, interrupted=interrupted, seconds=time.perf_counter() - started,
         architecture=architecture,
     )

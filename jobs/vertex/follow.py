@@ -55,10 +55,16 @@ class TrialEvents:
     def __init__(self, spec: Spec, progress: Progress):
         self.spec, self.progress = spec, progress
         self._states: dict[str, str] = {}  # trial id -> state at the last snapshot
+        self._stopping: set[str] = set()  # trials seen STOPPING: Vertex AI's early stopping ended them
         self._snapshots = 0
 
     def update(self, job: HyperparameterTuningJob) -> None:
+        stopping = {trial.id for trial in job.trials if trial.state == Trial.State.STOPPING}
+        self._stopping |= stopping
         for view in job_views(job, self.spec):
+            if view.trial_id in self._stopping and view.trial_id not in stopping:
+                # Once it has ended, a stopped trial is SUCCEEDED like any other: only the follower saw it stop.
+                view = dataclasses.replace(view, reason=f"stopped early by Vertex AI at step {view.step}")
             before = self._states.get(view.trial_id)
             if view.state in DONE and before not in DONE and self._snapshots:
                 self.progress("finished", view)

@@ -195,3 +195,32 @@ def test_help_lists_every_knob():
                  "--seed", "--hidden", "--layers", "--dropout", "--weight_decay", "--optimizer", "--momentum",
                  "--batch_size", "--device"):
         assert flag in done.stdout
+
+
+def test_sigterm_ends_training_after_the_epoch_and_keeps_its_artifacts(tmp_path, small_data):
+    """What a trial that Vertex AI stops early receives: the trainer stops, writes what it has, exits 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train, val = small_data
+    model_dir, metric_file = tmp_path / "model", tmp_path / "metrics.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "trainer", f"--train={train}", f"--val={val}",
+                                "--epochs=100000", "--patience=100000", "--hidden=8"],
+                               env={**os.environ, "AIP_MODEL_DIR": str(model_dir),
+                                    "CLOUD_ML_HP_METRIC_FILE": str(metric_file)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (metric_file.exists() and metric_file.read_text().count("\n") >= 3):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "SIGTERM" and 3 <= metrics["stopped_epoch"] < 100000
+    history = (model_dir / "eval_history.csv").read_text().splitlines()
+    assert len(history) == metrics["stopped_epoch"] + 1 and (model_dir / "model.pt").stat().st_size > 0
+    assert f"stopped by SIGTERM after epoch {metrics['stopped_epoch']}" in out

@@ -213,3 +213,21 @@ def test_a_trial_past_its_timeout_is_ended_by_the_service(tmp_path, vertex, swee
     assert job.trial_job_spec.scheduling.timeout.seconds == 1
     (record,) = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
     assert (record.state, record.reason) == ("INFEASIBLE", "the trial's job ran past its scheduling timeout")
+
+
+def test_the_service_stops_trials_early_and_the_live_table_says_so(tmp_path, vertex, sweep, console):
+    """Vertex AI, not the trainer, decides: the stand-in applies the median rule to the reported measurements,
+    moves the trial to STOPPING, sends SIGTERM, and ends it SUCCEEDED with what it reported."""
+    vertex.random.seed(19)  # good, good, good, then bad ones: the median is a good trial's by then
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["good", "bad"]}}, "early_stopping": "median",
+            "trials": {"max": 6, "parallel": 1}, "trainer": {"args": ["--steps=4", "--step_seconds=0.05"]}}
+    assert sweep(spec=spec) == 0
+    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    bad = [r for r in records if r.parameters["mode"] == "bad"]
+    assert bad and all(r.state == "SUCCEEDED" for r in records)
+    stopped = [r for r in bad if r.step < 48]  # a bad trial that ran to its end reports 48 steps
+    assert stopped == bad, [(r.trial_id, r.step) for r in bad]
+    text = read(console)
+    for record in stopped:
+        assert f"trial {record.trial_id} SUCCEEDED" in text
+        assert f"(stopped early by Vertex AI at step {record.step})" in text
