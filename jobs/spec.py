@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from jobs.errors import UserError
 from jobs.machines import machine_problem
+from jobs.reference import unreported_metric
 
 Scale = Literal["linear", "log", "reverse_log"]
 
@@ -448,6 +449,15 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                               re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
                               list("-+.0123456789"))
+
+
+def load_runnable_spec(path: str | Path) -> Spec:
+    """``load_spec``, and the metric must be one the trainer reports when it is the reference trainer (a
+    check on what runs, not on the file's shape: a test may point the command elsewhere)."""
+    spec = load_spec(path)
+    if why := unreported_metric(spec.trainer.command, spec.metric.id):
+        raise SpecError(str(path), [("metric.id", why)])
+    return spec
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
-from jobs.local.process import Launcher, is_reference_trainer
+from jobs.local.process import Launcher
+from jobs.reference import is_reference_trainer
 from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
-from jobs.spec import Spec, load_spec
+from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import best_trial
 
 
@@ -64,7 +65,7 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         spec = with_budget(load_spec(folder.spec_path), meta["trials"], meta["parallel"], False)
         data_root, seed, trial_timeout = meta["data_root"], meta["seed"], meta.get("trial_timeout")
     else:
-        spec = with_budget(load_spec(spec_path or DEFAULT_SPEC), trials, parallel, smoke)
+        spec = with_budget(load_runnable_spec(spec_path or DEFAULT_SPEC), trials, parallel, smoke)
         data_root = data_root or DEFAULT_DATA
     for advice in spec.advisories():
         console.print(f"[yellow]warning:[/] {advice}")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# Every metric the trainer reports to the tuner each epoch (cloudml-hypertune). Vertex AI reads only those
+# reports, so a sweep of this trainer can rank by these and no others.
+ACCURACY, LOSS = "validation_accuracy", "validation_loss"
+REPORTED_METRICS = (ACCURACY, LOSS)
 
 
 @dataclass(frozen=True)

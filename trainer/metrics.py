@@ -8,10 +8,8 @@ import os
 
 import hypertune
 
+from trainer.config import ACCURACY, LOSS
 from trainer.train import EpochRecord, FitResult
-
-ACCURACY = "validation_accuracy"
-LOSS = "validation_loss"
 
 
 class HyperTuneFile(hypertune.HyperTune):

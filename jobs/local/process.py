@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from jobs.reference import is_reference_trainer
+
 PR_SET_PDEATHSIG = 1
-PYTHONS = {"python", "python3", sys.executable}
 
 
 class TrialProcess(Protocol):
@@ -36,11 +37,6 @@ def die_with_parent() -> None:
 def exit_status(code: int) -> int:
     """A returncode as a shell reports it: 128 + N for a process killed by signal N."""
     return code if code >= 0 else 128 - code
-
-
-def is_reference_trainer(argv: list[str]) -> bool:
-    """``python -m trainer ...``: the trainer this package ships, which can start warm."""
-    return len(argv) >= 3 and argv[0] in PYTHONS and argv[1:3] == ["-m", "trainer"]
 
 
 class _Forked:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from jobs.progress import Progress, params_text
 from jobs.runs import RUNS_DIR, RunError, RunFolder, new_run_id
-from jobs.spec import Spec, load_spec
+from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import TrialRecord, best_trial
 from jobs.defaults import DEFAULT_SPEC
 from jobs.tune import plan_table, with_budget
@@ -46,7 +46,7 @@ def tune_vertex(spec_path: str | None = None, *, stack: str | None = None, outpu
     if run_id and not dry_run and (runs_dir / run_id / "run.json").exists():
         return _attach(RunFolder.open(run_id, runs_dir), detach, console, settings)
     spec_file = Path(spec_path or DEFAULT_SPEC)
-    spec = with_budget(load_spec(spec_file), trials, parallel, smoke)
+    spec = with_budget(load_runnable_spec(spec_file), trials, parallel, smoke)
     for advice in [*spec.advisories(), trainer_note(spec)]:
         if advice:
             console.print(f"[yellow]warning:[/] {escape(advice)}")

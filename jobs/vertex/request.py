@@ -25,7 +25,7 @@ from google.cloud.aiplatform_v1.types import (
 from google.protobuf import json_format
 
 from jobs.errors import UserError
-from jobs.local.process import is_reference_trainer
+from jobs.reference import is_reference_trainer
 from jobs.spec import Parameter, Spec
 from jobs.vertex.outputs import StackOutputs
 

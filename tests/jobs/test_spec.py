@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.spec import (CategoricalParameter, DiscreteParameter, DoubleParameter, Spec, SpecError, Trials, load_spec,
-                       parse_spec)
+from jobs.spec import (CategoricalParameter, DiscreteParameter, DoubleParameter, Spec, SpecError, Trials,
+                       load_runnable_spec, load_spec, parse_spec)
 from trainer.cli import build_parser
 
 TITANIC = Path(__file__).resolve().parents[2] / "jobs" / "specs" / "titanic.yaml"
@@ -541,3 +541,19 @@ def test_advisories_fire_exactly_when_the_rules_say(data):
         [f"max {trials['max']} exceeds the grid's {size} points: the sweep runs {size} trials, as Vertex does"]
         if short_grid else [])
     assert len(notes) == crowded + short_grid
+
+
+def test_the_reference_trainer_is_ranked_only_by_a_metric_it_reports(tmp_path):
+    """Vertex AI reads only the hypertune reports: a metric the trainer never reports ends every trial INFEASIBLE
+    there, while locally a printed line could have hidden it. Another trainer may report what it likes."""
+    spec = {"name": "m", "metric": {"id": "val_auc", "goal": "maximize"}, "trials": {"max": 4},
+            "parameters": {"x": {"type": "integer", "min": 1, "max": 3}}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match="metric.id: the reference trainer .python -m trainer. reports only "
+                                        "validation_accuracy, validation_loss"):
+        load_runnable_spec(path)
+    path.write_text(yaml.safe_dump({**spec, "metric": {"id": "validation_loss", "goal": "minimize"}}))
+    assert load_runnable_spec(path).metric.id == "validation_loss"
+    path.write_text(yaml.safe_dump({**spec, "trainer": {"command": ["python", "train.py"]}}))
+    assert load_runnable_spec(path).metric.id == "val_auc"

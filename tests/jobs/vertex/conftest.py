@@ -35,10 +35,12 @@ def write_outputs(path: Path, bucket: str = "acme-sweeps", **changes) -> Path:
 
 
 def write_spec(path: Path, **fields) -> Path:
-    """A spec for the toy trainer (tests/toy_trainer.py): minimise loss over x in [-3, 3]."""
+    """A spec for the toy trainer (tests/toy_trainer.py, the stand-in's entrypoint): minimise loss over x in
+    [-3, 3]."""
     spec = {"name": "toy", "metric": {"id": "loss", "goal": "minimize"},
             "parameters": {"x": {"type": "double", "min": -3.0, "max": 3.0}},
-            "algorithm": "random", "trials": {"max": 3, "parallel": 2}, "trainer": {"args": ["--steps=3"]}, **fields}
+            "algorithm": "random", "trials": {"max": 3, "parallel": 2},
+            "trainer": {"command": TOY, "args": ["--steps=3"]}, **fields}
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 

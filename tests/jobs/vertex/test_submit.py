@@ -16,7 +16,7 @@ from google.cloud.aiplatform_v1.types import JobState
 from jobs.runs import RunError, RunFolder
 from jobs.vertex.commands import tune_vertex, vertex_cancel, vertex_records, vertex_status
 from jobs.vertex.errors import Backoff, PermissionProblem, QuotaProblem
-from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
+from tests.jobs.vertex.conftest import TOY, read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import Fault
 
 CREATE = r"hyperparameterTuningJobs$"
@@ -220,7 +220,7 @@ def test_the_service_stops_trials_early_and_the_live_table_says_so(tmp_path, ver
     moves the trial to STOPPING, sends SIGTERM, and ends it SUCCEEDED with what it reported."""
     vertex.random.seed(19)  # good, good, good, then bad ones: the median is a good trial's by then
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["good", "bad"]}}, "early_stopping": "median",
-            "trials": {"max": 6, "parallel": 1}, "trainer": {"args": ["--steps=4", "--step_seconds=0.05"]}}
+            "trials": {"max": 6, "parallel": 1}, "trainer": {"command": TOY, "args": ["--steps=4", "--step_seconds=0.05"]}}
     assert sweep(spec=spec) == 0
     records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
     bad = [r for r in records if r.parameters["mode"] == "bad"]
