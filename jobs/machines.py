@@ -46,6 +46,7 @@ def n1_shape(machine_type: str) -> tuple[int, float] | None:
 
 
 def n1_fits(machine_type: str, accelerator: str, count: int) -> bool:
+    """Whether ``count`` of ``accelerator`` attach to this N1 machine (its vCPUs and memory within the limit)."""
     shape, limits = n1_shape(machine_type), N1_GPUS.get(accelerator, {})
     if shape is None or count not in limits:
         return False

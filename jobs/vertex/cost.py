@@ -46,9 +46,8 @@ class PriceTable:
 def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> PriceTable:
     """The repository's table, with ``user_file``'s entries (and as_of/region/source) over it."""
     data = _read(default)
-    files = {default: data}
     if user_file is not None:
-        extra = files[Path(user_file)] = _read(Path(user_file))
+        extra = _read(Path(user_file))
         for section in (*SECTIONS, "sources"):
             data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
         data.update({k: extra[k] for k in ("as_of", "region", "currency", "source") if k in extra})
