@@ -70,6 +70,8 @@ def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> 
 def _entry(entry: object, sources: dict, default_source: str) -> tuple[float, str]:
     """A price and where it came from."""
     if isinstance(entry, dict):
+        if entry.get("source") not in sources:
+            raise ValueError(f"source {entry.get('source')!r} is not one of sources ({', '.join(sources) or 'none'})")
         return float(entry["usd"]), str(sources[entry["source"]])
     return float(entry), default_source
 

@@ -80,3 +80,6 @@ def test_a_user_file_overrides_and_extends_the_table(tmp_path):
     broken.write_text("machines: {n1-standard-4: cheap}\n")
     with pytest.raises(PriceError, match="broken.yaml"):
         load_prices(broken)
+    broken.write_text("machines: {n1-standard-4: {usd: 1, source: nope}}\n")
+    with pytest.raises(PriceError, match="source 'nope' is not one of sources .vertex, host, gpu, disk."):
+        load_prices(broken)
