@@ -127,6 +127,9 @@ class StackConfig(BaseModel):
     soft_delete_days: int = Field(7, ge=0, le=90)
     image_keep_count: int = Field(5, ge=1)
     trainer_image: DigestRef | None = None
+    # A second trainer image with CUDA torch, for specs that ask for GPUs: built (cudaImage) or named.
+    cuda_image: bool = False
+    trainer_cuda_image: DigestRef | None = None
     budget_amount: int | None = Field(None, ge=1)
     billing_account: BillingAccount | None = None
     # Given rather than looked up: reading it needs the Resource Manager API, which this program enables.
@@ -139,6 +142,8 @@ class StackConfig(BaseModel):
             raise ValueError(f"softDeleteDays {self.soft_delete_days}: use 0 (off) or 7-90 days")
         if (self.budget_amount is None) != (self.billing_account is None):
             raise ValueError("budgetAmount and billingAccount go together: set both or neither")
+        if self.cuda_image and self.trainer_cuda_image:
+            raise ValueError("cudaImage builds a CUDA trainer image and trainerCudaImage names one: set one of them")
         if self.budget_amount is not None and self.project_number is None:
             raise ValueError("a budget needs projectNumber (the budget filters by it): `gcloud projects describe "
                              f"{self.project} --format='value(projectNumber)'` prints it")

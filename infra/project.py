@@ -22,7 +22,10 @@ APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "l
         "cloudresourcemanager")
 BUDGET_APIS = ("cloudbilling", "billingbudgets")
 DATA, STAGING, ARTIFACTS = "data", "staging", "artifacts"
-IMAGE = "trainer"
+IMAGE, CUDA_IMAGE = "trainer", "trainer-cuda"
+# PyPI's torch wheels for Linux x86_64 are the CUDA builds (they bring the CUDA runtime; the GPU host brings
+# the driver); the trainer image's default index serves the CPU build.
+CUDA_TORCH_INDEX = "https://pypi.org/simple"
 # No grant to Vertex AI's service agents: "If you are using an Artifact Registry image from the same Google
 # Cloud project ..., then there is no further need to configure permissions" (Vertex AI, "Create a custom
 # container image for training"); their service agent roles already read the project's repositories. The
@@ -54,7 +57,9 @@ class SweepsProject(pulumi.ComponentResource):
         self._grant_launchers()
         if config.has_budget:
             self._budget(services)
-        image = config.trainer_image or self._image(args)
+        image = config.trainer_image or self._image(args, IMAGE)
+        cuda_image = config.trainer_cuda_image or (
+            self._image(args, CUDA_IMAGE, {"TORCH_INDEX_URL": CUDA_TORCH_INDEX}) if config.cuda_image else None)
         bucket_root = pulumi.Output.concat("gs://", self.bucket.name)
         self.outputs = {
             "project": config.project,
@@ -65,6 +70,7 @@ class SweepsProject(pulumi.ComponentResource):
             "staging": pulumi.Output.concat(bucket_root, f"/{STAGING}"),
             "trainer_service_account": self.trainer.email,
             "image": image,
+            **({"cuda_image": cuda_image} if cuda_image else {}),
             "repository": pulumi.Output.concat(f"{config.registry}/{config.project}/",
                                                self.repository.repository_id),
         }
@@ -156,21 +162,23 @@ class SweepsProject(pulumi.ComponentResource):
                 repository=self.repository.repository_id, role="roles/artifactregistry.reader", member=member,
                 opts=self._child())
 
-    def _image(self, args: SweepsProjectArgs) -> pulumi.Output[str]:
-        """Build trainer/Dockerfile, push it, and return its reference by digest."""
+    def _image(self, args: SweepsProjectArgs, name: str, build_args: dict[str, str] | None = None
+               ) -> pulumi.Output[str]:
+        """Build trainer/Dockerfile as image ``name``, push it, and return its reference by digest."""
         config = self._config
         token = gcp.organizations.get_client_config_output().access_token
         image = docker_build.Image(
-            f"{self._prefix}-trainer-image",
+            f"{self._prefix}-{name}-image",
             context=docker_build.BuildContextArgs(location=str(args.context)),
             dockerfile=docker_build.DockerfileArgs(location=str(args.dockerfile)),
+            build_args=build_args,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True, build_on_preview=False,
-            tags=[f"{config.repository}/{IMAGE}:latest"],
+            tags=[f"{config.repository}/{name}:latest"],
             registries=[docker_build.RegistryArgs(address=config.registry, username="oauth2accesstoken",
                                                   password=pulumi.Output.secret(token))],
             labels=self._labels, opts=self._child(self.repository))
-        return pulumi.Output.concat(f"{config.repository}/{IMAGE}@", image.digest)
+        return pulumi.Output.concat(f"{config.repository}/{name}@", image.digest)
 
     def _budget(self, services: list[gcp.projects.Service]) -> None:
         config = self._config

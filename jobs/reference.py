@@ -1,11 +1,14 @@
 """The reference trainer (``python -m trainer``) as the rest of ``jobs`` needs to know it: how to recognise
-its command, and which metrics it reports to the tuner (declared once, in ``trainer.config``)."""
+its command, which metrics it reports to the tuner, and the variable that tells it its GPUs (declared
+once, in ``trainer.config``)."""
 
 from __future__ import annotations
 
 import sys
 
-from trainer.config import REPORTED_METRICS
+from trainer.config import ACCELERATOR_ENV, REPORTED_METRICS
+
+__all__ = ["ACCELERATOR_ENV", "is_reference_trainer", "unreported_metric"]
 
 PYTHONS = {"python", "python3", sys.executable}
 

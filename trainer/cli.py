@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from trainer.config import OPTIMIZERS, TrainConfig
+from trainer.config import ACCELERATOR_ENV, OPTIMIZERS, TrainConfig
 
 DEFAULT_MODEL_DIR = os.path.join("outputs", "model")
 USAGE_ERROR = 2
@@ -159,6 +159,11 @@ def _run(args: argparse.Namespace, config: TrainConfig, started: float) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("argument --device: cuda requested but no CUDA device is available")
+    attached = os.environ.get(ACCELERATOR_ENV)
+    if attached and args.device != "cpu" and not torch.cuda.is_available():
+        raise UsageError(f"{attached} is attached to this trial ({ACCELERATOR_ENV}), but torch {torch.__version__} "
+                         "sees no CUDA device, so training would run on the CPU while the GPUs are billed: run the "
+                         "stack's CUDA image (sweeps:cudaImage), or pass --device=cpu to train on the CPU anyway")
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -9,6 +9,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # reports, so a sweep of this trainer can rank by these and no others.
 ACCURACY, LOSS = "validation_accuracy", "validation_loss"
 REPORTED_METRICS = (ACCURACY, LOSS)
+# Set by the Vertex AI backend on trials that have GPUs ("<count>x<accelerator type>").
+ACCELERATOR_ENV = "SWEEPS_ACCELERATOR"
 
 
 @dataclass(frozen=True)

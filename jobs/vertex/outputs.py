@@ -37,6 +37,7 @@ class StackOutputs:
     image: str  # REGISTRY/PATH@sha256:<digest>
     team: str
     source: str
+    cuda_image: str | None = None  # the same trainer with CUDA torch, for GPU trials; by digest
 
     @classmethod
     def parse(cls, values: dict, source: str) -> StackOutputs:
@@ -49,18 +50,21 @@ class StackOutputs:
         for name in ("data_root", "artifacts_root"):
             if not values[name].startswith("gs://"):
                 problems.append(f"output {name!r} must be a gs:// prefix, got {values[name]!r}")
-        try:
-            check_digest_ref(values["image"])
-        except ValueError as exc:
-            problems.append(f"output 'image': {exc}; Vertex AI trials run the image pinned by digest, "
-                            "never a tag: run `invoke infra.up --stack STACK` to push it and export its digest")
+        for name in ("image", "cuda_image"):
+            if name == "image" or values.get(name) is not None:
+                try:
+                    check_digest_ref(str(values[name]))
+                except ValueError as exc:
+                    problems.append(f"output {name!r}: {exc}; Vertex AI trials run the image pinned by digest, "
+                                    "never a tag: run `invoke infra.up --stack STACK` to push it and export its digest")
         team = values.get("team") or _team_of(values["trainer_service_account"])
         if not team:
             problems.append("output 'team' is missing and the trainer_service_account "
                             f"{values['trainer_service_account']!r} is not <team>-trainer@...")
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
-        return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source)
+        return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source,
+                   cuda_image=values.get("cuda_image"))
 
 
 def _team_of(service_account: str) -> str | None:

@@ -14,6 +14,7 @@ import re
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
     ContainerSpec,
+    EnvVar,
     CustomJobSpec,
     GcsDestination,
     HyperparameterTuningJob,
@@ -25,7 +26,7 @@ from google.cloud.aiplatform_v1.types import (
 from google.protobuf import json_format
 
 from jobs.errors import UserError
-from jobs.reference import is_reference_trainer
+from jobs.reference import ACCELERATOR_ENV, is_reference_trainer
 from jobs.spec import Parameter, Spec
 from jobs.vertex.outputs import StackOutputs
 
@@ -114,6 +115,26 @@ def _condition(parent: Parameter, values: list, child: ParameterSpec) -> Conditi
     return Condition(parent_categorical_values=Condition.CategoricalValueCondition(values=values), parameter_spec=child)
 
 
+def trial_image(spec: Spec, outputs: StackOutputs) -> str:
+    """The stack's image for ``spec``: the CUDA one when trials have GPUs (refused when the stack has none)."""
+    if not spec.vertex.accelerator_type:
+        return outputs.image
+    if outputs.cuda_image is None:
+        raise RequestError(
+            f"vertex.accelerator_type {spec.vertex.accelerator_type}: the stack ({outputs.source}) has no CUDA "
+            "trainer image, and its CPU image would leave the GPUs idle while they are billed; set "
+            "sweeps:cudaImage: true (or name one with sweeps:trainerCudaImage) in the stack config and run "
+            "`invoke infra.up --stack STACK`, or leave accelerator_type out")
+    return outputs.cuda_image
+
+
+def _container(spec: Spec, outputs: StackOutputs, data_root: str) -> ContainerSpec:
+    """The trial's image, args and, with GPUs, ACCELERATOR_ENV (the reference trainer then refuses the CPU)."""
+    env = [EnvVar(name=ACCELERATOR_ENV, value=f"{spec.vertex.accelerator_count}x{spec.vertex.accelerator_type}")
+           ] if spec.vertex.accelerator_type else []
+    return ContainerSpec(image_uri=trial_image(spec, outputs), args=spec.trainer_args(data_root), env=env)
+
+
 def _machine_spec(spec: Spec) -> MachineSpec:
     resources = spec.vertex
     machine = MachineSpec(machine_type=resources.machine_type)
@@ -143,7 +164,7 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
             worker_pool_specs=[WorkerPoolSpec(
                 machine_spec=_machine_spec(spec),
                 replica_count=1,
-                container_spec=ContainerSpec(image_uri=outputs.image, args=spec.trainer_args(data_root)),
+                container_spec=_container(spec, outputs, data_root),
             )],
             service_account=outputs.trainer_service_account,
             # CustomJobSpec.scheduling.timeout: "the maximum job running time" of each trial.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infra import policy
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, BUDGET_APIS
 from tests.infra.conftest import ACCESS_TOKEN, PROJECT_NUMBER, SECRET_SIG, SIG_KEY, Deployment, deploy, project_outputs
@@ -133,6 +134,26 @@ def test_existing_image_is_used_instead_of_building(config):
     deployed = deploy(lambda: project_outputs(config.model_copy(update={"trainer_image": existing})))
     assert not deployed.of_type("docker-build:index:Image")
     assert deployed.outputs["image"] == existing
+
+
+def test_a_cuda_image_is_built_with_cuda_torch_when_asked(config):
+    deployed = deploy(lambda: project_outputs(config.model_copy(update={"cuda_image": True})))
+    images = {r.name: r.inputs for r in deployed.of_type("docker-build:index:Image")}
+    cuda = images["vision-acme-ml-trainer-cuda-image"]
+    assert cuda["buildArgs"] == {"TORCH_INDEX_URL": "https://pypi.org/simple"}
+    assert cuda["tags"] == ["europe-west4-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda:latest"]
+    assert "buildArgs" not in images["vision-acme-ml-trainer-image"]
+    assert deployed.outputs["cuda_image"].startswith(
+        "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@sha256:")
+    assert policy.check(deployed.resources, deployed.outputs) == []
+    plain = deploy(lambda: project_outputs(config))
+    assert "cuda_image" not in plain.outputs and len(plain.of_type("docker-build:index:Image")) == 1
+
+
+def test_an_existing_cuda_image_can_be_named(config):
+    existing = "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@sha256:" + "cd" * 32
+    deployed = deploy(lambda: project_outputs(config.model_copy(update={"trainer_cuda_image": existing})))
+    assert deployed.outputs["cuda_image"] == existing and len(deployed.of_type("docker-build:index:Image")) == 1
 
 
 def test_budget(deployed):

@@ -12,6 +12,9 @@ from jobs.machines import FIXED_GPUS, N1_GPUS, machine_problem
 from jobs.spec import SpecError, parse_spec
 from tests.conftest import REPO
 from tests.jobs.vertex import standin
+from tests.jobs.vertex.conftest import DIGEST, write_outputs
+
+CUDA = f"us-central1-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@{DIGEST}"
 
 ACCELERATORS = [*N1_GPUS, "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB",
                 "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200", "NVIDIA_TESLA_K80", "TPU_V3"]
@@ -78,3 +81,14 @@ def test_dry_run_of_an_a100_on_n1_exits_2_naming_a2(tmp_path):
     assert done.returncode == 2
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert len(lines) == 1 and "a2-highgpu-1g (1)" in lines[0], lines
+
+    outputs = tmp_path / "outputs.json"
+    write_outputs(outputs, cuda_image=CUDA)
+    spec.write_text(spec.read_text().replace("machine_type: n1-standard-4", "machine_type: a2-highgpu-1g"))
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--backend", "vertex",
+                           "--outputs", str(outputs), "--spec", str(spec), "--dry-run"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f'"imageUri": "{CUDA}"' in done.stdout
+    assert '"name": "SWEEPS_ACCELERATOR",\n' in done.stdout and '"value": "1xNVIDIA_TESLA_A100"' in done.stdout
+    assert "estimated cost: up to " in done.stdout and "0.8504 a2-highgpu-1g + 1 x 3.3740 NVIDIA_TESLA_A100" in done.stdout

@@ -224,3 +224,20 @@ def test_sigterm_ends_training_after_the_epoch_and_keeps_its_artifacts(tmp_path,
     history = (model_dir / "eval_history.csv").read_text().splitlines()
     assert len(history) == metrics["stopped_epoch"] + 1 and (model_dir / "model.pt").stat().st_size > 0
     assert f"stopped by SIGTERM after epoch {metrics['stopped_epoch']}" in out
+
+
+def test_a_gpu_trial_without_cuda_refuses_to_train_on_the_cpu(tmp_path, small_data):
+    """The Vertex AI backend tells a GPU trial its accelerators; with a CPU build of torch (this machine, or a
+    CPU image) the trainer stops at once instead of billing idle GPUs."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: a GPU trial trains on it")
+    done = run_trainer([f"--train={small_data[0]}", f"--val={small_data[1]}", "--epochs=2"],
+                       env={"AIP_MODEL_DIR": str(tmp_path / "model"), "SWEEPS_ACCELERATOR": "1xNVIDIA_TESLA_T4"})
+    assert done.returncode == 2
+    assert "1xNVIDIA_TESLA_T4 is attached to this trial (SWEEPS_ACCELERATOR), but torch" in done.stderr
+    assert "sees no CUDA device" in done.stderr and not (tmp_path / "model").exists()
+    cpu = run_trainer([f"--train={small_data[0]}", f"--val={small_data[1]}", "--epochs=2", "--device=cpu"],
+                      env={"AIP_MODEL_DIR": str(tmp_path / "model"), "SWEEPS_ACCELERATOR": "1xNVIDIA_TESLA_T4"})
+    assert cpu.returncode == 0, cpu.stderr

@@ -44,7 +44,10 @@ EVERY_KIND = {
 
 @pytest.fixture
 def outputs(tmp_path):
-    return load_outputs(outputs_file=write_outputs(tmp_path / "outputs.json", "acme-sweeps"))
+    return load_outputs(outputs_file=write_outputs(tmp_path / "outputs.json", "acme-sweeps", cuda_image=CUDA))
+
+
+CUDA = f"us-central1-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@{DIGEST}"
 
 
 def spec_of(**changes):
@@ -123,7 +126,7 @@ def test_metric_budget_machine_and_container(outputs):
     assert pool.machine_spec.machine_type == "n1-highmem-8"
     assert (pool.machine_spec.accelerator_type.name, pool.machine_spec.accelerator_count) == ("NVIDIA_TESLA_T4", 2)
     assert pool.replica_count == 1
-    assert pool.container_spec.image_uri.endswith("/trainer@" + DIGEST)
+    assert pool.container_spec.image_uri == CUDA  # it has a T4
     assert list(pool.container_spec.command) == []  # the image's entrypoint runs: python -m trainer
     assert list(pool.container_spec.args) == ["--train=gs://acme-sweeps/data/train_data.npz",
                                               "--val=gs://acme-sweeps/data/val_data.npz", "--epochs_cap=5"]
@@ -222,3 +225,18 @@ def test_outputs_from_the_pulumi_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(OutputsError, match="pulumi CLI is not on PATH.*--outputs FILE"):
         load_outputs(stack="vision-acme-ml")
+
+
+def test_gpu_trials_run_the_cuda_image_and_are_told_their_gpus(tmp_path):
+    gpu = spec_of(vertex={"machine_type": "g2-standard-24", "accelerator_type": "NVIDIA_L4", "accelerator_count": 2})
+    with_cuda = load_outputs(outputs_file=write_outputs(tmp_path / "o.json", cuda_image=CUDA))
+    container = build_tuning_job(gpu, with_cuda, "r").trial_job_spec.worker_pool_specs[0].container_spec
+    assert container.image_uri == CUDA
+    assert [(e.name, e.value) for e in container.env] == [("SWEEPS_ACCELERATOR", "2xNVIDIA_L4")]
+    cpu = build_tuning_job(spec_of(vertex={}), with_cuda, "r").trial_job_spec.worker_pool_specs[0].container_spec
+    assert cpu.image_uri.endswith("/trainer@" + DIGEST) and not cpu.env
+    without = load_outputs(outputs_file=write_outputs(tmp_path / "p.json"))
+    with pytest.raises(RequestError, match="has no CUDA trainer image.*sweeps:cudaImage: true"):
+        build_tuning_job(gpu, without, "r")
+    with pytest.raises(OutputsError, match="output 'cuda_image'.*not an image reference by digest"):
+        load_outputs(outputs_file=write_outputs(tmp_path / "q.json", cuda_image="us-docker.pkg.dev/p/r/t:latest"))
