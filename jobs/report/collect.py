@@ -58,11 +58,15 @@ class Sweep:
 
     def timeline(self) -> pd.DataFrame:
         """Finished trials in start order (``position`` 1, 2, ...) with ``step`` (the last step
-        reported) and ``best_so_far`` (the best succeeded objective up to each trial)."""
+        reported), ``best_so_far`` (the best succeeded objective up to each trial) and ``stopped_early``:
+        STOPPED by the local pruner, or SUCCEEDED on Vertex AI after its early stopping sent SIGTERM (the
+        reference trainer records ``stopped_by`` in metrics.json; Vertex AI keeps no such flag)."""
         starts = pd.DataFrame({"trial_id": [r.trial_id for r in self.records],
                                "started": [r.started for r in self.records],
                                "step": [r.step for r in self.records]}, columns=["trial_id", "started", "step"])
-        line = self.frame[["trial_id", "state", "objective"]].merge(starts, on="trial_id")
+        frame = self.frame.assign(stopped_early=(self.frame["state"] == "STOPPED") | (
+            self.frame["stopped_by"] == "SIGTERM" if "stopped_by" in self.frame else False))
+        line = frame[["trial_id", "state", "objective", "stopped_early"]].merge(starts, on="trial_id")
         line = line[~line["state"].isin(UNFINISHED)].sort_values("started", kind="stable").reset_index(drop=True)
         ok = line["objective"].where(line["state"] == SUCCEEDED)
         line["best_so_far"] = (ok.cummax() if self.goal == "maximize" else ok.cummin()).ffill()

@@ -105,7 +105,7 @@ def _objective_by_trial(sweep: Sweep) -> tuple[Figure, str] | None:
     at = done[done["trial_id"] == best["trial_id"]]
     ax.scatter(at["position"], at["objective"], marker="*", s=220, color=BEST, zorder=5,
                edgecolor="white", label=f"best: trial {best['trial_id']} ({number(best['objective'])})")
-    _rug(ax, line[line["state"] == "STOPPED"], STOPPED, "|", "stopped early")
+    _rug(ax, line[line["stopped_early"]], STOPPED, "|", "stopped early")
     _rug(ax, line[line["state"].isin(FAILURES)], FAILED, "x", "failed")
     ax.set_xlabel("trial, in start order")
     ax.set_ylabel(sweep.spec.metric.id)
@@ -269,12 +269,12 @@ def _curves(sweep: Sweep) -> tuple[Figure, str] | None:
 def _early_stopping(sweep: Sweep) -> tuple[Figure, str] | None:
     line = sweep.timeline()
     line = line[line["step"].notna() & line["state"].isin([SUCCEEDED, "STOPPED"])]
-    stopped = line[line["state"] == "STOPPED"]
+    stopped = line[line["stopped_early"]]
     if line.empty or (sweep.spec.early_stopping == "none" and stopped.empty):
         return None
     figure = Figure(figsize=(9, 2.8), layout="constrained")
     ax = figure.subplots()
-    for rows, color, label in ((line[line["state"] == SUCCEEDED], FINISHED, "ran to the end"),
+    for rows, color, label in ((line[~line["stopped_early"]], FINISHED, "ran to the end"),
                                (stopped, STOPPED, "stopped early")):
         ax.vlines(rows["position"], 0, rows["step"], color=color, linewidth=1.6)
         ax.scatter(rows["position"], rows["step"], color=color, s=18, zorder=3, label=label)

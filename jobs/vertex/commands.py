@@ -149,11 +149,12 @@ def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
     views = job_views(job, spec)
     console.print(f"run {run_id}: job {job.name} {job.state.name}", soft_wrap=True)
     table = Table()
-    for column in ("trial", "state", spec.metric.id, "duration", "parameters"):
+    for column in ("trial", "state", spec.metric.id, "duration", "parameters", "note"):
         table.add_column(column)
     for v in views:
         table.add_row(v.trial_id, v.state, "-" if v.objective is None else f"{v.objective:.4g}",
-                      "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters))
+                      "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters),
+                      escape(v.reason))
     console.print(table)
     return _conclude(job.state.name, job.error.message, views, spec, console, jobs.context)
 

@@ -36,7 +36,7 @@ def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
         state=VIEW_STATES.get(record.state, "ACTIVE"),
         objective=record.objective if record.objective is not None else reports.measure(spec.measurement,
                                                                                           spec.metric.goal),
-        reason=record.reason or ("stopping" if record.state == "STOPPING" else ""),
+        reason=record.reason or ("stopping: Vertex AI's early stopping ended it" if record.state == "STOPPING" else ""),
         started=record.started or time.time(),
     )
 

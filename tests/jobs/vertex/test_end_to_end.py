@@ -63,3 +63,34 @@ def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
         assert row["final_val_loss"] == pytest.approx(metrics["final_val_loss"])
         assert row["artifact_dir"] == record.artifact_dir and pd.isna(row["error"])
     assert (tmp_path / "runs" / "e2e-1" / "report.html").stat().st_size > 10_000
+
+
+def test_trials_vertex_stops_early_keep_their_artifacts_and_the_report_shows_them(tmp_path, bucket, console):
+    """The service's median rule stops a hopeless trial: the reference trainer gets SIGTERM, writes its
+    artifacts with stopped_by, the trial ends SUCCEEDED, and the report's early-stopping figure names it."""
+    for local in make_split(tmp_path / "data", rows=120):
+        uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
+    spec = write_spec(tmp_path / "spec.yaml", name="stops", metric={"id": "validation_accuracy", "goal": "maximize"},
+                      parameters={"learning_rate": {"type": "discrete", "values": [1e-6, 0.1]}},
+                      early_stopping="median",
+                      trainer={"args": ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=20000",
+                                        "--patience=20", "--min_delta=0", "--hidden=8", "--layers=1", "--log_every=0"]},
+                      trials={"max": 3, "parallel": 1})
+    with VertexStandIn(tmp_path / "vertex", seed=0) as vertex:  # seed 0 samples 0.1, 0.1, then 1e-6
+        settings = settings_for(vertex)
+        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
+                             run_id="stops-1", runs_dir=tmp_path / "runs", console=console, settings=settings)
+        records = vertex_records("stops-1", runs_dir=tmp_path / "runs", settings=settings)
+        reported = report(["stops-1"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
+                          vertex_settings=settings)
+    assert status == 0 and reported == 0, read(console)
+    slow = [r for r in records if r.parameters["learning_rate"] == 1e-6]
+    assert [r.state for r in records] == ["SUCCEEDED"] * 3 and len(slow) == 1
+    (stopped,) = slow
+    metrics = json.loads(uri.read_bytes(f"{stopped.artifact_dir}/model/metrics.json"))
+    assert metrics["stopped_by"] == "SIGTERM" and metrics["stopped_epoch"] < 20000
+    table = pd.read_csv(tmp_path / "runs" / "stops-1" / "trials.csv", dtype={"trial_id": str}).set_index("trial_id")
+    assert table.loc[stopped.trial_id, "stopped_by"] == "SIGTERM"
+    page = (tmp_path / "runs" / "stops-1" / "report.md").read_text()
+    assert f"1 of 3 trials stopped early (median), median at step {stopped.step}: trial {stopped.trial_id}" in page
+    assert f"stopped early by Vertex AI at step {stopped.step}" in read(console)

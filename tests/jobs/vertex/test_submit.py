@@ -169,6 +169,7 @@ def test_status_and_cancel(tmp_path, vertex, sweep, console):
     assert vertex_status("toy-1", runs_dir=runs, console=console, settings=settings) == 1
     assert "job cancelled: CANCELED" in read(console)
     assert [r.reason for r in vertex_records("toy-1", runs_dir=runs, settings=settings)] == ["job cancelled"] * 2
+    assert read(console).count("job cancelled │") == 2  # the note column
 
 
 def test_status_refuses_a_local_run(tmp_path, vertex, console):
