@@ -26,6 +26,11 @@ IMAGE, CUDA_IMAGE = "trainer", "trainer-cuda"
 # PyPI's torch wheels for Linux x86_64 are the CUDA builds (they bring the CUDA runtime; the GPU host brings
 # the driver); the trainer image's default index serves the CPU build.
 CUDA_TORCH_INDEX = "https://pypi.org/simple"
+# A Vertex AI run tags the image it runs "run-<run id>" (jobs/vertex/registry.py); the cleanup keeps those
+# ("If an artifact version matches criteria in both a delete policy and a keep policy, Artifact Registry
+# applies the keep policy": Artifact Registry, "Configure cleanup policies").
+RUN_TAG_PREFIX = "run-"
+TAGGER_PERMISSIONS = ["artifactregistry.tags.create", "artifactregistry.tags.get", "artifactregistry.tags.list"]
 # No grant to Vertex AI's service agents: "If you are using an Artifact Registry image from the same Google
 # Cloud project ..., then there is no further need to configure permissions" (Vertex AI, "Create a custom
 # container image for training"); their service agent roles already read the project's repositories. The
@@ -124,7 +129,7 @@ class SweepsProject(pulumi.ComponentResource):
         return trainer
 
     def _repository(self, services: list[gcp.projects.Service]) -> gcp.artifactregistry.Repository:
-        """The Docker repository: keeps the newest trainer versions."""
+        """The Docker repository: keeps the newest trainer versions and every version a run is tagged on."""
         config = self._config
         ar = gcp.artifactregistry
         repository = ar.Repository(
@@ -132,6 +137,10 @@ class SweepsProject(pulumi.ComponentResource):
             location=config.region, format="DOCKER", description=f"Trainer images of {config.team}",
             labels=self._labels, cleanup_policy_dry_run=False,
             cleanup_policies=[
+                ar.RepositoryCleanupPolicyArgs(
+                    id="keep-run-images", action="KEEP",
+                    condition=ar.RepositoryCleanupPolicyConditionArgs(
+                        tag_state="TAGGED", tag_prefixes=[RUN_TAG_PREFIX], package_name_prefixes=[IMAGE])),
                 ar.RepositoryCleanupPolicyArgs(
                     id=f"keep-{config.image_keep_count}-newest", action="KEEP",
                     most_recent_versions=ar.RepositoryCleanupPolicyMostRecentVersionsArgs(
@@ -145,8 +154,14 @@ class SweepsProject(pulumi.ComponentResource):
         return repository
 
     def _grant_launchers(self) -> None:
-        """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images."""
+        """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images and
+        tag the image a run uses (nothing else: no push, no delete)."""
         config = self._config
+        tagger = gcp.projects.IAMCustomRole(
+            f"{self._prefix}-image-tagger", project=config.project,
+            role_id=f"sweepsImageTagger_{config.team.replace('-', '_')}", title=f"Sweeps image tagger ({config.team})",
+            description="Tag a trainer image with the run that uses it, so the registry's cleanup keeps it.",
+            permissions=TAGGER_PERMISSIONS, opts=self._child()) if config.launchers else None
         for member in config.launchers:
             who = f"launcher-{_slug(member)}"
             gcp.projects.IAMMember(f"{self._prefix}-{who}-vertex", project=config.project,
@@ -161,6 +176,9 @@ class SweepsProject(pulumi.ComponentResource):
                 f"{self._prefix}-{who}-images", project=config.project, location=config.region,
                 repository=self.repository.repository_id, role="roles/artifactregistry.reader", member=member,
                 opts=self._child())
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{self._prefix}-{who}-tags", project=config.project, location=config.region,
+                repository=self.repository.repository_id, role=tagger.name, member=member, opts=self._child())
 
     def _image(self, args: SweepsProjectArgs, name: str, build_args: dict[str, str] | None = None
                ) -> pulumi.Output[str]:

@@ -43,6 +43,8 @@ class GcpMocks(pulumi.runtime.Mocks):
             email = f"{args.inputs['accountId']}@{args.inputs['project']}.iam.gserviceaccount.com"
             state |= {"email": email, "member": f"serviceAccount:{email}",
                       "name": f"projects/{args.inputs['project']}/serviceAccounts/{email}"}
+        elif args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":  # name: projects/{project}/roles/{role_id}
+            state["name"] = f"projects/{args.inputs['project']}/roles/{args.inputs['roleId']}"
         elif args.typ == "docker-build:index:Image":
             state["digest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
         return f"{args.name}-id", state

@@ -37,7 +37,8 @@ def test_program_runs_the_example_stack_to_the_end(example_keys, monkeypatch):
         "gcp:projects/iAMMember:IAMMember": 1 + launchers,
         "gcp:serviceaccount/iAMMember:IAMMember": launchers,
         "gcp:artifactregistry/repository:Repository": 1,
-        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": launchers,
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2 * launchers,  # read and tag
+        "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
         "docker-build:index:Image": 1,
         "gcp:billing/budget:Budget": 1,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra import policy
+from tests.infra.cleanup import Version, deleted
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, BUDGET_APIS
 from tests.infra.conftest import ACCESS_TOKEN, PROJECT_NUMBER, SECRET_SIG, SIG_KEY, Deployment, deploy, project_outputs
@@ -84,6 +85,7 @@ def test_launcher_grants(deployed, member):
         ("serviceaccount/iAMMember", "roles/iam.serviceAccountUser", TRAINER_NAME),
         ("storage/bucketIAMMember", "roles/storage.objectAdmin", "acme-ml-vision-sweeps"),
         ("artifactregistry/repositoryIamMember", "roles/artifactregistry.reader", "vision-sweeps"),
+        ("artifactregistry/repositoryIamMember", "projects/acme-ml/roles/sweepsImageTagger_vision", "vision-sweeps"),
     }
 
 
@@ -93,11 +95,33 @@ def test_repository_keeps_the_newest_trainer_versions(deployed):
     assert (inputs["repositoryId"], inputs["format"], inputs["location"]) == ("vision-sweeps", "DOCKER",
                                                                               "europe-west4")
     assert inputs["cleanupPolicyDryRun"] is False
-    keep, delete = inputs["cleanupPolicies"]
+    runs, keep, delete = inputs["cleanupPolicies"]
+    assert runs["action"] == "KEEP"
+    assert runs["condition"] == {"tagState": "TAGGED", "tagPrefixes": ["run-"], "packageNamePrefixes": ["trainer"]}
     assert keep["action"] == "KEEP"
     assert keep["mostRecentVersions"] == {"keepCount": 3, "packageNamePrefixes": ["trainer"]}
     assert delete["action"] == "DELETE"
     assert delete["condition"] == {"tagState": "ANY", "packageNamePrefixes": ["trainer"]}
+
+
+def test_cleanup_never_deletes_an_image_a_run_is_tagged_on(deployed):
+    """Evaluated as Artifact Registry documents its policies (tests/infra/cleanup.py): the 3 newest of each
+    image stay, an old version a run still refers to stays, the other old ones go."""
+    (repository,) = deployed.of_type("gcp:artifactregistry/repository:Repository")
+    versions = [Version("trainer", f"sha256:{age}", age, ("latest",) if age == 0 else ()) for age in range(8)]
+    versions[6] = Version("trainer", "sha256:6", 6, ("run-titanic-nn-20261001-120000",))
+    versions.append(Version("trainer-cuda", "sha256:c9", 9, ()))
+    assert deleted(repository.inputs["cleanupPolicies"], versions) == {"sha256:3", "sha256:4", "sha256:5", "sha256:7"}
+    untagged = [v if v.digest != "sha256:6" else Version("trainer", "sha256:6", 6) for v in versions]
+    assert "sha256:6" in deleted(repository.inputs["cleanupPolicies"], untagged)  # the tag is what keeps it
+
+
+def test_launchers_may_tag_images_and_nothing_more(deployed):
+    """The tagger role (granted on the repository only, see test_launcher_grants) creates and reads tags."""
+    (role,) = deployed.of_type("gcp:projects/iAMCustomRole:IAMCustomRole")
+    assert role.inputs["permissions"] == ["artifactregistry.tags.create", "artifactregistry.tags.get",
+                                          "artifactregistry.tags.list"]
+    assert role.inputs["roleId"] == "sweepsImageTagger_vision"
 
 
 def test_nothing_is_granted_to_service_agents_that_may_not_exist_yet(deployed):
