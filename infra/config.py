@@ -33,7 +33,8 @@ VERTEX_REGIONS = frozenset({
     "me-west1", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
     "asia-south1", "asia-southeast1", "asia-southeast2", "australia-southeast1", "australia-southeast2",
 })
-GCP_KEYS = ("project", "region")  # fields read from the gcp: namespace; the rest are sweeps:
+GCP_KEYS = ("project", "region")
+RUN_TAG_PREFIX = "run-"  # a Vertex AI run tags its image run-<run id>; the registry's cleanup keeps those  # fields read from the gcp: namespace; the rest are sweeps:
 
 
 class ConfigError(ValueError):

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
-from infra.config import StackConfig
+from infra.config import RUN_TAG_PREFIX, StackConfig
 
 APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "logging",
         "cloudresourcemanager")
@@ -29,7 +29,6 @@ CUDA_TORCH_INDEX = "https://pypi.org/simple"
 # A Vertex AI run tags the image it runs "run-<run id>" (jobs/vertex/registry.py); the cleanup keeps those
 # ("If an artifact version matches criteria in both a delete policy and a keep policy, Artifact Registry
 # applies the keep policy": Artifact Registry, "Configure cleanup policies").
-RUN_TAG_PREFIX = "run-"
 TAGGER_PERMISSIONS = ["artifactregistry.tags.create", "artifactregistry.tags.get", "artifactregistry.tags.list"]
 # No grant to Vertex AI's service agents: "If you are using an Artifact Registry image from the same Google
 # Cloud project ..., then there is no further need to configure permissions" (Vertex AI, "Create a custom

@@ -30,6 +30,7 @@ class ApiSettings:
 
     credentials: Credentials | None = None
     api_endpoint: str | None = None  # e.g. http://127.0.0.1:PORT for a stand-in
+    registry_endpoint: str | None = None  # Artifact Registry's API; None: Google's
     backoff: Backoff = Backoff()
     poll_s: float = 15.0
     call_timeout_s: float = 60.0  # a call unanswered this long (a silently dropped connection) is retried
@@ -52,7 +53,7 @@ class VertexJobs:
         self._api = initializer.global_config.create_client(
             client_class=utils.JobClientWithOverride, credentials=credentials,
             location_override=context.region).select_version(compat.V1)
-        self.context = context
+        self.context, self.credentials = context, credentials
         self.parent = f"projects/{context.project}/locations/{context.region}"
         self.backoff = settings.backoff
         self.timeout = settings.call_timeout_s

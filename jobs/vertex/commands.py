@@ -26,6 +26,7 @@ from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views
 from jobs.vertex.outputs import load_outputs
 from jobs.vertex.records import trial_records
+from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, check_run_id, request_json, trainer_note
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
@@ -63,6 +64,10 @@ def tune_vertex(spec_path: str | None = None, *, stack: str | None = None, outpu
         return 0
     console.print(cost.text(), soft_wrap=True)
     jobs = _connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), settings, console)
+    image = job.trial_job_spec.worker_pool_specs[0].container_spec.image_uri
+    if warning := keep_image(image, run_id, jobs.credentials, jobs.context, settings.backoff,
+                             settings.registry_endpoint):
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     job, created = jobs.submit(job)
     RunFolder.create(run_id, spec_file, {
         "backend": "vertex", "spec": str(spec_file), "job": job.name, "project": outputs.project,

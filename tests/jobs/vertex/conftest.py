@@ -66,4 +66,5 @@ def vertex(tmp_path):
 def settings_for(standin: VertexStandIn, backoff: Backoff = FAST) -> ApiSettings:
     from google.auth.credentials import AnonymousCredentials
 
-    return ApiSettings(credentials=AnonymousCredentials(), api_endpoint=standin.url, backoff=backoff, poll_s=0.05)
+    return ApiSettings(credentials=AnonymousCredentials(), api_endpoint=standin.url, registry_endpoint=standin.url,
+                       backoff=backoff, poll_s=0.05)

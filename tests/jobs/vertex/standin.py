@@ -46,10 +46,12 @@ JobPb = HyperparameterTuningJob.pb()
 TrialPb = Trial.pb()
 SpecPb = StudySpec.pb()
 ParameterSpecPb = SpecPb.ParameterSpec
+TAGS = re.compile(r"^/v1/(?P<package>projects/[^/]+/locations/[^/]+/repositories/[^/]+/packages/[^/]+)/tags$")
 JOBS = re.compile(r"^/v1/(?P<parent>projects/[^/]+/locations/[^/]+)/hyperparameterTuningJobs"
                   r"(?:/(?P<id>[^/:]+)(?P<cancel>:cancel)?)?$")
 LABEL_CLAUSE = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]*)"$')
-STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                429: "RESOURCE_EXHAUSTED",
                 500: "INTERNAL", 503: "UNAVAILABLE"}
 POLL_S = 0.05
 # Trial.State (aiplatform v1): STATE_UNSPECIFIED, REQUESTED, ACTIVE, STOPPING, SUCCEEDED, INFEASIBLE.
@@ -158,6 +160,7 @@ class VertexStandIn:
         self.jobs: dict[str, object] = {}  # resource name -> HyperparameterTuningJob message (raw protobuf)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered; 0 when dropped)
         self.faults: list[Fault] = []
+        self.tags: dict[tuple[str, str], str] = {}  # Artifact Registry: (package, tag id) -> version
         self.lock = threading.RLock()
         self._cancelled: set[str] = set()
         # A quota metric that runs out once a job starts: its jobs fail with error code 8 and Vertex's
@@ -186,6 +189,11 @@ class VertexStandIn:
 
     def fail_next(self, fault: Fault) -> None:
         self.faults.append(fault)
+
+    def create_answers(self) -> list[int]:
+        """The status answered to each create request, in order (0 when the connection was dropped)."""
+        return [status for method, path, status in self.requests
+                if method == "POST" and path.endswith("hyperparameterTuningJobs")]
 
     def creates(self) -> int:
         """Create requests that were carried out."""
@@ -233,6 +241,9 @@ class VertexStandIn:
             # Google's OAuth2 token endpoint for a refresh token that has expired or been revoked
             # (developers.google.com/identity/protocols/oauth2: "invalid_grant").
             raise ApiError(400, "Token has been expired or revoked.", oauth="invalid_grant")
+        tags = TAGS.match(path)
+        if method == "POST" and tags:
+            return self._tag(tags["package"], query, body)
         match = JOBS.match(path)
         if not match:
             raise ApiError(404, f"no such method: {method} {path}")
@@ -298,6 +309,19 @@ class VertexStandIn:
         self._threads.append(thread)
         thread.start()
         return self._json(job)
+
+    def _tag(self, package: str, query: dict, body: bytes) -> dict:
+        """Artifact Registry v1 projects.locations.repositories.packages.tags.create: tagId in the query, the
+        Tag (name, version) in the body; an existing tag is ALREADY_EXISTS (409)."""
+        tag_id, tag = query.get("tagId", [""])[0], json.loads(body or b"{}")
+        if not tag_id or tag.get("name") != f"{package}/tags/{tag_id}" or \
+                not str(tag.get("version", "")).startswith(f"{package}/versions/sha256:"):
+            raise ApiError(400, f"invalid tag {tag_id!r} for {package}: {tag}")
+        with self.lock:
+            if (package, tag_id) in self.tags:
+                raise ApiError(409, f"tag {tag_id} already exists")
+            self.tags[(package, tag_id)] = tag["version"]
+        return tag
 
     def _list(self, parent: str, query: dict) -> dict:
         wanted = {}

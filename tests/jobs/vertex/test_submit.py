@@ -71,8 +71,7 @@ def test_smoke_submits_one_trial(vertex, sweep, console):
 def test_a_503_is_retried_and_then_succeeds(vertex, sweep, console):
     vertex.fail_next(Fault("POST", 503, path=CREATE))
     assert sweep(detach=True) == 0
-    posts = [status for method, path, status in vertex.requests if method == "POST"]
-    assert posts == [503, 200]
+    assert vertex.create_answers() == [503, 200]
     assert "ServiceUnavailable" in read(console) and "retrying in" in read(console)
     assert len(vertex.jobs) == 1
 
@@ -95,7 +94,7 @@ def test_permission_denied_names_the_missing_role(tmp_path, vertex, sweep, messa
     with pytest.raises(PermissionProblem) as caught:
         sweep()
     assert says in str(caught.value) and message in str(caught.value)
-    assert [s for m, _, s in vertex.requests if m == "POST"] == [403]  # not retried
+    assert vertex.create_answers() == [403]  # not retried
     assert not (tmp_path / "runs" / "toy-1").exists()
 
 
@@ -106,11 +105,11 @@ def test_an_exhausted_quota_is_named_and_a_rate_limit_is_retried(vertex, sweep):
     with pytest.raises(QuotaProblem, match="quota exhausted: aiplatform.googleapis.com/custom_model_training_cpus "
                                            "in project acme-ml, region us-central1"):
         sweep()
-    assert [s for m, _, s in vertex.requests if m == "POST"] == [429]
+    assert vertex.create_answers() == [429]
     vertex.fail_next(Fault("POST", 429, "Quota exceeded for quota metric 'Resource management requests' and limit "
                                         "'Resource management requests per minute per region'", path=CREATE))
     assert sweep(detach=True) == 0
-    assert [s for m, _, s in vertex.requests if m == "POST"] == [429, 429, 200]
+    assert vertex.create_answers() == [429, 429, 200]
 
 
 def test_following_survives_dropped_connections_and_names_the_best_by_goal(tmp_path, vertex, sweep, console):
@@ -232,3 +231,24 @@ def test_the_service_stops_trials_early_and_the_live_table_says_so(tmp_path, ver
     for record in stopped:
         assert f"trial {record.trial_id} SUCCEEDED" in text
         assert f"(stopped early by Vertex AI at step {record.step})" in text
+
+
+TAG_PATH = r"/tags$"
+PACKAGE = "projects/acme-ml/locations/us-central1/repositories/vision-sweeps/packages/trainer"
+
+
+def test_a_run_tags_its_image_so_the_registry_keeps_it(tmp_path, vertex, sweep, console):
+    assert sweep(detach=True) == 0
+    assert vertex.tags == {(PACKAGE, "run-toy-1"): f"{PACKAGE}/versions/sha256:" + "0123456789abcdef" * 4}
+    shutil.rmtree(tmp_path / "runs")  # submitted again: the tag exists (409), which is fine
+    assert sweep(detach=True) == 0
+    assert "could not tag" not in read(console) and len(vertex.tags) == 1
+    assert sweep(run_id="toy-2", dry_run=True) == 0 and len(vertex.tags) == 1  # a dry run tags nothing
+
+
+def test_a_tag_refused_is_a_warning_and_the_sweep_still_runs(vertex, sweep, console):
+    vertex.fail_next(Fault("POST", 403, "Permission 'artifactregistry.tags.create' denied", path=TAG_PATH))
+    assert sweep(detach=True) == 0 and len(vertex.jobs) == 1 and not vertex.tags
+    text = read(console)
+    assert "warning: could not tag the image as run-toy-1" in text and "artifactregistry.tags.create" in text
+    assert "`invoke infra.up` grants launchers the tagger role" in text
