@@ -24,6 +24,8 @@ def metrics_record(config: TrainConfig, result: FitResult, rows: tuple[int, int]
     return {
         "final_val_accuracy": _finite_or_none(result.final_val_accuracy),
         "final_val_loss": _finite_or_none(result.final_val_loss),
+        "final_val_auc": _finite_or_none(result.final_val_auc),
+        "final_val_f1": _finite_or_none(result.final_val_f1),
         "best_val_loss": _finite_or_none(result.best_val_loss),
         "best_val_accuracy": max(finite_acc) if finite_acc else None,
         "best_epoch": result.best_epoch,

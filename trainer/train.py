@@ -32,6 +32,8 @@ class FitResult:
     stopped_epoch: int
     final_val_loss: float
     final_val_accuracy: float
+    final_val_auc: float  # ROC AUC and F1 (threshold 0.5) of the final model: measured once, not per epoch
+    final_val_f1: float
     early_stopped: bool
     diverged: bool
     interrupted: bool  # asked to stop (SIGTERM) and stopped after the epoch it was in
@@ -55,6 +57,26 @@ def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn) -> tu
         accuracy = ((logits > 0).to(y.dtype) == y).to(torch.float32).mean()
         values = torch.stack([loss, accuracy]).tolist()
     return values[0], values[1]
+
+
+def _ranking(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """ROC AUC (the Mann-Whitney statistic, ties counted half) and F1 of the positive class at 0.5;
+    NaN where a split holds one class only (AUC) or no positive is predicted or present (F1)."""
+    model.eval()
+    with torch.inference_mode():
+        scores = model(X).squeeze(1).double().cpu()
+    labels = y.cpu().bool()
+    positives, negatives = scores[labels], scores[~labels]
+    if len(positives) and len(negatives):
+        above = (positives[:, None] > negatives[None, :]).double().sum()
+        ties = (positives[:, None] == negatives[None, :]).double().sum()
+        auc = float((above + 0.5 * ties) / (len(positives) * len(negatives)))
+    else:
+        auc = float("nan")
+    predicted = scores > 0
+    true_positive = float((predicted & labels).sum())
+    denominator = float(predicted.sum() + labels.sum())
+    return auc, (2 * true_positive / denominator if denominator else float("nan"))
 
 
 def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
@@ -114,9 +136,10 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
     if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
     final_loss, final_acc = _evaluate(model, Xva, yva, loss_fn)
+    final_auc, final_f1 = _ranking(model, Xva, yva)
     return FitResult(
         model=model, history=history, best_epoch=best_epoch, best_val_loss=best_val,
         stopped_epoch=stopped_epoch, final_val_loss=final_loss, final_val_accuracy=final_acc,
-        early_stopped=stopped_epoch < config.epochs, diverged=diverged, interrupted=interrupted, seconds=time.perf_counter() - started,
-        architecture=architecture,
+        final_val_auc=final_auc, final_val_f1=final_f1, early_stopped=stopped_epoch < config.epochs,
+        diverged=diverged, interrupted=interrupted, seconds=time.perf_counter() - started, architecture=architecture,
     )

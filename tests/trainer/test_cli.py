@@ -241,3 +241,22 @@ def test_a_gpu_trial_without_cuda_refuses_to_train_on_the_cpu(tmp_path, small_da
     cpu = run_trainer([f"--train={small_data[0]}", f"--val={small_data[1]}", "--epochs=2", "--device=cpu"],
                       env={"AIP_MODEL_DIR": str(tmp_path / "model"), "SWEEPS_ACCELERATOR": "1xNVIDIA_TESLA_T4"})
     assert cpu.returncode == 0, cpu.stderr
+
+
+def test_metrics_json_has_the_final_models_auc_and_f1_as_scikit_learn_computes_them(tmp_path, small_data):
+    import torch
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from trainer.model import load_model
+
+    done, model_dir, _ = _train(tmp_path, *small_data, "--epochs=40", "--learning_rate=0.01", "--hidden=8")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    val = np.load(small_data[1])
+    model = load_model(torch.load(model_dir / "model.pt"))
+    model.eval()
+    with torch.inference_mode():
+        scores = model(torch.from_numpy(val["X_val"])).squeeze(1).numpy()
+    assert metrics["final_val_auc"] == pytest.approx(roc_auc_score(val["y_val"], scores))
+    assert metrics["final_val_f1"] == pytest.approx(f1_score(val["y_val"], scores > 0))
+    assert 0.5 < metrics["final_val_auc"] <= 1.0
