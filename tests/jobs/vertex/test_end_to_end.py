@@ -22,22 +22,29 @@ from trainer import uri
 pytestmark = pytest.mark.slow
 
 
-def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
+def sweep_and_report(tmp_path, bucket, console, spec, run_id: str, seed: int = 0):
+    """Upload a small split to the bucket, run ``spec`` on the stand-in (the reference trainer as each trial's
+    container), then report it; returns (tune status, the run's records, report status)."""
     for local in make_split(tmp_path / "data", rows=120):
         uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
+    with VertexStandIn(tmp_path / "vertex", seed=seed) as vertex:
+        settings = settings_for(vertex)
+        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
+                             run_id=run_id, runs_dir=tmp_path / "runs", console=console, settings=settings)
+        records = vertex_records(run_id, runs_dir=tmp_path / "runs", settings=settings)
+        reported = report([run_id], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
+                          vertex_settings=settings)
+    return status, records, reported
+
+
+def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
     spec = write_spec(tmp_path / "spec.yaml", name="e2e", metric={"id": "validation_accuracy", "goal": "maximize"},
                       parameters={"learning_rate": {"type": "double", "min": 1e-3, "max": 1e-1, "scale": "log"},
                                   "hidden": {"type": "discrete", "values": [4, 8]}},
                       trainer={"args": ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=3",
                                         "--layers=1", "--log_every=0"]},
                       trials={"max": 2, "parallel": 2})
-    with VertexStandIn(tmp_path / "vertex") as vertex:
-        settings = settings_for(vertex)
-        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
-                             run_id="e2e-1", runs_dir=tmp_path / "runs", console=console, settings=settings)
-        records = vertex_records("e2e-1", runs_dir=tmp_path / "runs", settings=settings)
-        reported = report(["e2e-1"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
-                          vertex_settings=settings)
+    status, records, reported = sweep_and_report(tmp_path, bucket, console, spec, "e2e-1")
     assert status == 0 and reported == 0, read(console)
     assert [(r.trial_id, r.state) for r in records] == [("1", "SUCCEEDED"), ("2", "SUCCEEDED")]
     for record in records:
@@ -68,21 +75,14 @@ def test_spec_to_trials_on_gcs(tmp_path, bucket, console):
 def test_trials_vertex_stops_early_keep_their_artifacts_and_the_report_shows_them(tmp_path, bucket, console):
     """The service's median rule stops a hopeless trial: the reference trainer gets SIGTERM, writes its
     artifacts with stopped_by, the trial ends SUCCEEDED, and the report's early-stopping figure names it."""
-    for local in make_split(tmp_path / "data", rows=120):
-        uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
     spec = write_spec(tmp_path / "spec.yaml", name="stops", metric={"id": "validation_accuracy", "goal": "maximize"},
                       parameters={"learning_rate": {"type": "discrete", "values": [1e-6, 0.1]}},
                       early_stopping="median",
                       trainer={"args": ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=20000",
                                         "--patience=20", "--min_delta=0", "--hidden=8", "--layers=1", "--log_every=0"]},
                       trials={"max": 3, "parallel": 1})
-    with VertexStandIn(tmp_path / "vertex", seed=0) as vertex:  # seed 0 samples 0.1, 0.1, then 1e-6
-        settings = settings_for(vertex)
-        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
-                             run_id="stops-1", runs_dir=tmp_path / "runs", console=console, settings=settings)
-        records = vertex_records("stops-1", runs_dir=tmp_path / "runs", settings=settings)
-        reported = report(["stops-1"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
-                          vertex_settings=settings)
+    # the stand-in's seed 0 samples 0.1, 0.1, then 1e-6
+    status, records, reported = sweep_and_report(tmp_path, bucket, console, spec, "stops-1", seed=0)
     assert status == 0 and reported == 0, read(console)
     slow = [r for r in records if r.parameters["learning_rate"] == 1e-6]
     assert [r.state for r in records] == ["SUCCEEDED"] * 3 and len(slow) == 1
