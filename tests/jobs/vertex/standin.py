@@ -270,7 +270,7 @@ class VertexStandIn:
             shown = JobPb()
             shown.CopyFrom(job)
         trials = list(shown.trials)
-        self.order.shuffle(trials)
+        self.order.shuffle(trials)  # the API promises no order of HyperparameterTuningJob.trials
         del shown.trials[:]
         shown.trials.extend(trials)
         return json_format.MessageToDict(shown)
@@ -279,8 +279,11 @@ class VertexStandIn:
         job = JobPb()
         try:
             json_format.Parse(body, job, ignore_unknown_fields=False)
-        except json_format.ParseError as exc:
+        except json_format.ParseError as exc:  # the REST API refuses unknown fields: "Invalid JSON payload"
             raise ApiError(400, f"Invalid JSON payload received. {exc}") from None
+        # Fields the aiplatform v1 reference marks Required on HyperparameterTuningJob, StudySpec and
+        # CustomJobSpec; the single worker pool and the base output directory are what a tuning job of one
+        # replica needs (the reference does not mark them required: these are our jobs' shape).
         problems = [what for what, bad in (
             ("display_name", not job.display_name),
             ("study_spec.metrics", not job.study_spec.metrics),
@@ -324,6 +327,8 @@ class VertexStandIn:
         return tag
 
     def _list(self, parent: str, query: dict) -> dict:
+        """ListHyperparameterTuningJobs: the reference's filter grammar, reduced to the
+        ``labels.KEY="VALUE"`` clauses joined by AND that our client sends; anything else is a 400."""
         wanted = {}
         text = query.get("filter", [""])[0]
         for clause in filter(None, (c.strip() for c in re.split(r"\s+AND\s+", text))):
