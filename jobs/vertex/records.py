@@ -44,9 +44,11 @@ def _time(trial: Trial, name: str) -> dt.datetime | None:
 
 
 def _step(trial: Trial) -> int | None:
-    if "final_measurement" in trial:
-        return trial.final_measurement.step_count
-    return trial.measurements[-1].step_count if trial.measurements else None
+    """The last step the trial reported (Trial.measurements are in step order); the final measurement's step
+    is the chosen one (the best, with measurement: best), not the last."""
+    if trial.measurements:
+        return trial.measurements[-1].step_count
+    return trial.final_measurement.step_count if "final_measurement" in trial else None
 
 
 def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
