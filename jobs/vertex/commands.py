@@ -23,7 +23,7 @@ from jobs.tune import plan_table, with_budget
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices, planned_trials
 from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
-from jobs.vertex.follow import follow, job_views
+from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.outputs import load_outputs
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
@@ -151,7 +151,7 @@ def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
     console = console or Console()
     meta, spec, jobs = _open(RunFolder.open(run_id, runs_dir), settings, console)
     job = jobs.get(meta["job"])
-    views = job_views(job, spec)
+    views = with_stops_from_artifacts(job_views(job, spec))
     console.print(f"run {run_id}: job {job.name} {job.state.name}", soft_wrap=True)
     table = Table()
     for column in ("trial", "state", spec.metric.id, "duration", "parameters", "note"):

@@ -24,6 +24,23 @@ from jobs.vertex.records import trial_record
 VIEW_STATES = {"SUCCEEDED": "SUCCEEDED", "INFEASIBLE": "INFEASIBLE"}  # the rest are still running: ACTIVE
 
 
+def stopped_note(step: int | None) -> str:
+    return f"stopped early by Vertex AI at step {step}"
+
+
+def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
+    """Vertex AI keeps no flag on a trial its early stopping ended once it is SUCCEEDED; the reference trainer
+    records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials."""
+    from jobs import storage
+    from jobs.report.collect import METRICS_FILE, parse_metrics
+    from trainer import uri
+
+    done = {v.trial_id: uri.join(v.model_dir, METRICS_FILE) for v in views if v.state == "SUCCEEDED" and not v.reason}
+    fetched = storage.fetch_many(done.values())
+    stopped = {t for t, location in done.items() if parse_metrics(fetched[location])[0].get("stopped_by") == "SIGTERM"}
+    return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in views]
+
+
 def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
     """The trial as progress shows it: still running unless SUCCEEDED or INFEASIBLE, with its final
     value or, before it has one, the value so far by the spec's measurement."""
@@ -64,7 +81,7 @@ class TrialEvents:
         for view in job_views(job, self.spec):
             if view.trial_id in self._stopping and view.trial_id not in stopping:
                 # Once it has ended, a stopped trial is SUCCEEDED like any other: only the follower saw it stop.
-                view = dataclasses.replace(view, reason=f"stopped early by Vertex AI at step {view.step}")
+                view = dataclasses.replace(view, reason=stopped_note(view.step))
             before = self._states.get(view.trial_id)
             if view.state in DONE and before not in DONE and self._snapshots:
                 self.progress("finished", view)

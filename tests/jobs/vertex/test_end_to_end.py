@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from jobs.report import report
-from jobs.vertex.commands import tune_vertex, vertex_records
+from jobs.vertex.commands import tune_vertex, vertex_records, vertex_status
 from tests.conftest import make_split
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 def sweep_and_report(tmp_path, bucket, console, spec, run_id: str, seed: int = 0):
     """Upload a small split to the bucket, run ``spec`` on the stand-in (the reference trainer as each trial's
-    container), then report it; returns (tune status, the run's records, report status)."""
+    container), then report it and show its status; returns (tune status, the run's records, report status)."""
     for local in make_split(tmp_path / "data", rows=120):
         uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
     with VertexStandIn(tmp_path / "vertex", seed=seed) as vertex:
@@ -34,6 +34,8 @@ def sweep_and_report(tmp_path, bucket, console, spec, run_id: str, seed: int = 0
         records = vertex_records(run_id, runs_dir=tmp_path / "runs", settings=settings)
         reported = report([run_id], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
                           vertex_settings=settings)
+        console.print("--- status ---")
+        vertex_status(run_id, runs_dir=tmp_path / "runs", console=console, settings=settings)
     return status, records, reported
 
 
@@ -93,4 +95,8 @@ def test_trials_vertex_stops_early_keep_their_artifacts_and_the_report_shows_the
     assert table.loc[stopped.trial_id, "stopped_by"] == "SIGTERM"
     page = (tmp_path / "runs" / "stops-1" / "report.md").read_text()
     assert f"1 of 3 trials stopped early (median), median at step {stopped.step}: trial {stopped.trial_id}" in page
-    assert f"stopped early by Vertex AI at step {stopped.step}" in read(console)
+    live, status_text = read(console).split("--- status ---")
+    assert f"stopped early by Vertex AI at step {stopped.step}" in live
+    row = next(line for line in status_text.splitlines() if line.startswith(f"│ {stopped.trial_id} "))
+    assert f"stopped early by Vertex AI at step {stopped.step}" in row  # after the fact, from metrics.json
+    assert status_text.count("stopped early") == 1
