@@ -13,6 +13,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,35 @@ from pathlib import Path
 from jobs.errors import UserError
 
 RUNS_DIR = Path("runs")
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a Vertex AI label value, and one folder name under runs/
+META = "run.json"
 
 
 class RunError(UserError, RuntimeError):
     """The run folder is missing, busy or not a run."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is a Vertex AI label value (1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit) on
+    both backends, so it is always one folder under runs/ and never a path."""
+    if not RUN_ID.match(run_id):
+        raise RunError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-', "
+                       "starting with a letter or digit (it names a folder under runs/ and a Vertex AI label)")
+    return run_id
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``: a reader sees
+    the old file or the new one, never half of one, whatever happens in between."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def new_run_id(spec_name: str, now: dt.datetime | None = None) -> str:
@@ -60,24 +86,40 @@ class RunFolder:
         return self.artifacts / trial_id
 
     def meta(self) -> dict:
+        """run.json; a missing, unreadable or damaged one is a RunError that says so."""
+        path = self.root / META
         try:
-            return json.loads((self.root / "run.json").read_text())
+            meta = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RunError(f"{self.root}: not a run folder (no run.json)") from None
+            raise RunError(f"{self.root}: not a run folder (no {META})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{path} is damaged ({exc}): it is not the record this tool writes; restore it from a "
+                           "backup, or start a new run") from None
+        if not isinstance(meta, dict) or "backend" not in meta:
+            raise RunError(f"{path} is damaged (not a run record with a backend): restore it from a backup, or "
+                           "start a new run")
+        return meta
 
     @classmethod
     def create(cls, run_id: str, spec_file: Path, meta: dict, runs_dir: Path = RUNS_DIR) -> "RunFolder":
-        root = runs_dir / run_id
-        if (root / "run.json").exists():
+        root = runs_dir / check_run_id(run_id)
+        if (root / META).exists():
             raise RunError(f"run {run_id} exists already in {runs_dir}: resume it with --resume {run_id}")
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(spec_file, root / "spec.yaml")
-        (root / "run.json").write_text(json.dumps({"run_id": run_id, **meta}, indent=2) + "\n")
+        if root.exists() and any(root.iterdir()):
+            raise RunError(f"{root} already holds files but no {META} (a run whose record was lost, or not a run): "
+                           f"it is not adopted, so its trials cannot mix with a new run's. Move it away "
+                           f"(mv {root} {root}.old) or pick another --run-id")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(spec_file, root / "spec.yaml")
+            write_atomically(root / META, json.dumps({"run_id": run_id, **meta}, indent=2) + "\n")
+        except OSError as exc:
+            raise RunError(f"cannot write the run folder {root}: {exc.strerror or exc}") from None
         return cls(root)
 
     @classmethod
     def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> "RunFolder":
-        folder = cls(runs_dir / run_id)
+        folder = cls(runs_dir / check_run_id(run_id))
         folder.meta()
         return folder
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
 from jobs.reference import is_reference_trainer
-from jobs.runs import RUNS_DIR, RunFolder, RunLock, new_run_id
+from jobs.runs import RUNS_DIR, RunFolder, RunLock, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import best_trial
 
@@ -65,6 +65,7 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         spec = with_budget(load_spec(folder.spec_path), meta["trials"], meta["parallel"], False)
         data_root, seed, trial_timeout = meta["data_root"], meta["seed"], meta.get("trial_timeout")
     else:
+        run_id = check_run_id(run_id) if run_id else None  # before anything is prepared or started
         spec = with_budget(load_runnable_spec(spec_path or DEFAULT_SPEC), trials, parallel, smoke)
         data_root = data_root or DEFAULT_DATA
     for advice in spec.advisories():

@@ -73,7 +73,7 @@ def _runs_newest_first(runs_dir: Path) -> list[str]:
     for meta in runs_dir.glob("*/run.json"):
         try:
             created = RunFolder(meta.parent).meta().get("created", "")
-        except ValueError:  # a half-written run.json: order it by file time alone
+        except RunError:  # a damaged run.json: order it by file time alone (reporting it says what is wrong)
             created = ""
         found.append((created, meta.stat().st_mtime, meta.parent.name))
     return [name for *_, name in sorted(found, reverse=True)]

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jobs.progress import Progress, params_text
-from jobs.runs import RUNS_DIR, RunError, RunFolder, new_run_id
+from jobs.runs import RUNS_DIR, RunError, RunFolder, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import TrialRecord, best_trial
 from jobs.defaults import DEFAULT_SPEC
@@ -27,7 +27,7 @@ from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.outputs import load_outputs
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
-from jobs.vertex.request import base_output_dir, build_tuning_job, check_run_id, request_json, trainer_note
+from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, trainer_note
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
 ENDED_BADLY = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")

@@ -9,7 +9,6 @@ account, writing under ``<artifacts_root>/<spec name>/<run id>/<trial id>/``.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
@@ -26,13 +25,13 @@ from google.cloud.aiplatform_v1.types import (
 from google.protobuf import json_format
 
 from jobs.errors import UserError
+from jobs.runs import check_run_id
 from jobs.reference import ACCELERATOR_ENV, is_reference_trainer
 from jobs.spec import Parameter, Spec
 from jobs.vertex.outputs import StackOutputs
 
 ParameterSpec = StudySpec.ParameterSpec
 Condition = ParameterSpec.ConditionalParameterSpec
-RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a Vertex label value, and a folder name
 ALGORITHMS = {"adaptive": StudySpec.Algorithm.ALGORITHM_UNSPECIFIED,  # Vertex's Bayesian default
               "random": StudySpec.Algorithm.RANDOM_SEARCH,
               "grid": StudySpec.Algorithm.GRID_SEARCH}
@@ -47,14 +46,6 @@ ENTRYPOINT = ["python", "-m", "trainer"]  # what the trainer image runs (trainer
 
 class RequestError(UserError, ValueError):
     """The spec or run id cannot become a Vertex AI job."""
-
-
-def check_run_id(run_id: str) -> str:
-    """A run id is also a Vertex label value: 1-63 of a-z, 0-9, '_' and '-'."""
-    if not RUN_ID.match(run_id):
-        raise RequestError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-' "
-                           "(it becomes a Vertex AI label)")
-    return run_id
 
 
 def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:

@@ -11,7 +11,8 @@ from google.protobuf import json_format
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.commands import tune_vertex
 from jobs.vertex.outputs import OutputsError, load_outputs
-from jobs.vertex.request import RequestError, build_tuning_job, check_run_id, study_spec, trainer_note
+from jobs.runs import RunError, check_run_id
+from jobs.vertex.request import RequestError, build_tuning_job, study_spec, trainer_note
 from tests.jobs.vertex.conftest import DIGEST, read, write_outputs, write_spec
 
 P = StudySpec.ParameterSpec
@@ -152,7 +153,7 @@ def test_max_failed_above_max_is_sent_as_max(outputs):
 def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
     with pytest.raises(SpecError, match="NVIDIA_TESLA_T5 is not a GPU that Vertex AI training attaches"):
         spec_of(vertex={"accelerator_type": "NVIDIA_TESLA_T5", "accelerator_count": 1})
-    with pytest.raises(RequestError, match="Vertex AI label"):
+    with pytest.raises(RunError, match="Vertex AI label"):
         check_run_id("Run_1")
     with pytest.raises(RequestError, match="gs:// prefix"):
         build_tuning_job(spec_of(), outputs, "r", data_root="data/default")
