@@ -44,7 +44,7 @@ def test_forked_trials_match_fresh_processes(tmp_path):
     spec = small_spec(tmp_path, trials={"max": 3, "parallel": 2})
     results = {}
     for warm in (True, False):
-        run_id = f"warm-{warm}"
+        run_id = f"warm-{str(warm).lower()}"
         status = tune_local(str(spec), run_id=run_id, data_root=str(tmp_path / "data"), seed=4, warm=warm,
                             runs_dir=tmp_path / "runs", console=Console(quiet=True))
         assert status == 0
