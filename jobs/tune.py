@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
     if is_reference_trainer(spec.trainer.command):
         launcher.prestart()  # its imports overlap ours
 
+    from jobs.local import journal
     from jobs.local.backend import LocalSweep, views
     from jobs.progress import Progress, params_text
 
@@ -94,6 +96,9 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
             runs_dir)
     console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
     with RunLock(folder):
+        if aside := journal.repair(folder.journal):
+            console.print(f"[yellow]warning:[/] {folder.journal} ended in a torn write (a full disk or a crash); "
+                          f"the torn bytes are kept in {aside.name}, every whole record is used", soft_wrap=True)
         sweep = LocalSweep(spec, folder, data_root, seed=seed, trial_timeout=trial_timeout, launcher=launcher)
         progress = Progress(spec.name, spec.metric.goal, sweep.max_trials, sweep.parallel, console=console)
         progress.seed(views(sweep.study))
@@ -104,6 +109,13 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         except KeyboardInterrupt:
             console.print(f"interrupted: running trials stopped. Resume with: invoke tune --resume {folder.run_id}")
             return 130
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            console.print(f"[red]the disk is full[/] ({exc.filename or folder.root}): the sweep stopped; every trial "
+                          f"recorded before stays. Free some space, then resume with: invoke tune --resume "
+                          f"{folder.run_id}", soft_wrap=True)
+            return 1
     if not progress.live_mode:  # the live table ends with the same line
         console.print(progress.summary(), soft_wrap=True)
     best = best_trial(trials_seen, spec.metric.goal)

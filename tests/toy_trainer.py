@@ -2,7 +2,8 @@
 
 --mode picks its behaviour: good (fast), bad (slow, poor values, for early stopping), crash (exit 3
 after one report), silent (reports nothing), hang (sleeps), print (prints `<metric>: <value>` lines
-instead of using hypertune). Used by the sweep tests as a real subprocess trial.
+instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2). Used by
+the sweep tests as a real subprocess trial.
 """
 
 import argparse
@@ -18,6 +19,7 @@ parser.add_argument("--steps", type=int, default=5)
 parser.add_argument("--step_seconds", type=float, default=0.0)
 parser.add_argument("--metric", default="loss")
 parser.add_argument("--marker", default="")
+parser.add_argument("--spew_bytes", type=int, default=1_000_000)
 args = parser.parse_args()
 
 value = (args.x - 1) ** 2 + (args.y + 2) ** 2
@@ -25,6 +27,10 @@ if args.mode == "hang":
     time.sleep(3600)
 if args.mode == "silent":
     sys.exit(0)
+if args.mode == "spew":
+    sys.stdout.write("x" * args.spew_bytes)
+    sys.stdout.flush()
+    sys.exit(2)
 tuner = None
 if args.mode != "print":
     import hypertune

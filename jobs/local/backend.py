@@ -19,7 +19,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from jobs.local import search
+from jobs.local import journal, search
 from jobs.local.process import Launcher, TrialProcess
 from jobs.measurements import FileTail, Reports, log_tail, read_whole
 from jobs.runs import RunFolder
@@ -79,9 +79,24 @@ class _KernelLock:
 
 
 def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
-    """A run's study, to read (also while its sweep runs)."""
+    """A run's study, to read (also while its sweep runs). A journal damaged in the middle by an older
+    resume is read through a repaired copy; the run's own file is repaired by the next resume."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.load_study(study_name=study_name, storage=run_storage(folder))
+    try:
+        return optuna.load_study(study_name=study_name, storage=run_storage(folder))
+    except ValueError:  # json.JSONDecodeError, or Optuna's "Invalid log format."
+        import tempfile
+
+        from optuna.storages.journal import JournalFileBackend
+
+        good, _ = journal.split_torn(folder.journal.read_bytes())
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / "study.journal"
+            copy.write_bytes(good)
+            memory = optuna.storages.InMemoryStorage()
+            optuna.copy_study(from_study_name=study_name, to_study_name=study_name, to_storage=memory,
+                              from_storage=optuna.storages.JournalStorage(JournalFileBackend(str(copy))))
+            return optuna.load_study(study_name=study_name, storage=memory)
 
 
 def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
@@ -280,6 +295,10 @@ class LocalSweep:
                         self._conclude(number, code)
         except KeyboardInterrupt:
             self._interrupt()
+            raise
+        except OSError:  # a full disk, say: the journal cannot take more, so only the processes are stopped
+            for run in self.active.values():
+                run.process.kill()
             raise
         finally:
             self.launcher.close()

@@ -1,0 +1,114 @@
+"""Faults a sweep meets outside the code, as real processes: a torn journal, a full disk.
+
+The disk is a real tmpfs of a few hundred KB (needs root, as CI has; skipped otherwise); trials are real
+subprocesses of tests/toy_trainer.py and the orchestrator is `invoke tune` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+from jobs.local.backend import load_run_study, views
+from jobs.local.journal import split_torn
+from jobs.runs import RunFolder
+from tests.conftest import REPO
+
+TOY = str(REPO / "tests" / "toy_trainer.py")
+
+
+def invoke(cwd, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def write_spec(path, trials: int, mode: str = "good") -> None:
+    path.write_text(yaml.safe_dump({
+        "name": "toy", "metric": {"id": "loss", "goal": "minimize"},
+        "parameters": {"x": {"type": "double", "min": -3.0, "max": 3.0}}, "algorithm": "random",
+        "trials": {"max": trials, "parallel": 1}, "trainer": {"command": [sys.executable, TOY],
+                                                               "args": ["--steps=2", f"--mode={mode}"]}}))
+
+
+def trials_of(root, run_id: str = "r") -> list:
+    return views(load_run_study(RunFolder.open(run_id, root / "runs"), "toy"))
+
+
+def test_split_torn_keeps_every_whole_record():
+    a, b, c = (json.dumps({"op_code": i, "worker_id": "w"}).encode() for i in range(3))
+    assert split_torn(a + b"\n" + b + b"\n") == (a + b"\n" + b + b"\n", b"")
+    assert split_torn(a + b"\n" + b[:7]) == (a + b"\n", b[:7])  # torn tail
+    assert split_torn(a + b"\n" + b[:7] + c + b"\n") == (a + b"\n" + c + b"\n", b[:7])  # a record glued on
+
+
+def test_a_torn_journal_is_set_aside_and_the_run_stays_readable_and_resumable(tmp_path):
+    write_spec(tmp_path / "spec.yaml", trials=2)
+    assert invoke(tmp_path, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    journal = tmp_path / "runs" / "r" / "study.journal"
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + b'{"op_code": 5, "worker_id": "torn-by-a-full-di')  # the write a full disk cut
+    assert len(trials_of(tmp_path)) == 2  # readers skip a torn tail
+    meta = json.loads((tmp_path / "runs" / "r" / "run.json").read_text())
+    (tmp_path / "runs" / "r" / "run.json").write_text(json.dumps({**meta, "trials": 4}))  # room to carry on
+    resumed = invoke(tmp_path, "tune", "--resume", "r")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "ended in a torn write" in resumed.stdout and "torn bytes are kept in study.journal.torn-" in resumed.stdout
+    (aside,) = (tmp_path / "runs" / "r").glob("study.journal.torn-*")
+    assert aside.read_bytes() == b'{"op_code": 5, "worker_id": "torn-by-a-full-di'
+    assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 4
+    for command in (("status", "r"), ("report", "--run-id", "r")):
+        done = invoke(tmp_path, *command)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_journal_an_older_resume_glued_onto_a_torn_line_is_read_and_repaired(tmp_path):
+    write_spec(tmp_path / "spec.yaml", trials=2)
+    assert invoke(tmp_path, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    journal = tmp_path / "runs" / "r" / "study.journal"
+    lines = journal.read_bytes().split(b"\n")
+    journal.write_bytes(b"\n".join([*lines[:3], b'{"op_code": 9, "wor' + lines[3], *lines[4:]]))
+    assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 2  # through a repaired copy
+    assert invoke(tmp_path, "status", "r").returncode == 0
+    resumed = invoke(tmp_path, "tune", "--resume", "r")
+    assert resumed.returncode == 0 and "torn bytes are kept" in resumed.stdout, resumed.stderr
+    assert split_torn(journal.read_bytes())[1] == b""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", f"sweeps-{uuid.uuid4().hex[:8]}", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_ends_the_sweep_with_one_line_and_loses_nothing(small_disk):
+    write_spec(small_disk / "spec.yaml", trials=30)
+    assert invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "r", "--trials", "3").returncode == 0
+    (small_disk / "ballast").write_bytes(b"\0" * 200_000)
+    write_spec(small_disk / "spec.yaml", trials=30, mode="spew")  # each trial's log takes 50 KB
+    spew = invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "s", "--trials", "30")
+    assert spew.returncode == 1, spew.stdout + spew.stderr
+    assert "Traceback" not in spew.stdout + spew.stderr
+    assert "the disk is full" in spew.stdout and "resume with: invoke tune --resume s" in spew.stdout
+    assert [t.state for t in trials_of(small_disk)] == ["SUCCEEDED"] * 3  # the other run is untouched
+    recorded = trials_of(small_disk, "s")
+    assert recorded and all(t.state in ("FAILED", "ACTIVE") for t in recorded)
+    subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
+    (small_disk / "ballast").unlink()
+    write_spec(small_disk / "runs" / "s" / "spec.yaml", trials=30)  # the trainer is fixed
+    resumed = invoke(small_disk, "tune", "--resume", "s")
+    assert resumed.returncode in (0, 1) and "Traceback" not in resumed.stderr, resumed.stderr
+    finished = trials_of(small_disk, "s")
+    assert len([t for t in finished if t.state in ("SUCCEEDED", "FAILED")]) == 30
