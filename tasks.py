@@ -11,7 +11,14 @@ import shlex
 import subprocess
 import sys
 
-from invoke import Collection, Exit, task
+import functools
+
+import invoke
+from invoke import Collection, Exit
+
+# No short flags: Invoke would hand out -h (taken by --help) and others by first letter, so `invoke tune -h`
+# would start a sweep. Every flag is spelled out; -h and --help always show help.
+task = functools.partial(invoke.task, auto_shortflags=False)
 
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 
@@ -136,13 +143,30 @@ def report(c, run_id=None, latest=False, out=None):
 @task(help={"run_id": "the run to show (a folder under runs/)"})
 def status(c, run_id):
     """Show where a run stands: its trials, states, values and the best so far (local or vertex)."""
+    _help_if_asked("status", run_id)
     _on_run(run_id, "status")
 
 
 @task(help={"run_id": "the run to stop (a folder under runs/)"})
 def cancel(c, run_id):
     """Stop a running sweep: its orchestrator (local, resumable) or its Vertex AI job."""
+    _help_if_asked("cancel", run_id)
     _on_run(run_id, "cancel")
+
+
+def _help_if_asked(name: str, value: str) -> None:
+    """Invoke hands a `-h` or `--help` after a task to the task's positional argument: show the task's help
+    instead of running it."""
+    if value in ("-h", "--help"):
+        done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", os.path.dirname(__file__) or ".",
+                               "--help", name])
+        raise Exit(code=done.returncode)
+
+
+def _required(name: str, **values) -> None:
+    missing = [f"--{flag.replace('_', '-')}" for flag, value in values.items() if value in (None, "")]
+    if missing:
+        raise Exit(f"{name}: {', '.join(missing)} required; `invoke --help {name}` lists every flag", code=2)
 
 
 def _on_run(run_id: str, action: str) -> None:
@@ -199,7 +223,7 @@ def _int(value) -> int | None:
     return None if value in (None, "") else int(value)
 
 
-@task(help={
+@task(positional=[], help={
     "project": "GCP project id of the project to onboard",
     "team": "owning team (1-22 characters: a-z, 0-9, -); the stack is <team>-<project>",
     "region": "Vertex AI region, e.g. us-central1",
@@ -210,9 +234,10 @@ def _int(value) -> int | None:
                       "--format='value(projectNumber)')",
     "up": "run pulumi up after writing the config, where the Pulumi CLI is installed (default true)",
 })
-def onboard(c, project, team, region, launchers="", budget=None, billing_account=None, project_number=None,
-            up=True):
+def onboard(c, project=None, team=None, region=None, launchers="", budget=None, billing_account=None,
+            project_number=None, up=True):
     """Write a validated stack config infra/stacks/Pulumi.<team>-<project>.yaml; then pulumi up."""
+    _required("onboard", project=project, team=team, region=region)
     from jobs.onboard import pulumi_available, write_stack_config
 
     options = {k: v for k, v in {"budget_amount": budget, "billing_account": billing_account,
@@ -229,9 +254,10 @@ def onboard(c, project, team, region, launchers="", budget=None, billing_account
         print(f"next: invoke infra.preview --stack {stack}, then invoke infra.up --stack {stack}")
 
 
-def _pulumi(c, action: str, stack: str) -> None:
+def _pulumi(c, action: str, stack: str | None) -> None:
     from jobs.onboard import pulumi_available, stack_command
 
+    _required(f"infra.{action}", stack=stack)
     if not pulumi_available():
         raise Exit("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/), "
                    "then `pulumi login`", code=2)
@@ -239,20 +265,20 @@ def _pulumi(c, action: str, stack: str) -> None:
     c.run(shlex.join(stack_command(action, stack)), pty=sys.stdout.isatty())
 
 
-@task(help={"stack": "the stack, <team>-<project>"})
-def preview(c, stack):
+@task(positional=[], help={"stack": "the stack, <team>-<project>"})
+def preview(c, stack=None):
     """Show what pulumi up would change for a stack."""
     _pulumi(c, "preview", stack)
 
 
-@task(help={"stack": "the stack, <team>-<project>"})
-def up(c, stack):
+@task(positional=[], help={"stack": "the stack, <team>-<project>"})
+def up(c, stack=None):
     """Create or update a project's APIs, bucket, IAM, repository and trainer image."""
     _pulumi(c, "up", stack)
 
 
-@task(help={"stack": "the stack, <team>-<project>"})
-def destroy(c, stack):
+@task(positional=[], help={"stack": "the stack, <team>-<project>"})
+def destroy(c, stack=None):
     """Delete what up created for a stack (APIs stay enabled; empty the bucket first)."""
     _pulumi(c, "destroy", stack)
 

@@ -15,14 +15,19 @@ def invoke(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
-def test_every_task_has_help():
+def test_every_task_answers_h_and_help_with_help_and_runs_nothing(tmp_path):
     listing = invoke("--list")
     assert listing.returncode == 0, listing.stderr
     tasks = [line.split()[0] for line in listing.stdout.splitlines() if re.match(r"  \S", line)]
-    assert {"data", "train"} <= set(tasks)
+    assert {"data", "train", "tune", "report", "status", "cancel", "onboard", "infra.up"} <= set(tasks)
     for name in tasks:
-        shown = invoke("--help", name)
-        assert shown.returncode == 0 and "Docstring:" in shown.stdout, name
+        docstring = invoke("--help", name).stdout.split("Docstring:\n", 1)[1].split("\n")[0].strip()
+        assert docstring and docstring != "none", name
+        for flag in ("-h", "--help"):
+            shown = invoke(name, flag, cwd=tmp_path)
+            assert shown.returncode == 0, (name, flag, shown.stderr)
+            assert shown.stdout.startswith(f"Usage: inv[oke] [--core-opts] {name} ") and docstring in shown.stdout
+    assert list(tmp_path.iterdir()) == []  # no run, data or stack file was written: nothing ran
 
 
 def test_data_then_train(tmp_path):
