@@ -15,10 +15,34 @@ import functools
 
 import invoke
 from invoke import Collection, Exit
+from invoke.parser import Argument
+
+INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
+
+
+class _LenientInt(Argument):
+    """An integer flag: INT in --help, and a value that is not an integer reaches the task as text, which says
+    what is wrong in one line (Invoke's own int() would end in a traceback)."""
+
+    def set_value(self, value, cast: bool = True) -> None:
+        try:
+            super().set_value(value, cast)
+        except ValueError:
+            super().set_value(value, cast=False)
+
+
+class _Task(invoke.Task):
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            if argument.name in INTEGER_FLAGS:
+                argument.__class__, argument.kind = _LenientInt, int
+        return arguments
+
 
 # No short flags: Invoke would hand out -h (taken by --help) and others by first letter, so `invoke tune -h`
 # would start a sweep. Every flag is spelled out; -h and --help always show help.
-task = functools.partial(invoke.task, auto_shortflags=False)
+task = functools.partial(invoke.task, auto_shortflags=False, klass=_Task)
 
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 
@@ -36,8 +60,12 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
     """Prepare train/val .npz files for the trainer from a CSV or the built-in dataset."""
     from jobs.data import prepare_to
 
+    fraction = _seconds(val_fraction, "--val-fraction", "(a share below 1)", "data")
+    if fraction >= 1:
+        raise Exit(f"data: --val-fraction must be below 1, got {val_fraction!r}", code=2)
+    seed = _int(seed, "--seed", 0, "data")
     prepared, files = _guarded("data", lambda: prepare_to(
-        out, csv, target, features.split(",") if features else None, float(val_fraction), int(seed)))
+        out, csv, target, features.split(",") if features else None, fraction, seed))
     recipe = prepared.recipe
     print(f"source: {recipe['source']}")
     print(f"target: {recipe['target']} (positive class {recipe['positive_class']!r})")
@@ -99,22 +127,24 @@ def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None,
 
     if resume and backend == "local":
         backend = _guarded("tune", lambda: RunFolder.open(resume).meta().get("backend", "local"))
-    timeout = _seconds(trial_timeout, "--trial-timeout")
+    timeout = _seconds(trial_timeout, "--trial-timeout", "of seconds")
+    trials, parallel, seed = _int(trials, "--trials", 1), _int(parallel, "--parallel", 1), _int(seed, "--seed", 0)
+    minutes = _seconds(minutes_per_trial, "--minutes-per-trial", "of minutes")
     if backend == "vertex":
-        if seed:
+        if seed is not None:
             raise Exit("tune: --seed is for the local backend; Vertex AI seeds its own search", code=2)
         from jobs.vertex.commands import tune_vertex
 
         status = _guarded("tune", lambda: tune_vertex(
-            spec, stack=stack, outputs_file=outputs, run_id=run_id or resume, trials=_int(trials),
-            parallel=_int(parallel), smoke=smoke, dry_run=dry_run, detach=detach, data_root=data_root,
-            minutes_per_trial=float(minutes_per_trial), prices_file=prices, trial_timeout_s=timeout))
+            spec, stack=stack, outputs_file=outputs, run_id=run_id or resume, trials=trials, parallel=parallel,
+            smoke=smoke, dry_run=dry_run, detach=detach, data_root=data_root, minutes_per_trial=minutes,
+            prices_file=prices, trial_timeout_s=timeout))
     elif backend == "local":
         from jobs.tune import tune_local
 
         status = _guarded("tune", lambda: tune_local(
-            spec, run_id=run_id, resume=resume, trials=_int(trials), parallel=_int(parallel), smoke=smoke,
-            dry_run=dry_run, data_root=data_root, seed=_int(seed), trial_timeout=timeout))
+            spec, run_id=run_id, resume=resume, trials=trials, parallel=parallel, smoke=smoke,
+            dry_run=dry_run, data_root=data_root, seed=seed, trial_timeout=timeout))
     else:
         raise Exit(f"tune: unknown backend {backend!r}: local or vertex", code=2)
     if status:
@@ -206,8 +236,8 @@ def _guarded(name: str, call):
         raise Exit(f"{name}: {problem}", code=1) from None
 
 
-def _seconds(value, flag: str) -> float | None:
-    """A positive number of seconds, or None when the flag was not given."""
+def _seconds(value, flag: str, unit: str, task_name: str = "tune") -> float | None:
+    """A positive number (of seconds), or None when the flag was not given."""
     if value in (None, ""):
         return None
     try:
@@ -215,12 +245,17 @@ def _seconds(value, flag: str) -> float | None:
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds < float("inf"):
-        raise Exit(f"tune: {flag} must be a positive number of seconds, got {value!r}", code=2)
+        raise Exit(f"{task_name}: {flag} must be a positive number {unit}, got {value!r}", code=2)
     return seconds
 
 
-def _int(value) -> int | None:
-    return None if value in (None, "") else int(value)
+def _int(value, flag: str, minimum: int, task_name: str = "tune") -> int | None:
+    """An integer of at least ``minimum``, or None when the flag was not given."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit() or int(value) < minimum:
+        raise Exit(f"{task_name}: {flag} must be an integer >= {minimum}, got {value!r}", code=2)
+    return int(value)
 
 
 @task(positional=[], help={
