@@ -6,18 +6,19 @@ and ``--help`` answer at once.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import shlex
 import subprocess
 import sys
-
-import functools
 
 import invoke
 from invoke import Collection, Exit
 from invoke.parser import Argument
 
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
+WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
 
 
 class _LenientInt(Argument):
@@ -234,6 +235,12 @@ def _guarded(name: str, call):
         if problem is None:
             raise
         raise Exit(f"{name}: {problem}", code=1) from None
+    except OSError as exc:
+        if exc.errno not in WRITE_REFUSED:
+            raise
+        raise Exit(f"{name}: cannot write {exc.filename or 'a file'}: {exc.strerror}. Free some space or fix the "
+                   "folder's permissions" + (", or write the report elsewhere with --out" if name == "report" else "")
+                   + ", then run the same command again", code=2) from None
 
 
 def _seconds(value, flag: str, unit: str, task_name: str = "tune") -> float | None:

@@ -151,9 +151,16 @@ class RunLock:
 
     @staticmethod
     def holder(folder: RunFolder) -> int | None:
-        """The pid of the orchestrator running ``folder`` now, or None."""
+        """The pid of the orchestrator running ``folder`` now, or None. Only reads (a read-only runs/ works):
+        an flock can be tried through a descriptor opened for reading."""
         try:
-            with RunLock(folder):
-                return None
-        except RunError:
-            return int((folder.root / ".lock").read_text().strip() or 0) or None
+            fd = os.open(folder.root / ".lock", os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            return int(os.read(fd, 32).decode().strip() or 0) or None
+        finally:
+            os.close(fd)

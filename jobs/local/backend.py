@@ -80,11 +80,12 @@ class _KernelLock:
 
 def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
     """A run's study, to read (also while its sweep runs). A journal damaged in the middle by an older
-    resume is read through a repaired copy; the run's own file is repaired by the next resume."""
+    resume is read through a repaired copy (the run's own file is repaired by the next resume), and so is
+    one that cannot be opened for writing (a read-only runs/)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=run_storage(folder))
-    except ValueError:  # json.JSONDecodeError, or Optuna's "Invalid log format."
+    except (ValueError, OSError):  # JSONDecodeError or "Invalid log format."; EROFS or EACCES
         import tempfile
 
         from optuna.storages.journal import JournalFileBackend

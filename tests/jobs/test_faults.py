@@ -112,3 +112,21 @@ def test_a_full_disk_ends_the_sweep_with_one_line_and_loses_nothing(small_disk):
     assert resumed.returncode in (0, 1) and "Traceback" not in resumed.stderr, resumed.stderr
     finished = trials_of(small_disk, "s")
     assert len([t for t in finished if t.state in ("SUCCEEDED", "FAILED")]) == 30
+
+
+def test_a_read_only_runs_folder_can_still_be_read(small_disk, tmp_path):
+    write_spec(small_disk / "spec.yaml", trials=2)
+    assert invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    status = invoke(small_disk, "status", "r")
+    assert status.returncode == 0 and "not running; 2/2 done" in status.stdout, status.stderr
+    report = invoke(small_disk, "report", "--run-id", "r")
+    assert report.returncode == 2 and "Traceback" not in report.stderr
+    assert report.stderr.strip().splitlines() == [
+        "report: cannot write runs/r/trials.csv: Read-only file system. Free some space or fix the folder's "
+        "permissions, or write the report elsewhere with --out, then run the same command again"]
+    elsewhere = invoke(small_disk, "report", "--run-id", "r", "--out", str(tmp_path / "report"))
+    assert elsewhere.returncode == 0 and (tmp_path / "report" / "trials.csv").exists(), elsewhere.stderr
+    resumed = invoke(small_disk, "tune", "--resume", "r")
+    assert resumed.returncode == 2 and "cannot write runs/r/.lock: Read-only file system" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
