@@ -18,6 +18,7 @@ from jobs.errors import UserError
 from trainer import uri
 
 DEFAULT_DATASET = "scikit-learn breast_cancer (Wisconsin diagnostic, 569 rows, 30 features)"
+MIN_ROWS = 20  # labelled rows a CSV needs: 20% held out is then at least 4 rows
 MAX_CATEGORIES = 20
 
 
@@ -101,8 +102,19 @@ def prepare(frame: pd.DataFrame, target: str, source: str, features: list[str] |
     if not 0 < val_fraction < 1:
         raise DataPrepError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     frame = frame[frame[target].notna()].reset_index(drop=True)
+    if len(frame) < MIN_ROWS:
+        raise DataPrepError(f"{source}: {len(frame)} labelled rows; at least {MIN_ROWS} are needed, so that the "
+                            "validation split can tell trials apart")
     y, classes = _binary_target(source, frame[target])
     names, dropped = _pick_features(source, frame, target, features)
+    for name in names:
+        if pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name]):
+            infinite = np.flatnonzero(np.isinf(frame[name].astype(float).to_numpy()))
+            if len(infinite):
+                rows = ", ".join(str(i + 2) for i in infinite[:5]) + (", ..." if len(infinite) > 5 else "")
+                raise DataPrepError(f"{source}: column {name!r} holds {len(infinite)} infinite value(s) (CSV line "
+                                    f"{rows}): replace them with a number or leave the cells empty (filled with the "
+                                    "median)")
     train_idx, val_idx = train_test_split(np.arange(len(frame)), test_size=val_fraction, random_state=seed)
     train_rows, val_rows = frame.iloc[train_idx], frame.iloc[val_idx]
 

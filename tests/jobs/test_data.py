@@ -70,11 +70,11 @@ def test_text_target_and_unseen_category(tmp_path):
 
 
 @pytest.mark.parametrize("frame, target, features, message", [
-    (pd.DataFrame({"a": [1, 2], "b": [0, 1]}), "y", None, "t.csv: no target column 'y'; columns are a, b"),
-    (pd.DataFrame({"a": [1, 2, 3], "y": [0, 1, 2]}), "y", None,
+    (pd.DataFrame({"a": [1, 2] * 10, "b": [0, 1] * 10}), "y", None, "t.csv: no target column 'y'; columns are a, b"),
+    (pd.DataFrame({"a": [1, 2, 3] * 10, "y": [0, 1, 2] * 10}), "y", None,
      "t.csv: target column 'y' must have exactly 2 classes, found 3"),
-    (pd.DataFrame({"a": [1, 2], "y": [0, 1]}), "y", ["a", "z"], "t.csv: no column(s) z"),
-    (pd.DataFrame({"id": [1, 2, 3, 4], "y": [0, 1, 0, 1]}), "y", None,
+    (pd.DataFrame({"a": [1, 2] * 10, "y": [0, 1] * 10}), "y", ["a", "z"], "t.csv: no column(s) z"),
+    (pd.DataFrame({"id": range(40), "y": [0, 1] * 20}), "y", None,
      "t.csv: no usable feature columns besides target 'y'"),
 ])
 def test_bad_tables_are_named(frame, target, features, message):
@@ -103,3 +103,22 @@ def test_csv_from_and_splits_to_gcs(gcs_emulator, bucket, titanic_csv):
     assert sorted(b.name for b in client.list_blobs(bucket, prefix="data/")) == [
         "data/prep.json", "data/train_data.npz", "data/val_data.npz"]
     assert load_split(f"gs://{bucket}/data/val_data.npz", "val").X.shape == (143, 7)
+
+
+def test_an_infinite_cell_and_too_few_rows_are_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    rows = ["a,b,y"] + [f"{i},{i % 3},{i % 2}" for i in range(30)]
+    rows[4] = "inf,1,1"
+    (tmp_path / "inf.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "two.csv").write_text("a,y\n1,0\n2,1\n")
+    for name, says in (("inf.csv", "column 'a' holds 1 infinite value(s) (CSV line 5)"),
+                       ("two.csv", "2 labelled rows; at least 20 are needed")):
+        done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "data", "--csv",
+                               str(tmp_path / name), "--target", "y", "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
