@@ -13,11 +13,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.config import check_digest_ref
+from infra.config import check_digest_ref, check_project_id, check_region, check_team
 
 from jobs.errors import UserError
 
 REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account", "image")
+GCS_PREFIX = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
 TRAINER_ACCOUNT = re.compile(r"^(?P<team>[a-z][a-z0-9-]*)-trainer@")
 
 
@@ -48,8 +49,14 @@ class StackOutputs:
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
         for name in ("data_root", "artifacts_root"):
-            if not values[name].startswith("gs://"):
-                problems.append(f"output {name!r} must be a gs:// prefix, got {values[name]!r}")
+            if not GCS_PREFIX.match(values[name]):
+                problems.append(f"output {name!r} must be a gs://BUCKET/PATH prefix (bucket: 3-63 of a-z, 0-9, "
+                                f"'-', '_', '.'), got {values[name]!r}")
+        for name, check in (("region", check_region), ("project", check_project_id)):
+            try:
+                check(values[name])
+            except ValueError as exc:
+                problems.append(f"output {name!r}: {exc}")
         for name in ("image", "cuda_image"):
             if name == "image" or values.get(name) is not None:
                 try:
@@ -61,6 +68,11 @@ class StackOutputs:
         if not team:
             problems.append("output 'team' is missing and the trainer_service_account "
                             f"{values['trainer_service_account']!r} is not <team>-trainer@...")
+        else:
+            try:
+                check_team(str(team))  # it becomes a label value on the job
+            except ValueError as exc:
+                problems.append(f"output 'team': {exc}")
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
         return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source,

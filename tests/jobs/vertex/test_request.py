@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
@@ -200,10 +201,21 @@ def test_outputs_by_tag_missing_or_not_gcs_are_refused_by_name(tmp_path):
     assert "output 'data_root' is missing" in str(caught.value)
     assert "output 'trainer_service_account' is missing" in str(caught.value)
     local = write_outputs(tmp_path / "local.json", artifacts_root="/tmp/artifacts")
-    with pytest.raises(OutputsError, match="output 'artifacts_root' must be a gs:// prefix"):
+    with pytest.raises(OutputsError, match="output 'artifacts_root' must be a gs://BUCKET/PATH prefix"):
         load_outputs(outputs_file=local)
     with pytest.raises(OutputsError, match="--stack TEAM-PROJECT"):
         load_outputs()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("region", "us-central1/../x", "output 'region': 'us-central1/../x' is not a Vertex AI training region"),
+    ("artifacts_root", "gs://Bad Bucket/a", "output 'artifacts_root' must be a gs://BUCKET/PATH prefix"),
+    ("team", "Vision Team", "output 'team': 'Vision Team' is not a team name"),
+    ("project", "acme/../x", "output 'project': 'acme/../x' is not a GCP project id"),
+])
+def test_outputs_that_would_reach_a_url_or_a_label_are_checked(tmp_path, field, value, says):
+    with pytest.raises(OutputsError, match=re.escape(says)):
+        load_outputs(outputs_file=write_outputs(tmp_path / "o.json", **{field: value}))
 
 
 def test_outputs_team_comes_from_the_output_or_the_trainer_account(tmp_path):
