@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -53,12 +57,40 @@ def plan_table(spec: Spec, data_root: str) -> Table:
     return table
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `invoke cancel`): the sweep stops the way Ctrl-C stops it."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _stopped_by_signals(run: Callable[..., int]) -> Callable[..., int]:
+    """SIGTERM raises Terminated while ``run`` runs; Ctrl-C or SIGTERM before the sweep has a run folder ends
+    with one line (130 or 143) instead of a traceback."""
+
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs) -> int:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return run(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            (kwargs.get("console") or Console()).print("interrupted before the sweep started; nothing ran")
+            return 143 if isinstance(exc, Terminated) else 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+@_stopped_by_signals
 def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resume: str | None = None,
                trials: int | None = None, parallel: int | None = None, smoke: bool = False,
                dry_run: bool = False, data_root: str | None = None, seed: int | None = None,
                trial_timeout: float | None = None, warm: bool = True, runs_dir: Path = RUNS_DIR,
                console: Console | None = None) -> int:
-    """Run, resume or plan a local sweep; returns the exit status for the task."""
+    """Run, resume or plan a local sweep; returns the exit status for the task: Ctrl-C ends it with 130 and
+    SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a line saying how to resume."""
     console = console or Console()
     if resume:
         folder = RunFolder.open(resume, runs_dir)
@@ -106,9 +138,11 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         try:
             with progress:
                 trials_seen = sweep.run()
-        except KeyboardInterrupt:
-            console.print(f"interrupted: running trials stopped. Resume with: invoke tune --resume {folder.run_id}")
-            return 130
+        except KeyboardInterrupt as exc:
+            how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            console.print(f"{how}: running trials stopped. Resume with: invoke tune --resume {folder.run_id}",
+                          soft_wrap=True)
+            return 143 if isinstance(exc, Terminated) else 130
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -156,16 +190,23 @@ def status_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None
     return 0
 
 
-def cancel_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None = None) -> int:
-    """Stop a local run's orchestrator as Ctrl-C does: its trials stop and the run can be resumed."""
-    import signal
-
+def cancel_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None = None,
+                 wait_s: float = 30.0) -> int:
+    """Stop a local run's orchestrator with SIGTERM (which a sweep started in the background from a script
+    receives, where SIGINT is ignored): its trials stop, and the run can be resumed. Waits to see it stop."""
     console = console or Console()
     folder = RunFolder.open(run_id, runs_dir)
     pid = RunLock.holder(folder)
     if pid is None:
-        console.print(f"run {run_id} is not running")
+        console.print(f"run {run_id} is not running; resume it with: invoke tune --resume {run_id}")
         return 0
-    os.kill(pid, signal.SIGINT)
-    console.print(f"sent Ctrl-C to run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while RunLock.holder(folder) == pid and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if RunLock.holder(folder) == pid:
+        console.print(f"run {run_id} (pid {pid}) did not stop within {wait_s:g} s; stop it with: kill -9 {pid}, "
+                      f"then resume it with: invoke tune --resume {run_id}", soft_wrap=True)
+        return 1
+    console.print(f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}", soft_wrap=True)
     return 0

@@ -21,6 +21,7 @@ from jobs.local.process import die_with_parent, exit_status
 
 
 def _run_child(request: dict) -> None:
+    os.setpgid(0, 0)  # its own process group: ending the trial ends whatever it started
     die_with_parent()
     import torch
 
@@ -90,8 +91,9 @@ class ForkServer:
     """The orchestrator's side: start the server, ask for trials, collect their exit statuses."""
 
     def __init__(self) -> None:
+        # Its own session: a Ctrl-C in the terminal reaches the orchestrator alone, which stops the trials.
         self._process = subprocess.Popen([sys.executable, "-m", "jobs.local.forkserver"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, preexec_fn=die_with_parent)
+                                         stdout=subprocess.PIPE, preexec_fn=die_with_parent, start_new_session=True)
         self.fd = self._process.stdout.fileno()  # readable when the server has news
         self._buffer = b""
         self.exited: dict[int, int] = {}

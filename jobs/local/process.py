@@ -39,6 +39,17 @@ def exit_status(code: int) -> int:
     return code if code >= 0 else 128 - code
 
 
+def end_group(pgid: int) -> None:
+    """SIGKILL the trial's process group: the trial and anything it started, even what ignores SIGTERM or
+    outlived the trial's own exit."""
+    for kill in (os.killpg, os.kill):  # os.kill: a child forked a moment ago may not lead its group yet
+        try:
+            kill(pgid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
 class _Forked:
     def __init__(self, server, pid: int):
         self._server = server
@@ -47,13 +58,13 @@ class _Forked:
 
     def poll(self) -> int | None:
         self._server.collect()
-        return self._server.exited.get(self.pid)
+        code = self._server.exited.get(self.pid)
+        if code is not None:
+            end_group(self.pid)
+        return code
 
     def kill(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        end_group(self.pid)
         deadline = time.monotonic() + 10
         while self.pid not in self._server.exited and time.monotonic() < deadline:
             self._server.collect(timeout=0.1)
@@ -70,13 +81,13 @@ class _Spawned:
 
     def poll(self) -> int | None:
         code = self._popen.poll()
-        return None if code is None else exit_status(code)
+        if code is None:
+            return None
+        end_group(self._popen.pid)
+        return exit_status(code)
 
     def kill(self) -> None:
-        try:
-            os.killpg(self._popen.pid, signal.SIGKILL)  # the trainer and anything it started
-        except ProcessLookupError:
-            pass
+        end_group(self._popen.pid)
         self._popen.wait(timeout=10)
 
     def close(self) -> None:
