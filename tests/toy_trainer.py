@@ -2,7 +2,8 @@
 
 --mode picks its behaviour: good (fast), bad (slow, poor values, for early stopping), crash (exit 3
 after one report), silent (reports nothing), hang (sleeps), print (prints `<metric>: <value>` lines
-instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2). Used by
+instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2), orphan (starts a child that ignores
+SIGTERM and sleeps, then runs as good). Used by
 the sweep tests as a real subprocess trial.
 """
 
@@ -27,6 +28,11 @@ if args.mode == "hang":
     time.sleep(3600)
 if args.mode == "silent":
     sys.exit(0)
+if args.mode == "orphan":
+    import subprocess
+
+    subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                      f"time.sleep(3600)  # {args.marker}"])
 if args.mode == "spew":
     sys.stdout.write("x" * args.spew_bytes)
     sys.stdout.flush()

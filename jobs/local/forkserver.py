@@ -3,8 +3,9 @@ once, then forks a child per trial, so a trial starts in milliseconds instead of
 
 Protocol, one line each way: the orchestrator writes ``{"args": [...], "env": {...}, "log": path}``
 and reads ``pid <pid>``; when a child ends the server writes ``exit <pid> <status>`` (128 + N for a
-child killed by signal N). The server exits when its stdin closes (the orchestrator is gone), and
-every child dies with the server, so no trial outlives its sweep.
+child killed by signal N). Each child leads its own process group. When its stdin closes or its parent
+dies (even by kill -9, through PR_SET_PDEATHSIG), the server ends every child's group, and so whatever the
+trials started, then exits: no trial outlives its sweep.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.local.process import die_with_parent, exit_status
+from jobs.local.process import die_with_parent, end_group, exit_status
 
 
 def _run_child(request: dict) -> None:
@@ -50,7 +51,15 @@ def _run_child(request: dict) -> None:
 
 def serve() -> None:
     """The server's loop (``python -m jobs.local.forkserver``)."""
-    die_with_parent()
+    children: set[int] = set()
+
+    def end_all(*_) -> None:
+        for pid in children:
+            end_group(pid)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, end_all)
+    die_with_parent(signal.SIGTERM)
     import jobs.local.warm  # noqa: F401  (the expensive imports, once)
 
     wake_r, wake_w = os.pipe()
@@ -70,19 +79,22 @@ def serve() -> None:
                 break
             if pid == 0:
                 break
+            children.discard(pid)
             out.write(f"exit {pid} {exit_status(os.waitstatus_to_exitcode(status))}\n")
         if requests in readable:
             line = requests.readline()
             if not line:
-                return
+                end_all()
             request = json.loads(line)
             pid = os.fork()
             if pid == 0:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(wake_r)
                 os.close(wake_w)
                 _run_child(request)
+            children.add(pid)
             out.write(f"pid {pid}\n")
         out.flush()
 
@@ -132,10 +144,14 @@ class ForkServer:
             timeout = 0
 
     def close(self) -> None:
-        """Stop the server at once (its interpreter's orderly exit with torch loaded takes ~0.8 s);
-        any child still running dies with it."""
-        self._process.kill()
-        self._process.wait()
+        """Stop the server at once: SIGTERM makes it end every child's group and leave without the orderly exit
+        of an interpreter with torch loaded (~0.8 s)."""
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
         self._process.stdin.close()
         self._process.stdout.close()
 

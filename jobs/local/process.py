@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,12 +26,13 @@ class TrialProcess(Protocol):
     def close(self) -> None: ...
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies, so no trial outlives the sweep."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Ask Linux to send this process ``signum`` (SIGKILL unless it has a handler to run) when its parent
+    dies, so no trial outlives the sweep."""
     import ctypes
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
     except (OSError, AttributeError):
         pass
 
@@ -114,10 +117,12 @@ class Launcher:
             return _Forked(self._server, self._server.start(argv[3:], env, log_path))
         if argv[0] in ("python", "python3"):
             argv = [sys.executable, *argv[1:]]  # "python" in a spec means this environment's interpreter
-        with open(log_path, "ab") as log:
-            popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **env}, start_new_session=True,
-                                     preexec_fn=die_with_parent)
+        if shutil.which(argv[0]) is None:
+            raise FileNotFoundError(errno.ENOENT, "no such command", argv[0])
+        with open(log_path, "ab") as log:  # the guard leads the trial's group and ends it if the sweep dies
+            popen = subprocess.Popen([sys.executable, "-m", "jobs.local.guard", *argv], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **env},
+                                     start_new_session=True)
         return _Spawned(popen)
 
     def close(self) -> None:

@@ -205,3 +205,24 @@ def test_ctrl_c_leaves_no_process_and_the_run_resumes(tmp_path):
     output = resumed.communicate(timeout=120)[0]
     assert resumed.returncode == 0, output
     assert _succeeded(tmp_path, "stopped") == 4
+
+
+def test_what_a_trial_starts_ends_with_the_trial_and_with_a_killed_sweep(tmp_path):
+    """A trainer whose child ignores SIGTERM: the child is gone when its trial ends, and when the sweep is
+    killed with SIGKILL mid-trial (the trial's guard ends its process group)."""
+    marker = uuid.uuid4().hex
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 2, "parallel": 1}, args=["--mode=orphan", f"--marker={marker}"])
+    status, trials, _ = run_sweep(tmp_path, spec)
+    assert status == 0 and [t.state for t in trials] == ["SUCCEEDED"] * 2
+    _wait_for(lambda: not _toy_processes(marker), timeout=10)
+
+    marker = uuid.uuid4().hex
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 2, "parallel": 1},
+                    args=["--mode=orphan", "--steps=100", "--step_seconds=0.2", f"--marker={marker}"])
+    orchestrator = _start_tune(tmp_path, spec, "--run-id", "killed")
+    _wait_for(lambda: len(_toy_processes(marker)) >= 2)  # the trial and the child it started
+    os.kill(orchestrator.pid, signal.SIGKILL)
+    orchestrator.wait()
+    _wait_for(lambda: not _toy_processes(marker), timeout=10)
