@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections import Counter
 from collections.abc import Hashable
 from functools import cache
 from pathlib import Path
@@ -92,6 +93,11 @@ def _not_a_category(value: object) -> str | None:
     if value == "":
         return "must not be an empty string"
     return None
+
+
+def _repeated(values: list) -> list:
+    """Values listed more than once, sorted (one pass: a long list stays fast)."""
+    return sorted(value for value, count in Counter(values).items() if count > 1)
 
 
 def _category(value: object) -> object:
@@ -184,7 +190,7 @@ class DiscreteParameter(_Parameter):
 
     def _problems(self) -> list[tuple[str, str]]:
         problems = []
-        repeated = sorted({v for v in self.values if self.values.count(v) > 1})
+        repeated = _repeated(self.values)
         if repeated:
             problems.append(("values", f"must be distinct; repeated: {', '.join(map(_number, repeated))}"))
         else:
@@ -210,11 +216,11 @@ class CategoricalParameter(_Parameter):
     """One of a list of strings."""
 
     type: Literal["categorical"]
-    values: list[Annotated[str, BeforeValidator(_category)]] = Field(min_length=1)
+    values: list[Annotated[str, BeforeValidator(_category)]] = Field(min_length=1, max_length=1000)
     when: dict[str, list] | None = None
 
     def _problems(self) -> list[tuple[str, str]]:
-        repeated = sorted({v for v in self.values if self.values.count(v) > 1})
+        repeated = _repeated(self.values)
         problems = [("values", f"must be distinct; repeated: {', '.join(repeated)}")] if repeated else []
         return problems + _when_problems(self.when)
 
@@ -431,6 +437,10 @@ def _cycles(edges: dict[str, str]) -> list[list[str]]:
     return found
 
 
+MAX_SPEC_BYTES = 1_000_000
+MAX_NODES = 100_000  # values a spec may expand to; aliases of aliases ("billion laughs") would go far past it
+
+
 class _Loader(yaml.SafeLoader):
     """Safe YAML that reads ``1e-4`` as a number (as YAML 1.2 does) and rejects duplicate keys."""
 
@@ -451,6 +461,35 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                               list("-+.0123456789"))
 
 
+class _TooBig(ValueError):
+    """A document that expands past MAX_NODES values."""
+
+
+def _load_yaml(text: str) -> object:
+    """The document, once its expanded size (aliases counted each time they are used) is known to be small."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        sizes: dict[int, int] = {}
+
+        def size(node: yaml.Node) -> int:
+            if id(node) not in sizes:
+                sizes[id(node)] = 1  # a node that contains itself counts once
+                children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
+                    else node.value if isinstance(node, yaml.SequenceNode) else []
+                sizes[id(node)] = min(MAX_NODES + 1, 1 + sum(size(child) for child in children))
+            return sizes[id(node)]
+
+        if size(root) > MAX_NODES:
+            raise _TooBig(f"the YAML expands to more than {MAX_NODES:,} values (aliases of aliases?); write the "
+                          "values out")
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def load_runnable_spec(path: str | Path) -> Spec:
     """``load_spec``, and the metric must be one the trainer reports when it is the reference trainer (a
     check on what runs, not on the file's shape: a test may point the command elsewhere)."""
@@ -464,13 +503,20 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; SpecError names the file, the field and the reason."""
     source = str(path)
     try:
+        if Path(path).stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(source, [("", f"the file is {Path(path).stat().st_size:,} bytes; a spec is at most "
+                                          f"{MAX_SPEC_BYTES:,}")])
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError(source, [("", "cannot read the file: it is not UTF-8 text")]) from None
     except OSError as exc:
         raise SpecError(source, [("", f"cannot read the file: {exc.strerror or exc}")]) from None
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = _load_yaml(text)
+    except _TooBig as exc:
+        raise SpecError(source, [("", str(exc))]) from None
+    except RecursionError:
+        raise SpecError(source, [("", "the YAML is nested too deeply to be a spec")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

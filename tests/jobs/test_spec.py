@@ -557,3 +557,39 @@ def test_the_reference_trainer_is_ranked_only_by_a_metric_it_reports(tmp_path):
     assert load_runnable_spec(path).metric.id == "validation_loss"
     path.write_text(yaml.safe_dump({**spec, "trainer": {"command": ["python", "train.py"]}}))
     assert load_runnable_spec(path).metric.id == "val_auc"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(levels) + "\nname: x\n")
+    with pytest.raises(SpecError, match="bomb.yaml: the YAML expands to more than 100,000 values"):
+        load_spec(bomb)
+    shared = tmp_path / "shared.yaml"  # a few aliases are fine
+    shared.write_text("name: s\nmetric: {id: m, goal: maximize}\ntrials: {max: 2}\ntrainer: {command: [x]}\n"
+                      "parameters:\n  a: &range {type: integer, min: 1, max: 3}\n  b: *range\n")
+    assert list(load_spec(shared).parameters) == ["a", "b"]
+
+
+def test_large_value_lists_are_checked_in_one_pass_and_capped(tmp_path):
+    many = minimal(parameters={"c": {"type": "categorical", "values": [f"v{i}" for i in range(1000)]}})
+    assert len(many.parameters["c"].values) == 1000
+    with pytest.raises(SpecError, match="parameters.c.values: has 20000 items; at most 1000 are allowed"):
+        minimal(parameters={"c": {"type": "categorical", "values": [f"v{i}" for i in range(20000)]}})
+    with pytest.raises(SpecError, match="repeated: v1, v7"):
+        minimal(parameters={"c": {"type": "categorical", "values": ["v1", "v7", "v2", "v7", "v1"]}})
+
+
+def test_a_deeply_nested_file_is_one_clear_error(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(SpecError, match="deep.yaml: the YAML is nested too deeply to be a spec"):
+        load_spec(deep)
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * 1_100_000 + "\n")
+    with pytest.raises(SpecError, match="the file is 1,100,003 bytes; a spec is at most 1,000,000"):
+        load_spec(big)
