@@ -63,7 +63,10 @@ class Reports:
 
 
 class FileTail:
-    """Reads what was appended to a growing file since the last call."""
+    """Reads what was appended to a growing file since the last call, a bounded chunk at a time."""
+
+    CHUNK = 1 << 20  # read at most this much per call
+    LONGEST_LINE = 1 << 16  # a partial line longer than this is taken as it is (no metric line is that long)
 
     def __init__(self, path: Path):
         self.path = path
@@ -73,10 +76,12 @@ class FileTail:
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self._offset)
-                data = handle.read()
+                data = handle.read(self.CHUNK)
         except FileNotFoundError:
             return ""
-        cut = data.rfind(b"\n") + 1  # keep a partial last line for next time
+        cut = data.rfind(b"\n") + 1  # keep a partial last line for next time ...
+        if not cut and len(data) >= self.LONGEST_LINE:
+            cut = len(data)  # ... unless output without newlines would be read again and again
         self._offset += cut
         return data[:cut].decode("utf-8", "replace")
 
@@ -88,6 +93,15 @@ def read_whole(path: Path) -> str:
         return ""
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a trial's log, for error reports."""
-    return "\n".join(read_whole(path).splitlines()[-lines:])
+def log_tail(path: Path, lines: int = 20, max_bytes: int = 4000) -> str:
+    """The last lines of a trial's log, at most ``max_bytes`` of it, for error reports (what the run's journal
+    keeps; the whole log stays in the trial's folder)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - max_bytes))
+            text = handle.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    tail = "\n".join(text.splitlines()[-lines:])
+    return ("..." + tail) if size > max_bytes else tail

@@ -226,3 +226,13 @@ def test_what_a_trial_starts_ends_with_the_trial_and_with_a_killed_sweep(tmp_pat
     os.kill(orchestrator.pid, signal.SIGKILL)
     orchestrator.wait()
     _wait_for(lambda: not _toy_processes(marker), timeout=10)
+
+
+def test_a_trainer_printing_without_newlines_cannot_bloat_the_journal(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 3, "parallel": 1}, args=["--mode=spew", "--spew_bytes=3000000"])
+    status, trials, root = run_sweep(tmp_path, spec)
+    assert status == 1 and [t.state for t in trials] == ["FAILED"] * 3
+    assert (Path(root) / "study.journal").stat().st_size < 60_000  # the tails only: 4 KB a trial
+    assert all(len(t.log_tail) <= 4003 and t.log_tail.startswith("...xxx") for t in trials)
+    assert (Path(root) / "trials" / "1" / "log.txt").stat().st_size > 3_000_000  # the whole log stays
