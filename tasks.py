@@ -86,13 +86,11 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
 })
 def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=""):
     """Run the trainer once (python -m trainer) on prepared data."""
+    from jobs.progress import user_console
+    from jobs.tune import ensure_default_data
     from trainer import uri
 
-    from rich.console import Console
-
-    from jobs.tune import ensure_default_data
-
-    ensure_default_data(data_root, Console())
+    ensure_default_data(data_root, user_console())
     command = [sys.executable, "-m", "trainer", f"--train={uri.join(data_root, 'train_data.npz')}",
                f"--val={uri.join(data_root, 'val_data.npz')}", *shlex.split(args)]
     status = subprocess.call(command, env={**os.environ, "AIP_MODEL_DIR": out})
@@ -160,13 +158,12 @@ def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None,
 })
 def report(c, run_id=None, latest=False, out=None):
     """Every trial's parameters and metrics: trials.csv, report.md, report.html with plots, a summary."""
-    from rich.console import Console
-
+    from jobs.progress import user_console
     from jobs.report import report as write_report
     from jobs.runs import RUNS_DIR
 
     status = _guarded("report", lambda: write_report(run_id or [], latest=latest, out=out, runs_dir=RUNS_DIR,
-                                                     console=Console()))
+                                                     console=user_console()))
     if status:
         raise Exit(code=status)
 

@@ -6,11 +6,19 @@ import time
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
-from jobs.trials import DONE, TrialRecord, best_trial
+from jobs.trials import DONE, TrialRecord, best_trial, trial_order
 
 SHOWN_ROWS = 12
+
+
+def user_console(stderr: bool = False) -> Console:
+    """The console a task prints to: it wraps at the terminal's width on a terminal, and lines are not broken
+    when the output goes to a file or a pipe (tables there are up to 200 columns wide)."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    return console if console.is_terminal else Console(stderr=stderr, soft_wrap=True, width=200)
 
 
 def _fmt(value: object) -> str:
@@ -34,7 +42,7 @@ class Progress:
     def __init__(self, name: str, goal: str, max_trials: int, parallel: int, console: Console | None = None,
                  live: bool | None = None):
         self.name, self.goal, self.max_trials, self.parallel = name, goal, max_trials, parallel
-        self.console = console or Console()
+        self.console = console or user_console()
         self.live_mode = self.console.is_terminal if live is None else live
         self.trials: dict[str, TrialRecord] = {}
         self.started = time.time()
@@ -67,6 +75,10 @@ class Progress:
                 line = f"trial {view.trial_id} {view.state}: {value}{reason} [{self.summary()}]"
             self.console.print(line, soft_wrap=True, markup=False, highlight=False)
 
+    def done(self) -> int:
+        """Trials that count toward ``max``."""
+        return sum(t.state in DONE for t in self.trials.values())
+
     def summary(self, until: float | None = None) -> str:
         """One line: done, running, failed, best, elapsed (to ``until``, default now), remaining."""
         trials = list(self.trials.values())
@@ -90,18 +102,24 @@ class Progress:
     def _render(self):
         return Group(self.table(), self.summary())
 
-    def table(self) -> Table:
-        """The trials as a table: the latest ones, and the best one always."""
-        table = Table(title=f"sweep {self.name}", title_justify="left", expand=False)
-        for column in ("trial", "state", "value", "step", "parameters"):
-            table.add_column(column, justify="right" if column in ("trial", "value", "step") else "left")
-        best = best_trial(list(self.trials.values()), self.goal)
-        rows = sorted(self.trials.values(), key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else 0)
-        shown = rows[-SHOWN_ROWS:]
+    def table(self, every_row: bool = False) -> Table:
+        """The trials as a table: every one, or the latest ones and the best one (saying how many are hidden);
+        a failed or stopped trial's note says why."""
+        rows = sorted(self.trials.values(), key=lambda t: trial_order(t.trial_id))
+        best = best_trial(rows, self.goal)
+        shown = rows if every_row else rows[-SHOWN_ROWS:]
         if best is not None and best not in shown:
             shown = [best, *shown[1:]]  # the best trial always stays in view
+        hidden = len(rows) - len(shown)
+        caption = f"{hidden} earlier trials not shown; `invoke status RUN_ID` lists them all" if hidden else None
+        table = Table(title=f"sweep {self.name}", title_justify="left", expand=False, caption=caption,
+                      caption_justify="left")
+        for column in ("trial", "state", "value", "step", "parameters", "note"):
+            table.add_column(column, justify="right" if column in ("trial", "value", "step") else "left",
+                             overflow="fold")
         for t in shown:
             style = "bold green" if best is not None and t.trial_id == best.trial_id else None
             table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
-                          "-" if t.step is None else str(t.step), params_text(t.parameters), style=style)
+                          "-" if t.step is None else str(t.step), params_text(t.parameters),
+                          escape(t.reason[:160]), style=style)
         return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import functools
@@ -12,13 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
+from jobs.progress import user_console
 from jobs.reference import is_reference_trainer
 from jobs.runs import RUNS_DIR, RunFolder, RunLock, check_run_id, new_run_id
-from jobs.spec import Spec, load_runnable_spec, load_spec
+from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
 from jobs.trials import best_trial
 
 
@@ -43,6 +46,20 @@ def ensure_default_data(data_root: str, console: Console) -> None:
 
         console.print(f"preparing the built-in dataset into {DEFAULT_DATA}/: {DEFAULT_DATASET}")
         prepare_to(DEFAULT_DATA)
+
+
+def _missing_inputs(spec: Spec, data_root: str) -> list[tuple[str, str]]:
+    """Trainer args made from ``{data}`` that name a local file or folder that is not there: every trial would
+    fail on them, so the sweep says so before it starts one."""
+    if data_root.startswith("gs://"):
+        return []
+    missing = []
+    for i, (template, arg) in enumerate(zip(spec.trainer.args, spec.trainer_args(data_root))):
+        path = arg.split("=", 1)[-1]
+        if "{data}" in template and not os.path.exists(path):
+            missing.append((f"trainer.args[{i}]", f"{template} is {path}, which does not exist; prepare the data "
+                            f"(invoke data --out {data_root}) or point --data-root at it"))
+    return missing
 
 
 def plan_table(spec: Spec, data_root: str) -> Table:
@@ -75,7 +92,7 @@ def _stopped_by_signals(run: Callable[..., int]) -> Callable[..., int]:
         try:
             return run(*args, **kwargs)
         except KeyboardInterrupt as exc:
-            (kwargs.get("console") or Console()).print("interrupted before the sweep started; nothing ran")
+            (kwargs.get("console") or user_console()).print("interrupted before the sweep started; nothing ran")
             return 143 if isinstance(exc, Terminated) else 130
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -91,7 +108,7 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
                console: Console | None = None) -> int:
     """Run, resume or plan a local sweep; returns the exit status for the task: Ctrl-C ends it with 130 and
     SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a line saying how to resume."""
-    console = console or Console()
+    console = console or user_console()
     if resume:
         folder = RunFolder.open(resume, runs_dir)
         meta = folder.meta()
@@ -111,6 +128,8 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
         console.print("each trial runs: " + " ".join(spec.trial_argv(data_root, example)), soft_wrap=True)
         return 0
     ensure_default_data(data_root, console)
+    if missing := _missing_inputs(spec, data_root):
+        raise SpecError(str(spec_path or DEFAULT_SPEC) if not resume else str(folder.spec_path), missing)
     launcher = Launcher(warm=warm)
     if is_reference_trainer(spec.trainer.command):
         launcher.prestart()  # its imports overlap ours
@@ -153,6 +172,11 @@ def tune_local(spec_path: str | None = None, *, run_id: str | None = None, resum
     if not progress.live_mode:  # the live table ends with the same line
         console.print(progress.summary(), soft_wrap=True)
     best = best_trial(trials_seen, spec.metric.goal)
+    if sweep.refused:
+        console.print(f"[red]sweep stopped:[/] the first trial's trainer refused its command line ({escape(sweep.refused)}"
+                      f"); every trial would fail the same way. Check trainer.args and the parameter ids in the spec; "
+                      f"the whole log: {folder.root / 'trials' / '1' / 'log.txt'}", soft_wrap=True)
+        return 1
     if sweep.stopped_for_failures:
         console.print(f"[red]sweep stopped:[/] {spec.trials.failure_limit} trials failed (trials.max_failed)")
     if best is None:
@@ -172,21 +196,28 @@ def status_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None
     from jobs.local.backend import load_run_study, views
     from jobs.progress import Progress
 
-    console = console or Console()
+    console = console or user_console()
     folder = RunFolder.open(run_id, runs_dir)
     meta = folder.meta()
     spec = load_spec(folder.spec_path)
     study = load_run_study(folder, spec.name)
     progress = Progress(spec.name, spec.metric.goal, meta["trials"], meta["parallel"], console=console, live=False)
-    trials = views(study)
-    progress.seed(trials)
     pid = RunLock.holder(folder)
+    trials = views(study)
+    if pid is None:  # trials a killed sweep left ACTIVE are not running; a resume runs them again
+        trials = [dataclasses.replace(t, state="INTERRUPTED", reason="the sweep stopped while it ran; it reruns "
+                                      "on resume") if t.state == "ACTIVE" else t for t in trials]
+    progress.seed(trials)
     ended = [t.started + t.duration_s for t in trials if t.duration_s is not None and t.started]
     if trials:
         progress.started = min(t.started for t in trials if t.started)
-    console.print(progress.table())
-    where = f"running (pid {pid})" if pid else "not running"
-    console.print(f"{where}; {progress.summary(None if pid or not ended else max(ended))}", soft_wrap=True)
+    console.print(progress.table(every_row=True))
+    if pid:
+        console.print(f"running (pid {pid}); {progress.summary()}", soft_wrap=True)
+        return 0
+    console.print(f"not running; {progress.summary(max(ended) if ended else None)}", soft_wrap=True)
+    if progress.done() < progress.max_trials:
+        console.print(f"carry it on with: invoke tune --resume {run_id}", soft_wrap=True)
     return 0
 
 
@@ -194,7 +225,7 @@ def cancel_local(run_id: str, runs_dir: Path = RUNS_DIR, console: Console | None
                  wait_s: float = 30.0) -> int:
     """Stop a local run's orchestrator with SIGTERM (which a sweep started in the background from a script
     receives, where SIGINT is ignored): its trials stop, and the run can be resumed. Waits to see it stop."""
-    console = console or Console()
+    console = console or user_console()
     folder = RunFolder.open(run_id, runs_dir)
     pid = RunLock.holder(folder)
     if pid is None:

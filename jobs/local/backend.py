@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,7 @@ from jobs.trials import DONE, FAILURES, TrialRecord
 OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
 RERUN = "RESTARTED"  # left running by a stopped orchestrator, run again as a new trial
 RECORD = "record"  # the user attribute holding a trial's TrialRecord
+UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
 
 
 @dataclass
@@ -148,6 +150,8 @@ class LocalSweep:
         self.done = 0
         self.failed = 0
         self.stopped_for_failures = False
+        self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
+        self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
 
     def _prepare(self) -> None:
         """Count what is done, enqueue the grid once, and give trials left running a rerun."""
@@ -190,7 +194,7 @@ class LocalSweep:
         trial.set_user_attr(RECORD, asdict(view))
         argv = self.spec.trial_argv(self.data_root, assignment)
         log_path = trial_dir / "log.txt"
-        log_path.write_text("$ " + " ".join(argv) + "\n")
+        log_path.write_text("$ " + shlex.join(argv) + "\n")
         try:
             process = self.launcher.start(argv, env, log_path)
         except OSError as exc:
@@ -238,7 +242,8 @@ class LocalSweep:
         if run.stop and code != 0:  # exit status 0: it had ended by itself before the kill landed
             view.state = run.stop
         elif code != 0:
-            view.state, view.reason = "FAILED", f"exit code {code}"
+            said = next((line.strip() for line in reversed(log_tail(run.log_path).splitlines()) if line.strip()), "")
+            view.state, view.reason = "FAILED", f"exit code {code}" + (f": {said[:300]}" if said else "")
         elif run.stop:
             view.reason = ""
         elif view.objective is None:
@@ -247,6 +252,8 @@ class LocalSweep:
             view.state = "SUCCEEDED"
         if view.state in FAILURES:
             view.log_tail = log_tail(run.log_path)
+            if code == 2 and UNRECOGNIZED in view.log_tail and not self.done:
+                self.refused = view.reason  # every trial would fail the same way: stop before launching more
         self._finish(run.trial, view, view.objective)
 
     def _finish(self, trial: optuna.Trial, view: TrialRecord, value: float | None) -> None:
@@ -269,6 +276,8 @@ class LocalSweep:
             self.on_event("finished", run.view)
 
     def _can_launch(self) -> bool:
+        if self.refused:
+            return False
         if self.failed >= self.failure_limit:
             self.stopped_for_failures = True
             return False
@@ -278,7 +287,6 @@ class LocalSweep:
 
     def run(self) -> list[TrialRecord]:
         """Run trials until ``max`` are done (or too many failed); returns every trial."""
-        self._prepare()
         try:
             while True:
                 while self._can_launch():

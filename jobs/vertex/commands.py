@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jobs.progress import Progress, params_text
+from jobs.progress import Progress, params_text, user_console
 from jobs.runs import RUNS_DIR, RunError, RunFolder, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import TrialRecord, best_trial
@@ -43,7 +43,7 @@ def tune_vertex(spec_path: str | None = None, *, stack: str | None = None, outpu
                 settings: ApiSettings = ApiSettings()) -> int:
     """Plan (``dry_run``), submit or re-attach to a Vertex AI sweep, then follow it unless ``detach``;
     returns the exit status for the task."""
-    console = console or Console()
+    console = console or user_console()
     if run_id and not dry_run and (runs_dir / run_id / "run.json").exists():
         return _attach(RunFolder.open(run_id, runs_dir), detach, console, settings)
     spec_file = Path(spec_path or DEFAULT_SPEC)
@@ -148,7 +148,7 @@ def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, cons
 def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | None = None,
                   settings: ApiSettings = ApiSettings()) -> int:
     """Show a Vertex AI run's job state, its trials and the best so far."""
-    console = console or Console()
+    console = console or user_console()
     meta, spec, jobs = _open(RunFolder.open(run_id, runs_dir), settings, console)
     job = jobs.get(meta["job"])
     views = with_stops_from_artifacts(job_views(job, spec))
@@ -167,7 +167,7 @@ def vertex_status(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
 def vertex_cancel(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | None = None,
                   settings: ApiSettings = ApiSettings()) -> int:
     """Ask Vertex AI to cancel a run's job; running trials stop, finished ones keep their results."""
-    console = console or Console()
+    console = console or user_console()
     meta, _, jobs = _open(RunFolder.open(run_id, runs_dir), settings, console)
     jobs.cancel(meta["job"])
     console.print(f"cancel requested for run {run_id} (job {meta['job']}), now {jobs.get(meta['job']).state.name}")
@@ -177,5 +177,5 @@ def vertex_cancel(run_id: str, *, runs_dir: Path = RUNS_DIR, console: Console | 
 def vertex_records(run_id: str, *, runs_dir: Path = RUNS_DIR,
                    settings: ApiSettings = ApiSettings()) -> list[TrialRecord]:
     """Every trial of a Vertex AI run as a record, for the report."""
-    meta, spec, jobs = _open(RunFolder.open(run_id, runs_dir), settings, Console(stderr=True))
+    meta, spec, jobs = _open(RunFolder.open(run_id, runs_dir), settings, user_console(stderr=True))
     return trial_records(jobs.get(meta["job"]), spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_sweep_with_crash_and_early_stop(tmp_path, early_stopping):
     states = by_state(trials)
     assert len(trials) == 12
     assert {t.parameters["mode"] for t in states["FAILED"]} == {"crash"} and len(states["FAILED"]) == 4
-    assert all(t.reason == "exit code 3" for t in states["FAILED"])
+    assert all(t.reason == "exit code 3: Traceback: something broke" for t in states["FAILED"])
     stopped = states.get("STOPPED", [])
     assert any(t.parameters["mode"] == "bad" for t in stopped)
     if early_stopping == "median":  # below the median of the others at the same step: only the bad ones
@@ -236,3 +237,48 @@ def test_a_trainer_printing_without_newlines_cannot_bloat_the_journal(tmp_path):
     assert (Path(root) / "study.journal").stat().st_size < 60_000  # the tails only: 4 KB a trial
     assert all(len(t.log_tail) <= 4003 and t.log_tail.startswith("...xxx") for t in trials)
     assert (Path(root) / "trials" / "1" / "log.txt").stat().st_size > 3_000_000  # the whole log stays
+
+
+def test_inputs_that_cannot_work_are_caught_before_or_at_the_first_trial(tmp_path):
+    from jobs.spec import SpecError
+
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    args=["--steps=2", "--marker={data}/nope.npz"])
+    with pytest.raises(SpecError, match=r"trainer.args\[1\]: --marker=\{data\}/nope.npz is .*nope.npz, which does "
+                                        r"not exist; prepare the data"):
+        run_sweep(tmp_path, spec)
+    assert not (tmp_path / "runs").exists()
+
+    misspelled = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3},
+                                                "why": {"type": "double", "min": -3, "max": 3}},
+                          trials={"max": 6, "parallel": 1}, name="typo")
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=300)
+    status = tune_local(str(misspelled), run_id="t", runs_dir=tmp_path / "runs", data_root=str(tmp_path),
+                        console=console, seed=1)
+    console.file.close()
+    out = (tmp_path / "out.txt").read_text()
+    trials = views(load_run_study(RunFolder.open("t", tmp_path / "runs"), "typo"))
+    assert status == 1 and len(trials) == 1 and trials[0].state == "FAILED"
+    assert "unrecognized arguments: --why=" in trials[0].reason
+    assert "sweep stopped: the first trial's trainer refused its command line (exit code 2:" in out
+    assert "trial 1 FAILED: - (exit code 2: " in out and "unrecognized arguments: --why=" in out
+
+
+def test_status_lists_every_trial_and_says_a_killed_run_is_not_running(tmp_path):
+    marker = uuid.uuid4().hex
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 30, "parallel": 2}, args=["--step_seconds=0.05", f"--marker={marker}"])
+    orchestrator = _start_tune(tmp_path, spec, "--run-id", "k")
+    _wait_for(lambda: _succeeded(tmp_path, "k") >= 14 and len(_toy_processes(marker)) >= 1)
+    os.kill(orchestrator.pid, signal.SIGKILL)
+    orchestrator.wait()
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "status", "k"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if re.match(r"^│\s+\d+ │", line)]
+    assert len(rows) == len(views(load_run_study(RunFolder.open("k", tmp_path / "runs"), "toy"))) >= 15
+    assert "INTERRUPTED" in done.stdout and "the sweep stopped while it ran; it reruns on resume" in done.stdout
+    assert "not running;" in done.stdout and ", 0 running," in done.stdout
+    assert "carry it on with: invoke tune --resume k" in done.stdout
+    assert all(len(line) <= 200 for line in done.stdout.splitlines())  # a pipe: not wrapped at 80 columns
+    assert any(len(line) > 80 for line in done.stdout.splitlines())

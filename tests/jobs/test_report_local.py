@@ -105,7 +105,8 @@ def test_report_of_a_local_run_holds_what_the_trials_left(sweep):
                 assert same_value(row[key], metrics[key]), (t.trial_id, key)
             assert row["learning_rate"] == pytest.approx(t.parameters["learning_rate"])
         elif t.state == "FAILED":
-            assert row["error"] == "exit code 2; metrics.json missing" and row["dropout"] >= 1
+            assert row["error"] == ("exit code 2: trainer: error: argument --dropout: must be in [0, 1), got "
+                                    f"{t.parameters['dropout']!r}; metrics.json missing") and row["dropout"] >= 1
     best = best_trial(trials, "maximize")
     assert f"best trial: {best.trial_id} " in printed(console)
     assert f"## Best trial: {best.trial_id}, validation_accuracy = {best.objective:.6g}" in (run / "report.md").read_text()
