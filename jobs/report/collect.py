@@ -20,6 +20,7 @@ from jobs.spec import Spec
 from trainer import uri
 
 METRICS_FILE = "metrics.json"
+MAX_METRICS_BYTES = 1_000_000
 HISTORY_FILE = "eval_history.csv"
 HEAD = ["trial_id", "state", "objective"]
 TAIL = ["duration_s", "artifact_dir", "error"]
@@ -103,11 +104,14 @@ def trials_frame(records: list[TrialRecord], spec: Spec, workers: int = storage.
 
 
 def parse_metrics(fetched: bytes | Exception) -> tuple[dict, str]:
-    """A metrics.json body as a dict, or ({}, why it cannot be used)."""
+    """A metrics.json body as a dict, or ({}, why it cannot be used); one over MAX_METRICS_BYTES is not read."""
     if isinstance(fetched, uri.ObjectNotFound):
         return {}, f"{METRICS_FILE} missing"
     if isinstance(fetched, Exception):
         return {}, f"{METRICS_FILE} unreadable: {fetched}"
+    if len(fetched) > MAX_METRICS_BYTES:
+        return {}, (f"{METRICS_FILE} is {len(fetched) / 1e6:.1f} MB; files over {MAX_METRICS_BYTES // 1_000_000} MB "
+                    "are not read (metrics belong there, not data)")
     try:
         metrics = json.loads(fetched)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 from jobs.report.compare import leader
 from jobs.report.plots import Plot
 from jobs.report.summary import Summary
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: HTML in it (a metric key, an error message) shows as text, and '|' does not end the cell."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -44,6 +47,8 @@ def sweep_markdown(summary: Summary, plots: list[Plot]) -> str:
     top_header, top_rows = summary.top_table()
     if top_rows:
         parts.append(f"## Top {len(top_rows)} trials\n\n" + table(top_header, top_rows))
+    if failures := summary.failures():
+        parts.append(f"## Why trials failed ({len(failures)})\n\n" + table(["trial", "state", "error"], failures))
     header, rows = summary.full_table()
     parts.append(f"## All trials ({len(rows)})\n\nExact values in `trials.csv`.\n\n" + table(header, rows))
     return "\n\n".join(parts) + "\n"

@@ -129,6 +129,9 @@ def sweep_page(summary: Summary, plots: list[Plot]) -> str:
     if top_rows:
         body.append(f'<section class="card" id="top"><h2>Top {len(top_rows)} trials</h2>'
                     f"{_table(top_header, top_rows, best_id, key=1)}</section>")
+    if failures := summary.failures():
+        body.append(f'<section class="card" id="failures"><h2>Why trials failed ({len(failures)})</h2>'
+                    f'{_table(["trial", "state", "error"], failures, error_column=2)}</section>')
     body.append(f'<section class="card" id="all"><h2>All trials ({len(rows)})</h2>'
                 f'<p class="small">the columns of trials.csv; values rounded here, exact in the CSV</p>'
                 f"{_table(header, rows, best_id, error_column=header.index('error'))}</section>")

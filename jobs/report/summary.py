@@ -64,6 +64,12 @@ class Summary:
                  duration(r["duration_s"])] for i, (_, r) in enumerate(ranked.iterrows(), 1)]
         return header, rows
 
+    def failures(self) -> list[list[str]]:
+        """[trial, state, why] of every trial with an error, for a table read without scrolling sideways."""
+        frame = self.sweep.frame
+        failed = frame[frame["error"].fillna("").str.len() > 0]
+        return [[r["trial_id"], state(r["state"]), r["error"]] for _, r in failed.iterrows()]
+
     def full_table(self) -> tuple[list[str], list[list[str]]]:
         """Every column of the contract frame as text, trial id order (states as a reader says them)."""
         frame = self.sweep.frame

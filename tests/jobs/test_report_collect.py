@@ -156,3 +156,30 @@ def test_a_report_written_to_a_bucket(uploaded):
     best = max((r for r in records if r.state == "SUCCEEDED"), key=lambda r: r.objective)
     assert f"best trial: {best.trial_id} " in console.file.getvalue()
     assert json.loads(json.dumps(csv["objective"].dropna().tolist()))  # plain numbers, no numpy reprs
+
+
+def test_hostile_metric_keys_huge_metrics_and_errors_in_view(tmp_path):
+    """HTML in a metric key is text in report.md and report.html; a 20 MB metrics.json is not read; failed
+    trials' reasons have a table of their own near the top."""
+    trials = synth_trials(6, seed=3)
+    for t in trials:
+        t.record.state, t.record.reason = "SUCCEEDED", ""
+        t.record.objective = t.record.objective or 0.5
+        t.metrics = {"<script>alert(1)</script>": 1.0, "a|b": 2.0}
+    trials[1].record.state, trials[1].record.reason, trials[1].metrics = "FAILED", "exit code 2: <b>bad</b>", None
+    base = str(tmp_path / "artifacts")
+    for t in trials:
+        t.record.artifact_dir = uri.join(base, t.record.trial_id)
+    write_artifacts(base, trials)
+    (tmp_path / "artifacts" / "3" / "model" / "metrics.json").write_text(json.dumps({"blob": "x" * 20_000_000}))
+    sweep = collect("r", synth_spec(), [t.record for t in trials])
+    row = sweep.frame.set_index("trial_id").loc["3"]
+    assert row["error"] == "metrics.json is 20.0 MB; files over 1 MB are not read (metrics belong there, not data)"
+    write_sweep_report(sweep, str(tmp_path / "report"), Console(file=io.StringIO()))
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in markdown and "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
+    assert "<script>alert(1)</script>" not in page and "a\\|b" in markdown
+    assert markdown.index("## Why trials failed (2)") < markdown.index("## All trials")
+    assert "| 2 | failed | exit code 2: &lt;b&gt;bad&lt;/b&gt;; metrics.json missing |" in markdown
+    assert page.index('id="failures"') < page.index('id="all"')
