@@ -2,11 +2,11 @@
 
     python -m bench.sweep [overhead] [search] [--trials 20] [--parallel 2] [--repeat 3] [--no-fresh] [--seeds 5]
 
-overhead: wall time of a sweep of jobs/specs/titanic.yaml (local backend) divided by the same
+overhead: wall time of a sweep of jobs/specs/breast-cancer.yaml (local backend) divided by the same
     trials' training time in-process (re-run one after another here, then / parallel), once with
     trials forked warm (the default) and once with a fresh process per trial.
 search: trials that each adaptive sampler needs to reach random search's best-of-40, median over
-    seeds, on a cheap known function over the titanic spec's space and on the real trainer.
+    seeds, on a cheap known function over the default spec's space and on the real trainer.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 from bench.common import PYTHON, REPO, prepare_data
+from jobs.spec import load_spec
 
-SPEC = REPO / "jobs" / "specs" / "titanic.yaml"
+SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
+SPEC_NAME = load_spec(SPEC).name
 BUDGET = 40
 
 
@@ -45,7 +47,7 @@ def sweep_trials(tmp: Path, run_id: str) -> list:
     from jobs.local.backend import load_run_study, views
     from jobs.runs import RunFolder
 
-    study = load_run_study(RunFolder(tmp / "runs" / run_id), "titanic-nn")
+    study = load_run_study(RunFolder(tmp / "runs" / run_id), SPEC_NAME)
     return [t for t in views(study) if t.state == "SUCCEEDED"]
 
 
@@ -63,8 +65,6 @@ def in_process_seconds(argv: list[str], scratch: Path) -> float:
 
 def overhead(trials: int, parallel: int, repeat: int, fresh: bool) -> None:
     import torch
-
-    from jobs.spec import load_spec
 
     spec = load_spec(SPEC)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // parallel))
@@ -94,7 +94,7 @@ def overhead(trials: int, parallel: int, repeat: int, fresh: bool) -> None:
 
 # -- search efficiency ----------------------------------------------------------------------------
 def known_function(values: dict) -> float:
-    """A smooth function over the titanic spec's space with its maximum (0) at a known point."""
+    """A smooth function over the default spec's space with its maximum (0) at a known point."""
     return -((math.log10(values["learning_rate"]) + 2.3) ** 2
              + ((values["patience"] - 14) / 6) ** 2
              + (math.log10(values["min_delta"]) + 3.2) ** 2
@@ -105,8 +105,6 @@ def known_function(values: dict) -> float:
 
 
 def trainer_objective(data: Path, scratch: Path):
-    from jobs.spec import load_spec
-
     spec = load_spec(SPEC)
 
     def objective(values: dict) -> float:
@@ -122,8 +120,6 @@ def best_curve(objective, sampler_name: str, seed: int, parallel: int) -> list[f
     import optuna
 
     from jobs.local import search
-    from jobs.spec import load_spec
-
     spec = load_spec(SPEC)
     if sampler_name == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)

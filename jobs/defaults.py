@@ -3,5 +3,5 @@
 import os
 from pathlib import Path
 
-DEFAULT_SPEC = Path(__file__).parent / "specs" / "titanic.yaml"
+DEFAULT_SPEC = Path(__file__).parent / "specs" / "breast-cancer.yaml"
 DEFAULT_DATA = os.path.join("data", "default")  # the built-in dataset, prepared on first use

@@ -82,7 +82,8 @@ def _ranking(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float,
 def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
         on_epoch: EpochCallback | None = None, should_stop: Callable[[], bool] | None = None) -> FitResult:
     """Train until ``epochs`` or until validation loss has not improved by more than
-    ``min_delta`` for ``patience`` epochs; restore the best weights if asked.
+    ``min_delta`` for ``patience`` epochs; restore the weights of the lowest-loss epoch if asked, so the
+    model kept is the one whose loss the tuner ranks by (``measurement: best`` on validation_loss).
 
     ``on_epoch`` sees every epoch with finite metrics; a run whose validation loss becomes
     NaN or infinite stops there with ``diverged`` set. ``should_stop`` is asked after each epoch:
@@ -102,6 +103,7 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
 
     history: list[EpochRecord] = []
     best_val, best_epoch, best_state, waited, diverged, interrupted = float("inf"), 0, None, 0, False, False
+    reference = float("inf")  # the loss an epoch must beat by more than min_delta to reset patience
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(rows, generator=shuffle).to(device) if batch < rows else None
@@ -121,9 +123,11 @@ def fit(config: TrainConfig, train: Split, val: Split, device: torch.device,
             break
         if on_epoch is not None:
             on_epoch(record)
-        if best_val - val_loss > config.min_delta:
-            best_val, best_epoch, waited = val_loss, epoch, 0
+        if val_loss < best_val:  # the lowest loss: the epoch a tuner's "best" measurement picks, and the one kept
+            best_val, best_epoch = val_loss, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if reference - val_loss > config.min_delta:
+            reference, waited = val_loss, 0
         else:
             waited += 1
             if waited >= config.patience:

@@ -15,7 +15,7 @@ from jobs.spec import (CategoricalParameter, DiscreteParameter, DoubleParameter,
                        load_runnable_spec, load_spec, parse_spec)
 from trainer.cli import build_parser
 
-TITANIC = Path(__file__).resolve().parents[2] / "jobs" / "specs" / "titanic.yaml"
+DEFAULT = Path(__file__).resolve().parents[2] / "jobs" / "specs" / "breast-cancer.yaml"
 
 BASE = {
     "name": "demo",
@@ -58,10 +58,10 @@ def problems_of(data: object) -> str:
 # --- the shipped spec -------------------------------------------------------------------------
 
 
-def test_shipped_titanic_spec_loads_and_fits_the_trainer():
-    spec = load_spec(TITANIC)
-    assert spec.name == "titanic-nn"
-    assert (spec.metric.id, spec.metric.goal) == ("validation_accuracy", "maximize")
+def test_shipped_default_spec_loads_and_fits_the_trainer():
+    spec = load_spec(DEFAULT)
+    assert spec.name == "breast-cancer-mlp"
+    assert (spec.metric.id, spec.metric.goal) == ("validation_loss", "minimize")
     assert list(spec.parameters) == ["learning_rate", "patience", "min_delta", "hidden", "layers", "dropout",
                                      "batch_size"]
     assert spec.parameters["learning_rate"] == DoubleParameter(type="double", min=1e-4, max=1e-1, scale="log")

@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO, make_split
 
-TITANIC_SPEC = REPO / "jobs" / "specs" / "titanic.yaml"
+DEFAULT_SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
 
 
 def small_spec(tmp_path: Path, **changes) -> Path:
-    spec = yaml.safe_load(TITANIC_SPEC.read_text())
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
     spec["trainer"]["args"] = ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=20",
                                "--log_every=0"]
     spec.update(changes)
@@ -65,8 +66,13 @@ def test_tune_names_the_best_trial(tmp_path):
     assert sum(line.startswith("trial ") and " started: " in line for line in lines) == 4
     best_line = next(line for line in lines if line.startswith("best trial: "))
     best_id = best_line.split()[2]
-    values = {tid: m["best_val_accuracy"] for tid, m in _metrics(tmp_path / "runs" / "named").items()}
-    assert values[best_id] == max(values.values())
+    metrics = _metrics(tmp_path / "runs" / "named")
+    values = {tid: m["best_val_loss"] for tid, m in metrics.items()}
+    assert values[best_id] == min(values.values()) and len(set(values.values())) == 4  # no ties
+    # The value the trial was ranked by is the saved model's own: the same epoch, the same metric.
+    ranked_by = float(best_line.split(" = ")[1].split()[0])
+    assert ranked_by == pytest.approx(metrics[best_id]["final_val_loss"], rel=1e-5)
+    assert metrics[best_id]["best_epoch"] <= metrics[best_id]["stopped_epoch"]
     assert any(line.startswith("artifacts:") and line.endswith(f"runs/named/artifacts/{best_id}") for line in lines)
     assert "warning:" in done.stdout  # parallel 2 of max 4 is above a third under adaptive search
 
@@ -74,7 +80,7 @@ def test_tune_names_the_best_trial(tmp_path):
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
     done = tune(tmp_path, "--dry-run", "--data-root", "gs://bucket/data")
     assert done.returncode == 0, done.stderr
-    assert "titanic-nn: adaptive search, maximize validation_accuracy" in done.stdout
+    assert "breast-cancer-mlp: adaptive search, minimize validation_loss" in done.stdout
     for pid in ("learning_rate", "patience", "min_delta", "hidden", "layers", "dropout", "batch_size"):
         assert pid in done.stdout
     assert "--train=gs://bucket/data/train_data.npz" in done.stdout
