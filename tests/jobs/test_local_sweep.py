@@ -189,6 +189,15 @@ def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
     assert len(set(xs)) == 10
     assert {t.parameters["x"] for t in restarted} <= set(xs)
     assert "best trial:" in output
+    assert "10/10 done, 0 running" in output  # the trials left running were rerun, not counted as running
+
+
+def test_the_command_in_a_trial_log_can_be_pasted_into_a_shell(tmp_path):
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 1, "parallel": 1}, args=["--marker=two words; $HOME"])
+    status, _, root = run_sweep(tmp_path, spec)
+    first = (Path(root) / "trials" / "1" / "log.txt").read_text().splitlines()[0]
+    assert status == 0 and first.startswith("$ ") and "'--marker=two words; $HOME'" in first
 
 
 def test_ctrl_c_leaves_no_process_and_the_run_resumes(tmp_path):

@@ -114,3 +114,14 @@ def test_cancel_stops_a_sweep_a_script_started_in_the_background(tmp_path):
     script.wait(timeout=60)
     check_stopped(tmp_path, (tmp_path / "sweep.log").read_text(), 143, 143)
     resume_to_the_end(tmp_path)
+
+
+def test_kill_9_of_a_warm_sweep_leaves_no_process_and_it_resumes(tmp_path):
+    reference_spec(tmp_path)
+    sweep = subprocess.Popen([*INVOKE, "tune", "--spec", "spec.yaml", "--data-root", "data", "--run-id", "r"],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: running_trials(tmp_path) == 2)
+    sweep.kill()
+    sweep.wait()
+    wait_for(lambda: processes_in(tmp_path) == [], timeout=10)  # the fork server ended its trials' groups
+    resume_to_the_end(tmp_path)
