@@ -124,12 +124,14 @@ def test_any_trainer_minimises_a_known_function(tmp_path):
     assert best.objective - 10 < 1.0  # f(x, y) < 1: within a unit circle of the optimum (1, -2)
 
 
-def _toy_processes(marker: str) -> list[int]:
+def _toy_processes(marker: str, guards: bool = False) -> list[int]:
+    """Processes whose command line carries ``marker``: trainers and what they started (and their guards)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
+                cmdline = (entry / "cmdline").read_bytes()
+                if marker.encode() in cmdline and (guards or b"jobs.local.guard" not in cmdline):
                     pids.append(int(entry.name))
             except OSError:
                 pass
@@ -235,7 +237,7 @@ def test_what_a_trial_starts_ends_with_the_trial_and_with_a_killed_sweep(tmp_pat
     _wait_for(lambda: len(_toy_processes(marker)) >= 2)  # the trial and the child it started
     os.kill(orchestrator.pid, signal.SIGKILL)
     orchestrator.wait()
-    _wait_for(lambda: not _toy_processes(marker), timeout=10)
+    _wait_for(lambda: not _toy_processes(marker, guards=True), timeout=10)
 
 
 def test_a_trainer_printing_without_newlines_cannot_bloat_the_journal(tmp_path):

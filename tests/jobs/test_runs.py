@@ -60,3 +60,15 @@ def test_the_record_is_written_whole_or_not_at_all(tmp_path):
     path = tmp_path / "run.json"
     write_atomically(path, json.dumps({"backend": "local"}))
     assert json.loads(path.read_text()) == {"backend": "local"} and [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+@pytest.mark.parametrize("command", [("tune", "--resume", "g"), ("status", "g"), ("cancel", "g"),
+                                     ("report", "--run-id", "g")], ids=lambda c: c[0])
+def test_a_damaged_record_is_one_line_on_every_task(tmp_path, command):
+    (tmp_path / "runs" / "g").mkdir(parents=True)
+    (tmp_path / "runs" / "g" / "run.json").write_text("")
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), *command],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
+    said = (done.stderr + done.stdout).strip().splitlines()
+    assert len(said) == 1 and "runs/g/run.json is damaged" in said[0], said
