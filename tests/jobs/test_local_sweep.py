@@ -165,14 +165,21 @@ def _succeeded(tmp_path: Path, run_id: str) -> int:
         return 0
 
 
-def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
+def _kill_mid_sweep(tmp_path: Path, run_id: str, trials: int, step_seconds: float, after: int) -> tuple[Path, str]:
+    """Start a toy sweep, SIGKILL its orchestrator once ``after`` trials succeeded and one runs; returns the
+    spec and the trials' marker."""
     marker = uuid.uuid4().hex
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
-                    trials={"max": 10, "parallel": 2}, args=["--step_seconds=0.3", f"--marker={marker}"])
-    orchestrator = _start_tune(tmp_path, spec, "--run-id", "killed")
-    _wait_for(lambda: _succeeded(tmp_path, "killed") >= 3 and len(_toy_processes(marker)) >= 1)
-    os.killpg(orchestrator.pid, signal.SIGKILL)
+                    trials={"max": trials, "parallel": 2}, args=[f"--step_seconds={step_seconds}", f"--marker={marker}"])
+    orchestrator = _start_tune(tmp_path, spec, "--run-id", run_id)
+    _wait_for(lambda: _succeeded(tmp_path, run_id) >= after and len(_toy_processes(marker)) >= 1)
+    os.kill(orchestrator.pid, signal.SIGKILL)
     orchestrator.wait()
+    return spec, marker
+
+
+def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
+    spec, marker = _kill_mid_sweep(tmp_path, "killed", trials=10, step_seconds=0.3, after=3)
     _wait_for(lambda: not _toy_processes(marker), timeout=10)  # trials die with their orchestrator
     done_before = _succeeded(tmp_path, "killed")
 
@@ -276,13 +283,7 @@ def test_inputs_that_cannot_work_are_caught_before_or_at_the_first_trial(tmp_pat
 
 
 def test_status_lists_every_trial_and_says_a_killed_run_is_not_running(tmp_path):
-    marker = uuid.uuid4().hex
-    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
-                    trials={"max": 30, "parallel": 2}, args=["--step_seconds=0.05", f"--marker={marker}"])
-    orchestrator = _start_tune(tmp_path, spec, "--run-id", "k")
-    _wait_for(lambda: _succeeded(tmp_path, "k") >= 14 and len(_toy_processes(marker)) >= 1)
-    os.kill(orchestrator.pid, signal.SIGKILL)
-    orchestrator.wait()
+    _kill_mid_sweep(tmp_path, "k", trials=30, step_seconds=0.05, after=14)
     done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "status", "k"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
