@@ -91,7 +91,9 @@ class RunFolder:
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RunError(f"{self.root}: not a run folder (no {META})") from None
+            runs = sorted(p.parent.name for p in self.root.parent.glob(f"*/{META}"))
+            known = f"runs there: {', '.join(runs[-5:])}" if runs else "start one with: invoke tune"
+            raise RunError(f"{self.root}: not a run folder (no {META}); {known}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RunError(f"{path} is damaged ({exc}): it is not the record this tool writes; restore it from a "
                            "backup, or start a new run") from None
