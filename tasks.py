@@ -86,13 +86,13 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
 })
 def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=""):
     """Run the trainer once (python -m trainer) on prepared data."""
+    from jobs import storage
+    from jobs.data import ensure_default_data
     from jobs.progress import user_console
-    from jobs.tune import ensure_default_data
-    from trainer import uri
 
     ensure_default_data(data_root, user_console())
-    command = [sys.executable, "-m", "trainer", f"--train={uri.join(data_root, 'train_data.npz')}",
-               f"--val={uri.join(data_root, 'val_data.npz')}", *shlex.split(args)]
+    command = [sys.executable, "-m", "trainer", f"--train={storage.join(data_root, 'train_data.npz')}",
+               f"--val={storage.join(data_root, 'val_data.npz')}", *shlex.split(args)]
     status = subprocess.call(command, env={**os.environ, "AIP_MODEL_DIR": out})
     if status:
         raise Exit(code=status)
@@ -100,12 +100,13 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
 
 @task(help={
     "spec": f"sweep spec YAML (default {DEFAULT_SPEC.relative_to(DEFAULT_SPEC.parents[2])}); see docs/sweep-spec.md",
-    "backend": "local (default: this machine) or vertex (a Vertex AI hyperparameter tuning job)",
+    "backend": "local (default: this machine) or vertex (a Vertex AI hyperparameter tuning job); a resumed "
+               "run keeps its own",
     "trials": "override trials.max",
     "parallel": "override trials.parallel",
     "run_id": "name of the run (default <spec name>-<YYYYmmdd-HHMMSS>); on vertex, an existing one re-attaches",
     "smoke": "run one trial only: check the whole path before scaling up",
-    "resume": "RUN_ID of a stopped or killed run to carry on to its end (vertex: re-attach)",
+    "resume": "RUN_ID of a stopped or killed run to carry on to its end (vertex: re-attach to its job)",
     "dry_run": "validate and print the plan (vertex: the exact REST request and a cost estimate); run nothing",
     "data_root": f"what {{data}} in the trainer args expands to (local default {DEFAULT_DATA}, the built-in "
                  "dataset; vertex default: the stack's data_root)",
@@ -118,34 +119,20 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     "minutes_per_trial": "vertex: expected minutes per trial, for the cost estimate (10)",
     "prices": "vertex: a YAML price table over jobs/prices.yaml",
 })
-def tune(c, spec=None, backend="local", trials=None, parallel=None, run_id=None, smoke=False, resume=None,
+def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, smoke=False, resume=None,
          dry_run=False, data_root=None, seed=None, trial_timeout=None, stack=None, outputs=None, detach=False,
-         minutes_per_trial="10", prices=None):
+         minutes_per_trial=None, prices=None):
     """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
-    from jobs.runs import RunFolder
+    from jobs import backends
+    from jobs.progress import user_console
 
-    if resume and backend == "local":
-        backend = _guarded("tune", lambda: RunFolder.open(resume).meta().get("backend", "local"))
-    timeout = _seconds(trial_timeout, "--trial-timeout", "of seconds")
-    trials, parallel, seed = _int(trials, "--trials", 1), _int(parallel, "--parallel", 1), _int(seed, "--seed", 0)
-    minutes = _seconds(minutes_per_trial, "--minutes-per-trial", "of minutes")
-    if backend == "vertex":
-        if seed is not None:
-            raise Exit("tune: --seed is for the local backend; Vertex AI seeds its own search", code=2)
-        from jobs.vertex.commands import tune_vertex
-
-        status = _guarded("tune", lambda: tune_vertex(
-            spec, stack=stack, outputs_file=outputs, run_id=run_id or resume, trials=trials, parallel=parallel,
-            smoke=smoke, dry_run=dry_run, detach=detach, data_root=data_root, minutes_per_trial=minutes,
-            prices_file=prices, trial_timeout_s=timeout))
-    elif backend == "local":
-        from jobs.tune import tune_local
-
-        status = _guarded("tune", lambda: tune_local(
-            spec, run_id=run_id, resume=resume, trials=trials, parallel=parallel, smoke=smoke,
-            dry_run=dry_run, data_root=data_root, seed=seed, trial_timeout=timeout))
-    else:
-        raise Exit(f"tune: unknown backend {backend!r}: local or vertex", code=2)
+    request = backends.TuneRequest(
+        spec=spec, run_id=run_id, resume=resume, trials=_int(trials, "--trials", 1),
+        parallel=_int(parallel, "--parallel", 1), smoke=smoke, dry_run=dry_run, data_root=data_root,
+        trial_timeout=_seconds(trial_timeout, "--trial-timeout", "of seconds"), seed=_int(seed, "--seed", 0),
+        stack=stack, outputs=outputs, detach=detach,
+        minutes_per_trial=_seconds(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices)
+    status = _guarded("tune", lambda: backends.tune(request, backend, user_console()))
     if status:
         raise Exit(code=status)
 
@@ -198,18 +185,10 @@ def _required(name: str, **values) -> None:
 
 
 def _on_run(run_id: str, action: str) -> None:
-    from jobs.runs import RunFolder
+    from jobs.backends import on_run
+    from jobs.progress import user_console
 
-    backend = _guarded(action, lambda: RunFolder.open(run_id).meta().get("backend", "local"))
-    if backend == "vertex":
-        from jobs.vertex import commands
-
-        command = commands.vertex_status if action == "status" else commands.vertex_cancel
-    else:
-        from jobs import tune as local
-
-        command = local.status_local if action == "status" else local.cancel_local
-    status = _guarded(action, lambda: command(run_id))
+    status = _guarded(action, lambda: on_run(action, run_id, user_console()))
     if status:
         raise Exit(code=status)
 

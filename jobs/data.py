@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from jobs import storage
+from jobs.defaults import DEFAULT_DATA
 from jobs.errors import UserError
-from trainer import uri
 
 DEFAULT_DATASET = "scikit-learn breast_cancer (Wisconsin diagnostic, 569 rows, 30 features)"
 MIN_ROWS = 20  # labelled rows a CSV needs: 20% held out is then at least 4 rows
@@ -45,8 +47,8 @@ def default_frame() -> tuple[pd.DataFrame, str]:
 
 def read_csv(location: str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(io.BytesIO(uri.read_bytes(location)))
-    except uri.ObjectNotFound as exc:
+        frame = pd.read_csv(io.BytesIO(storage.read_bytes(location)))
+    except storage.ObjectNotFound as exc:
         raise DataPrepError(str(exc)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataPrepError(f"{location}: not a readable CSV ({exc})") from None
@@ -164,10 +166,17 @@ def write(prepared: Prepared, out: str) -> list[str]:
     }
     written = []
     for name, data in files.items():
-        target = uri.join(out, name)
-        uri.write_bytes(target, data)
+        target = storage.join(out, name)
+        storage.write_bytes(target, data)
         written.append(target)
     return written
+
+
+def ensure_default_data(data_root: str, console) -> None:
+    """Prepare the built-in dataset into the default data folder when that is what is asked for and it is not there."""
+    if data_root == DEFAULT_DATA and not os.path.exists(os.path.join(DEFAULT_DATA, "train_data.npz")):
+        console.print(f"preparing the built-in dataset into {DEFAULT_DATA}/: {DEFAULT_DATASET}")
+        prepare_to(DEFAULT_DATA)
 
 
 def prepare_to(out: str, csv: str | None = None, target: str | None = None,

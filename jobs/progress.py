@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from jobs.trials import DONE, TrialRecord, best_trial, trial_order
+from jobs.trials import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
 
 SHOWN_ROWS = 12
 
@@ -83,8 +83,8 @@ class Progress:
         """One line: done, running, failed, best, elapsed (to ``until``, default now), remaining."""
         trials = list(self.trials.values())
         done = [t for t in trials if t.state in DONE]
-        running = sum(t.state == "ACTIVE" for t in trials)
-        failed = sum(t.state in ("FAILED", "INFEASIBLE") for t in trials)
+        running = sum(t.state == TrialState.ACTIVE for t in trials)
+        failed = sum(t.state in FAILURES for t in trials)
         best = best_trial(trials, self.goal)
         elapsed = (until or time.time()) - self.started
         durations = [t.duration_s for t in done if t.duration_s]

@@ -1,27 +1,48 @@
-"""The reference trainer (``python -m trainer``) as the rest of ``jobs`` needs to know it: how to recognise
-its command, which metrics it reports to the tuner, and the variable that tells it its GPUs (declared
-once, in ``trainer.config``)."""
+"""What the platform knows of a trainer command: whether it is the reference trainer (``python -m trainer``,
+which can start warm), which metrics a trainer reports to the tuner, and the variable that tells a trial
+its GPUs.
+
+A trainer package declares its reported metrics as an entry point in the group ``sweeps.reported_metrics``:
+the name is the module run with ``python -m``, the value a sequence of metric ids (this project's own
+``pyproject.toml`` declares the reference trainer's). The platform reads that declaration by name and never
+imports a trainer otherwise (the warm fork server excepted, jobs/local/warm.py).
+"""
 
 from __future__ import annotations
 
 import sys
-
-from trainer.config import ACCELERATOR_ENV, REPORTED_METRICS
-
-__all__ = ["ACCELERATOR_ENV", "is_reference_trainer", "unreported_metric"]
+from importlib.metadata import entry_points
 
 PYTHONS = {"python", "python3", sys.executable}
+REFERENCE_MODULE = "trainer"
+METRICS_GROUP = "sweeps.reported_metrics"
+ACCELERATOR_ENV = "SWEEPS_ACCELERATOR"  # "<count>x<type>" when a trial has GPUs; the trial environment contract
+
+
+def module_of(argv: list[str]) -> str | None:
+    """``python -m MODULE ...`` -> MODULE; None for any other command."""
+    return argv[2] if len(argv) >= 3 and argv[0] in PYTHONS and argv[1] == "-m" else None
 
 
 def is_reference_trainer(argv: list[str]) -> bool:
     """``python -m trainer ...``: the trainer this package ships, which can start warm."""
-    return len(argv) >= 3 and argv[0] in PYTHONS and argv[1:3] == ["-m", "trainer"]
+    return module_of(argv) == REFERENCE_MODULE
+
+
+def reported_metrics(argv: list[str]) -> tuple[str, ...] | None:
+    """The metrics the command's trainer package declares it reports; None when it declares none."""
+    module = module_of(argv)
+    found = entry_points(group=METRICS_GROUP, name=module) if module else ()
+    return tuple(next(iter(found)).load()) if found else None
 
 
 def unreported_metric(command: list[str], metric_id: str) -> str | None:
-    """Why a sweep of ``command`` cannot rank by ``metric_id``, when the command is the reference trainer
-    and the metric is not one it reports; else None."""
-    if not is_reference_trainer(command) or metric_id in REPORTED_METRICS:
+    """Why a sweep of ``command`` cannot rank by ``metric_id``, when its trainer declares the metrics it
+    reports and this is not one of them; else None."""
+    declared = reported_metrics(command)
+    if declared is None or metric_id in declared:
         return None
-    return (f"the reference trainer (python -m trainer) reports only {', '.join(REPORTED_METRICS)} to the tuner; "
-            f"Vertex AI reads only those reports, so every trial ranked by {metric_id!r} would end INFEASIBLE")
+    module = module_of(command)
+    who = f"the reference trainer (python -m {module})" if module == REFERENCE_MODULE else f"python -m {module}"
+    return (f"{who} reports only {', '.join(declared)} to the tuner; Vertex AI reads only those "
+            f"reports, so every trial ranked by {metric_id!r} would end INFEASIBLE")

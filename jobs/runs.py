@@ -1,6 +1,6 @@
 """A run folder: ``runs/<run_id>/`` holds the spec, the study, trial logs and artifacts.
 
-    runs/<run_id>/run.json             what ran: spec name, backend, data root, seed, created
+    runs/<run_id>/run.json             what ran (RunMeta): backend, spec, data root, budget, created
     runs/<run_id>/spec.yaml            the spec as it was when the run started (resume uses it)
     runs/<run_id>/study.journal        Optuna's journal storage: every change to every trial, durable
     runs/<run_id>/trials/<id>/         log.txt and hypertune.jsonl of trial <id>
@@ -17,12 +17,46 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from jobs.errors import UserError
 
 RUNS_DIR = Path("runs")
 RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a Vertex AI label value, and one folder name under runs/
 META = "run.json"
+META_VERSION = 1
+M = TypeVar("M", bound="RunMeta")
+
+
+class RunMeta(BaseModel):
+    """``run.json``: what every run records. A backend keeps its own fields beside these (its subclass reads
+    them: ``LocalRun``, ``VertexRun``); files written before ``version`` existed are version 1."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    version: int = META_VERSION
+    run_id: str
+    backend: str
+    spec: str  # the spec file the run started from; the run's own copy is spec.yaml
+    data_root: str
+    trials: int  # the budget as the run started (after --trials, --parallel, --smoke)
+    parallel: int
+    created: str = ""  # ISO time, to the second
+
+    def of(self, kind: type[M]) -> M:
+        """This record read as a backend's own (its fields checked); a RunError names what is wrong."""
+        try:
+            return kind.model_validate(self.model_dump())
+        except ValidationError as exc:
+            raise RunError(f"runs/{self.run_id}/{META} is damaged ({_first_problem(exc)}): restore it from a "
+                           "backup, or start a new run") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(map(str, error['loc'])) or 'the record'}: {error['msg']}"
 
 
 class RunError(UserError, RuntimeError):
@@ -85,11 +119,11 @@ class RunFolder:
     def artifact_dir(self, trial_id: str) -> Path:
         return self.artifacts / trial_id
 
-    def meta(self) -> dict:
+    def meta(self) -> RunMeta:
         """run.json; a missing, unreadable or damaged one is a RunError that says so."""
         path = self.root / META
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             runs = sorted(p.parent.name for p in self.root.parent.glob(f"*/{META}"))
             known = f"runs there: {', '.join(runs[-5:])}" if runs else "start one with: invoke tune"
@@ -97,13 +131,23 @@ class RunFolder:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RunError(f"{path} is damaged ({exc}): it is not the record this tool writes; restore it from a "
                            "backup, or start a new run") from None
-        if not isinstance(meta, dict) or "backend" not in meta:
+        if not isinstance(data, dict) or "backend" not in data:
             raise RunError(f"{path} is damaged (not a run record with a backend): restore it from a backup, or "
                            "start a new run")
+        try:
+            meta = RunMeta.model_validate({"run_id": self.run_id, **data})
+        except ValidationError as exc:
+            raise RunError(f"{path} is damaged ({_first_problem(exc)}): restore it from a backup, or start a new "
+                           "run") from None
+        if meta.version > META_VERSION:
+            raise RunError(f"{path} is version {meta.version}, newer than this tool reads ({META_VERSION}): "
+                           "update the tool, or report the run with the version that made it")
         return meta
 
     @classmethod
-    def create(cls, run_id: str, spec_file: Path, meta: dict, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+    def create(cls, spec_file: Path, meta: RunMeta, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+        """A new run folder holding a copy of the spec and ``meta``; refuses to adopt one that holds files."""
+        run_id = meta.run_id
         root = runs_dir / check_run_id(run_id)
         if (root / META).exists():
             raise RunError(f"run {run_id} exists already in {runs_dir}: resume it with --resume {run_id}")
@@ -114,7 +158,7 @@ class RunFolder:
         try:
             root.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(spec_file, root / "spec.yaml")
-            write_atomically(root / META, json.dumps({"run_id": run_id, **meta}, indent=2) + "\n")
+            write_atomically(root / META, meta.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise RunError(f"cannot write the run folder {root}: {exc.strerror or exc}") from None
         return cls(root)

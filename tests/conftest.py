@@ -67,12 +67,16 @@ def gcs_emulator():
     url = f"http://127.0.0.1:{port}"
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = url
+    from jobs import storage
     from trainer import uri
 
-    uri.gcs_client.cache_clear()
+    clients = (uri.gcs_client, storage.gcs_client)  # the trainer's and the platform's
+    for client in clients:
+        client.cache_clear()
     yield url
     server.stop()
-    uri.gcs_client.cache_clear()
+    for client in clients:
+        client.cache_clear()
     if saved is None:
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
     else:
@@ -82,10 +86,10 @@ def gcs_emulator():
 @pytest.fixture
 def bucket(gcs_emulator, request) -> str:
     """A fresh, empty bucket on the emulator; yields its name."""
-    from trainer import uri
+    from jobs import storage
 
     name = ("test-" + re.sub("[^a-z0-9-]", "-", request.node.name.lower()))[:60].strip("-")
-    client = uri.gcs_client()
+    client = storage.gcs_client()
     existing = client.lookup_bucket(name)
     if existing is not None:
         for blob in client.list_blobs(name):

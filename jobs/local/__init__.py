@@ -1,1 +1,11 @@
-"""The local backend: a sweep on this machine, on Optuna, one process per trial."""
+"""The local backend: a sweep on this machine, on Optuna, one process per trial.
+
+    commands.py    LocalBackend (jobs/backends.py): plan, run or resume, status, cancel, records
+    backend.py     the sweep loop: Optuna asks, trial processes run, their reports come back
+    search.py      samplers, pruners, suggestions and grid points
+    decay.py       the decay-curve pruner
+    process.py     a trial as a process (or a fork of the warm server); ending its process group
+    forkserver.py  the warm server that forks the reference trainer's trials; warm.py, what it preloads
+    guard.py       the process-group guard of any other trainer's trial
+    journal.py     repairing a torn Optuna journal
+"""

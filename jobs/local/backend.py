@@ -18,17 +18,17 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import TrialState as OptunaState
 
+from jobs.budget import planned_trials
 from jobs.local import journal, search
 from jobs.local.process import Launcher, TrialProcess
 from jobs.measurements import FileTail, Reports, log_tail, read_whole
 from jobs.runs import RunFolder
 from jobs.spec import Spec
-from jobs.trials import DONE, FAILURES, TrialRecord
+from jobs.trials import DONE, FAILURES, S, TrialRecord, TrialState
 
 OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
-RERUN = "RESTARTED"  # left running by a stopped orchestrator, run again as a new trial
 RECORD = "record"  # the user attribute holding a trial's TrialRecord
 UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
 
@@ -44,7 +44,7 @@ class _Active:
     metric_file: Path
     started: float
     reported: set[int] = field(default_factory=set)
-    stop: str | None = None  # STOPPED or FAILED when the orchestrator ends it
+    stop: TrialState | None = None  # STOPPED or FAILED when the orchestrator ends it
 
 
 EventHandler = Callable[[str, TrialRecord], None]
@@ -121,7 +121,7 @@ def views(study: optuna.Study) -> list[TrialRecord]:
         if RECORD in t.user_attrs:
             view = TrialRecord(**t.user_attrs[RECORD])
             view.step = t.last_step if view.step is None else view.step
-            view.state = RERUN if t.number in rerun else view.state
+            view.state = S.RESTARTED if t.number in rerun else view.state
             out.append(view)
     return out
 
@@ -137,9 +137,7 @@ class LocalSweep:
         self.data_root = data_root
         self.seed = seed
         self.trial_timeout = trial_timeout
-        self.max_trials = spec.trials.max
-        if spec.algorithm == "grid":
-            self.max_trials = min(self.max_trials, spec.grid_size() or self.max_trials)
+        self.max_trials = planned_trials(spec)
         self.parallel = min(spec.trials.parallel, self.max_trials)
         self.failure_limit = spec.trials.failure_limit
         self.launcher = launcher or Launcher()
@@ -150,6 +148,7 @@ class LocalSweep:
         self.done = 0
         self.failed = 0
         self.stopped_for_failures = False
+        self.launching: tuple[optuna.Trial, TrialRecord] | None = None
         self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
         self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
 
@@ -162,18 +161,18 @@ class LocalSweep:
         rerun = list(self.study.user_attrs.get("rerun", []))
         for t in self.study.get_trials(deepcopy=False):
             state = t.user_attrs.get(RECORD, {}).get("state")
-            if t.state == TrialState.RUNNING or state == "INTERRUPTED":
+            if t.state == OptunaState.RUNNING or state == S.INTERRUPTED:
                 if t.number in rerun:
                     continue
-                if t.state == TrialState.RUNNING:
-                    self.study.tell(t.number, state=TrialState.FAIL)
+                if t.state == OptunaState.RUNNING:
+                    self.study.tell(t.number, state=OptunaState.FAIL)
                 self.study.enqueue_trial(t.params, skip_if_exists=False)
                 rerun.append(t.number)
             elif t.number not in rerun and state in DONE:
                 self.done += 1
                 self.failed += state in FAILURES
         self.study.set_user_attr("rerun", rerun)
-        self.waiting = sum(t.state == TrialState.WAITING for t in self.study.get_trials(deepcopy=False))
+        self.waiting = sum(t.state == OptunaState.WAITING for t in self.study.get_trials(deepcopy=False))
 
     def _launch(self) -> None:
         trial = self.study.ask()
@@ -192,18 +191,21 @@ class LocalSweep:
         }
         view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
         trial.set_user_attr(RECORD, asdict(view))
+        self.launching = (trial, view)  # recorded, not yet running: a Ctrl-C now still marks it INTERRUPTED
         argv = self.spec.trial_argv(self.data_root, assignment)
         log_path = trial_dir / "log.txt"
         log_path.write_text("$ " + shlex.join(argv) + "\n")
         try:
             process = self.launcher.start(argv, env, log_path)
         except OSError as exc:
-            view.state, view.reason, view.duration_s = "FAILED", f"cannot start {argv[0]}: {exc}", 0.0
+            view.state, view.reason, view.duration_s = S.FAILED, f"cannot start {argv[0]}: {exc}", 0.0
+            self.launching = None
             self._finish(trial, view, None)
             return
         view.started = time.time()  # once it runs: the first start may wait for the fork server's imports
         self.active[trial.number] = _Active(trial, view, process, Reports(self.spec.metric.id), FileTail(log_path),
                                             log_path, trial_dir / "hypertune.jsonl", time.monotonic())
+        self.launching = None
         self.on_event("started", view)
 
     def _observe(self, run: _Active, running: bool = True) -> None:
@@ -222,13 +224,13 @@ class LocalSweep:
                 run.trial.report(value, step)
                 run.reported.add(step)
         if run.trial.should_prune():
-            run.stop = "STOPPED"
+            run.stop = S.STOPPED
             run.view.reason = f"early stopping ({self.spec.early_stopping}) at step {run.view.step}"
             run.process.kill()
 
     def _check_timeout(self, run: _Active) -> None:
         if run.stop is None and self.trial_timeout and time.monotonic() - run.started > self.trial_timeout:
-            run.stop = "FAILED"
+            run.stop = S.FAILED
             run.view.reason = f"timed out after {self.trial_timeout:g} s"
             run.process.kill()
 
@@ -243,13 +245,13 @@ class LocalSweep:
             view.state = run.stop
         elif code != 0:
             said = next((line.strip() for line in reversed(log_tail(run.log_path).splitlines()) if line.strip()), "")
-            view.state, view.reason = "FAILED", f"exit code {code}" + (f": {said[:300]}" if said else "")
+            view.state, view.reason = S.FAILED, f"exit code {code}" + (f": {said[:300]}" if said else "")
         elif run.stop:
             view.reason = ""
         elif view.objective is None:
-            view.state, view.reason = "INFEASIBLE", f"reported no {self.spec.metric.id}"
+            view.state, view.reason = S.INFEASIBLE, f"reported no {self.spec.metric.id}"
         else:
-            view.state = "SUCCEEDED"
+            view.state = S.SUCCEEDED
         if view.state in FAILURES:
             view.log_tail = log_tail(run.log_path)
             if code == 2 and UNRECOGNIZED in view.log_tail and not self.done:
@@ -258,22 +260,26 @@ class LocalSweep:
 
     def _finish(self, trial: optuna.Trial, view: TrialRecord, value: float | None) -> None:
         trial.set_user_attr(RECORD, asdict(view))
-        state = {"SUCCEEDED": TrialState.COMPLETE, "STOPPED": TrialState.PRUNED}.get(view.state, TrialState.FAIL)
-        self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        state = {S.SUCCEEDED: OptunaState.COMPLETE, S.STOPPED: OptunaState.PRUNED}.get(view.state, OptunaState.FAIL)
+        self.study.tell(trial, value if state == OptunaState.COMPLETE else None, state=state)
         self.done += 1
         self.failed += view.state in FAILURES
         self.on_event("finished", view)
 
     def _interrupt(self) -> None:
-        """Ctrl-C: kill every running trial and mark it for a rerun on resume."""
-        for number, run in list(self.active.items()):
+        """Ctrl-C: kill every running trial (and mark the one being started) for a rerun on resume."""
+        stopped = [(run.trial, run.view) for run in self.active.values()]
+        for run in self.active.values():
             run.process.kill()
             run.process.close()
-            run.view.state, run.view.reason = "INTERRUPTED", "sweep interrupted"
-            run.trial.set_user_attr(RECORD, asdict(run.view))
-            self.study.tell(run.trial, state=TrialState.FAIL)
-            self.active.pop(number)
-            self.on_event("finished", run.view)
+        if self.launching is not None and self.launching[0].number not in self.active:
+            stopped.append(self.launching)
+        self.active.clear()
+        for trial, view in stopped:
+            view.state, view.reason = S.INTERRUPTED, "sweep interrupted"
+            trial.set_user_attr(RECORD, asdict(view))
+            self.study.tell(trial, state=OptunaState.FAIL)
+            self.on_event("finished", view)
 
     def _can_launch(self) -> bool:
         if self.refused:

@@ -9,22 +9,17 @@ missing or corrupt keeps its row; ``error`` says why, after the trial's own fail
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 
 import pandas as pd
 
 from jobs import storage
-from jobs.trials import UNFINISHED, TrialRecord, trial_order
+from jobs.artifacts import HISTORY_FILE, METRICS_FILE, parse_metrics
+from jobs.trials import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
 from jobs.spec import Spec
-from trainer import uri
 
-METRICS_FILE = "metrics.json"
-MAX_METRICS_BYTES = 1_000_000
-HISTORY_FILE = "eval_history.csv"
 HEAD = ["trial_id", "state", "objective"]
 TAIL = ["duration_s", "artifact_dir", "error"]
-SUCCEEDED = "SUCCEEDED"
 CURVES = 5  # top trials whose learning curves are read
 
 
@@ -44,9 +39,9 @@ class Sweep:
         return self.spec.metric.goal
 
     def ranked(self) -> pd.DataFrame:
-        """Succeeded trials with an objective, best first (ties: lower trial id first)."""
-        done = self.frame[(self.frame["state"] == SUCCEEDED) & self.frame["objective"].notna()]
-        return done.sort_values("objective", ascending=self.goal == "minimize", kind="stable")
+        """Rows of the succeeded trials with an objective, best first (jobs.trials.ranked: ties in id order)."""
+        order = [r.trial_id for r in ranked(self.records, self.goal)]
+        return self.frame.set_index("trial_id", drop=False).loc[order].reset_index(drop=True)
 
     def best(self) -> pd.Series | None:
         """The best succeeded trial by the spec's goal, never by position; None when none succeeded."""
@@ -65,11 +60,11 @@ class Sweep:
         starts = pd.DataFrame({"trial_id": [r.trial_id for r in self.records],
                                "started": [r.started for r in self.records],
                                "step": [r.step for r in self.records]}, columns=["trial_id", "started", "step"])
-        frame = self.frame.assign(stopped_early=(self.frame["state"] == "STOPPED") | (
+        frame = self.frame.assign(stopped_early=(self.frame["state"] == TrialState.STOPPED) | (
             self.frame["stopped_by"] == "SIGTERM" if "stopped_by" in self.frame else False))
         line = frame[["trial_id", "state", "objective", "stopped_early"]].merge(starts, on="trial_id")
         line = line[~line["state"].isin(UNFINISHED)].sort_values("started", kind="stable").reset_index(drop=True)
-        ok = line["objective"].where(line["state"] == SUCCEEDED)
+        ok = line["objective"].where(line["state"] == TrialState.SUCCEEDED)
         line["best_so_far"] = (ok.cummax() if self.goal == "maximize" else ok.cummin()).ffill()
         line.insert(0, "position", range(1, len(line) + 1))
         return line
@@ -87,7 +82,7 @@ def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = 
 def trials_frame(records: list[TrialRecord], spec: Spec, workers: int = storage.WORKERS) -> pd.DataFrame:
     """The contract frame, one row per record in trial id order (unfinished trials are not fetched)."""
     records = sorted(records, key=lambda r: trial_order(r.trial_id))
-    locations = {r.trial_id: uri.join(r.model_dir, METRICS_FILE) for r in records if r.state not in UNFINISHED}
+    locations = {r.trial_id: storage.join(r.model_dir, METRICS_FILE) for r in records if r.state not in UNFINISHED}
     fetched = storage.fetch_many(locations.values(), workers)
     parameters = list(spec.parameters)
     taken = set(HEAD + parameters + TAIL)
@@ -103,29 +98,11 @@ def trials_frame(records: list[TrialRecord], spec: Spec, workers: int = storage.
     return frame.astype({"trial_id": str, "state": str, "objective": float, "duration_s": float, "error": str})
 
 
-def parse_metrics(fetched: bytes | Exception) -> tuple[dict, str]:
-    """A metrics.json body as a dict, or ({}, why it cannot be used); one over MAX_METRICS_BYTES is not read."""
-    if isinstance(fetched, uri.ObjectNotFound):
-        return {}, f"{METRICS_FILE} missing"
-    if isinstance(fetched, Exception):
-        return {}, f"{METRICS_FILE} unreadable: {fetched}"
-    if len(fetched) > MAX_METRICS_BYTES:
-        return {}, (f"{METRICS_FILE} is {len(fetched) / 1e6:.1f} MB; files over {MAX_METRICS_BYTES // 1_000_000} MB "
-                    "are not read (metrics belong there, not data)")
-    try:
-        metrics = json.loads(fetched)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {}, f"{METRICS_FILE} corrupt: {exc}"
-    if not isinstance(metrics, dict):
-        return {}, f"{METRICS_FILE} corrupt: expected a JSON object, got {type(metrics).__name__}"
-    return metrics, ""
-
-
 def eval_histories(records: dict[str, TrialRecord], trial_ids: list[str],
                    workers: int = storage.WORKERS) -> dict[str, pd.DataFrame]:
     """eval_history.csv (epoch, train_loss, val_loss, val_accuracy) of the given trials; a trial
     whose file is missing or unreadable is left out."""
-    locations = {t: uri.join(records[t].model_dir, HISTORY_FILE) for t in trial_ids}
+    locations = {t: storage.join(records[t].model_dir, HISTORY_FILE) for t in trial_ids}
     fetched = storage.fetch_many(locations.values(), workers)
     curves = {}
     for trial_id, location in locations.items():

@@ -6,17 +6,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from jobs.report.records import local_records
-from jobs.trials import TrialRecord
+from jobs.backends import backend
 from jobs.runs import RunError, RunFolder
-from jobs.spec import Spec, SpecError, load_spec
+from jobs.spec import SpecError, load_spec
 
 
 def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path, console: Console,
-           vertex_settings=None) -> int:
+           choose=backend) -> int:
     """Report runs, local or Vertex AI: one run into its folder (or ``out``, a folder or gs:// prefix),
     several runs as one comparison (into ``out``, default ``<runs_dir>/compare-<a>-vs-<b>``). A running
-    sweep gives a partial report. Returns the exit status: 0, or 2 when a run cannot be found or read."""
+    sweep gives a partial report. Each run's trials come from the backend its run.json names (``choose``
+    maps a backend's name to it). Returns the exit status: 0, or 2 when a run cannot be found or read."""
     from jobs.report.collect import collect
     from jobs.report.write import write_comparison_report, write_sweep_report
 
@@ -25,7 +25,8 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
         sweeps = []
         for folder in folders:
             spec = load_spec(folder.spec_path)
-            sweeps.append(collect(folder.run_id, spec, run_records(folder, spec, vertex_settings)))
+            records = choose(folder.meta().backend).records(folder, spec)
+            sweeps.append(collect(folder.run_id, spec, records))
     except (RunError, SpecError) as exc:
         console.print(f"[red]report:[/] {exc}", highlight=False)
         return 2
@@ -40,17 +41,6 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
         write_comparison_report(sweeps, out or str(runs_dir / ("compare-" + "-vs-".join(s.run_id for s in sweeps))),
                                 console)
     return 0
-
-
-def run_records(folder: RunFolder, spec: Spec, vertex_settings=None) -> list[TrialRecord]:
-    """A run's trials: from its Optuna study (local), or from its tuning job (Vertex AI, whose
-    artifacts are on GCS)."""
-    if folder.meta().get("backend") != "vertex":
-        return local_records(folder, spec)
-    from jobs.vertex.client import ApiSettings
-    from jobs.vertex.commands import vertex_records
-
-    return vertex_records(folder.run_id, runs_dir=folder.root.parent, settings=vertex_settings or ApiSettings())
 
 
 def pick_runs(run_ids: list[str], latest: bool, runs_dir: Path) -> list[str]:
@@ -72,7 +62,7 @@ def _runs_newest_first(runs_dir: Path) -> list[str]:
     found = []
     for meta in runs_dir.glob("*/run.json"):
         try:
-            created = RunFolder(meta.parent).meta().get("created", "")
+            created = RunFolder(meta.parent).meta().created
         except RunError:  # a damaged run.json: order it by file time alone (reporting it says what is wrong)
             created = ""
         found.append((created, meta.stat().st_mtime, meta.parent.name))

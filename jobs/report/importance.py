@@ -1,48 +1,19 @@
 """Which parameters mattered: Optuna's own importance evaluator over the succeeded trials.
 
-The trials are added to an in-memory study with the spec's distributions (discrete values by their
-index, reverse_log doubles reflected onto a log scale, as the local search stores them), so the same
-code rates a local run and a Vertex run.
+The trials are added to an in-memory study as the local search stores them (jobs/space.py), so the
+same code rates a local run and a Vertex run.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import pandas as pd
 
+from jobs import space
 from jobs.spec import Spec
 
 MIN_TRIALS = 2
-
-
-def _distribution(parameter):
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    log = getattr(parameter, "scale", "linear") != "linear"
-    if parameter.type == "double":
-        return FloatDistribution(parameter.min, parameter.max, log=log)
-    if parameter.type == "integer":
-        return IntDistribution(parameter.min, parameter.max, log=parameter.scale == "log")
-    if parameter.type == "discrete":
-        return IntDistribution(0, len(parameter.values) - 1)
-    return CategoricalDistribution(parameter.values)
-
-
-def _internal(parameter, value):
-    """A trial's value as the distribution holds it, or None when it is not one."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if parameter.type in ("discrete", "categorical") and value not in parameter.values:
-        return None
-    if parameter.type == "discrete":
-        return parameter.values.index(value)
-    if parameter.type == "double" and parameter.scale == "reverse_log":
-        return parameter.min + parameter.max - value
-    if parameter.type == "integer":
-        return int(value)
-    return value
 
 
 def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, float], str]:
@@ -53,10 +24,10 @@ def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, fl
     from optuna.trial import create_trial
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {pid: _distribution(p) for pid, p in spec.parameters.items()}
+    distributions = {pid: space.distribution(p) for pid, p in spec.parameters.items()}
     study = optuna.create_study(direction=spec.metric.goal)
     for _, row in succeeded.iterrows():
-        params = {pid: v for pid, p in spec.parameters.items() if (v := _internal(p, row[pid])) is not None}
+        params = {pid: v for pid, p in spec.parameters.items() if (v := space.to_stored(p, row[pid])) is not None}
         try:
             study.add_trial(create_trial(params=params, value=float(row["objective"]),
                                          distributions={pid: distributions[pid] for pid in params}))

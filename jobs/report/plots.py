@@ -16,8 +16,9 @@ import pandas as pd
 from matplotlib import cm, colors, ticker
 from matplotlib.figure import Figure
 
-from jobs.report.collect import SUCCEEDED, Sweep
+from jobs.report.collect import Sweep
 from jobs.report.text import number
+from jobs.trials import FAILURES, TrialState
 
 STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9,
@@ -26,7 +27,6 @@ STYLE = {
 }
 POINT, BEST, TRACE, STOPPED, FAILED, FINISHED = "#3b82f6", "#dc2626", "#334155", "#f59e0b", "#dc2626", "#a3a3a3"
 CURVE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#9333ea", "#f59e0b"]
-FAILURES = ("FAILED", "INFEASIBLE")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _rug(ax, rows: pd.DataFrame, color: str, marker: str, label: str) -> None:
 
 def _objective_by_trial(sweep: Sweep) -> tuple[Figure, str] | None:
     line = sweep.timeline()
-    done = line[(line["state"] == SUCCEEDED) & line["objective"].notna()]
+    done = line[(line["state"] == TrialState.SUCCEEDED) & line["objective"].notna()]
     if done.empty:
         return None
     figure = Figure(figsize=(9, 3.4), layout="constrained")
@@ -268,7 +268,7 @@ def _curves(sweep: Sweep) -> tuple[Figure, str] | None:
 
 def _early_stopping(sweep: Sweep) -> tuple[Figure, str] | None:
     line = sweep.timeline()
-    line = line[line["step"].notna() & line["state"].isin([SUCCEEDED, "STOPPED"])]
+    line = line[line["step"].notna() & line["state"].isin([TrialState.SUCCEEDED, TrialState.STOPPED])]
     stopped = line[line["stopped_early"]]
     if line.empty or (sweep.spec.early_stopping == "none" and stopped.empty):
         return None

@@ -10,6 +10,7 @@ import pandas as pd
 from jobs.report.collect import Sweep
 from jobs.report.importance import param_importances
 from jobs.report.text import counts_line, duration, number, state
+from jobs.trials import TrialState, ties
 
 TOP = 10  # rows of the top-trials table
 
@@ -52,8 +53,7 @@ class Summary:
 
     def tied(self) -> int:
         """How many other succeeded trials reached exactly the best objective."""
-        ranked = self.sweep.ranked()
-        return 0 if self.best is None else int((ranked["objective"] == self.best["objective"]).sum()) - 1
+        return ties(self.sweep.records, self.sweep.goal)
 
     def top_table(self) -> tuple[list[str], list[list[str]]]:
         """Header and text rows of the best trials: rank, trial, objective, parameters, duration."""
@@ -92,7 +92,7 @@ def _warnings(sweep: Sweep) -> list[str]:
     if sweep.best() is None:
         notes.append("no trial succeeded yet" if sweep.unfinished else "no trial succeeded")
     broken = frame[frame["error"].str.contains("metrics.json", regex=False)]
-    unexpected = broken[broken["state"] == "SUCCEEDED"]
+    unexpected = broken[broken["state"] == TrialState.SUCCEEDED]
     if len(unexpected):
         notes.append(f"{len(unexpected)} succeeded trial(s) have no usable metrics.json: "
                      + ", ".join(f"trial {t}" for t in unexpected["trial_id"].head(10))

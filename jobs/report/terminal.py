@@ -9,9 +9,11 @@ from rich.table import Table
 from jobs.report.compare import leader
 from jobs.report.summary import Summary
 from jobs.report.text import state, state_counts
+from jobs.trials import TrialState
 
-STATE_STYLES = {"SUCCEEDED": "green", "STOPPED": "yellow", "FAILED": "red", "INFEASIBLE": "red", "ACTIVE": "blue",
-                "REQUESTED": "blue", "STOPPING": "blue"}
+S = TrialState
+STATE_STYLES = {S.SUCCEEDED: "green", S.STOPPED: "yellow", S.FAILED: "red", S.INFEASIBLE: "red", S.ACTIVE: "blue",
+                S.REQUESTED: "blue", S.STOPPING: "blue"}
 
 
 def print_sweep(console: Console, summary: Summary) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
-STATE_LABELS = {"ACTIVE": "running"}  # what a reader calls a state, where the word differs
-STATE_ORDER = ("SUCCEEDED", "STOPPED", "FAILED", "INFEASIBLE", "STOPPING", "ACTIVE", "REQUESTED")
+from jobs.trials import TrialState
+
+S = TrialState
+STATE_LABELS = {S.ACTIVE: "running"}  # what a reader calls a state, where the word differs
+STATE_ORDER = (S.SUCCEEDED, S.STOPPED, S.FAILED, S.INFEASIBLE, S.STOPPING, S.ACTIVE, S.REQUESTED)
 
 
 def number(value: object) -> str:

@@ -12,7 +12,7 @@ from jobs.report.page import comparison_page, sweep_page
 from jobs.report.plots import Plot, comparison_plots, sweep_plots
 from jobs.report.summary import summarize
 from jobs.report.terminal import print_comparison, print_sweep
-from trainer import uri
+from jobs import storage
 
 CONTENT_TYPES = {".csv": "text/csv", ".md": "text/markdown; charset=utf-8", ".html": "text/html; charset=utf-8",
                  ".png": "image/png"}
@@ -27,7 +27,7 @@ def write_sweep_report(sweep: Sweep, out: str, console: Console) -> dict[str, by
              "report.html": sweep_page(summary, plots).encode(), **_plot_files(plots)}
     _write(out, files)
     print_sweep(console, summary)
-    console.print(f"report: {uri.join(out, 'report.html')} (and report.md, trials.csv, plots/)", highlight=False)
+    console.print(f"report: {storage.join(out, 'report.html')} (and report.md, trials.csv, plots/)", highlight=False)
     return files
 
 
@@ -42,7 +42,7 @@ def write_comparison_report(sweeps: list[Sweep], out: str, console: Console) -> 
              "report.html": comparison_page(summaries, plots, header, rows).encode(), **_plot_files(plots)}
     _write(out, files)
     print_comparison(console, summaries, header, rows)
-    console.print(f"report: {uri.join(out, 'report.html')}", highlight=False)
+    console.print(f"report: {storage.join(out, 'report.html')}", highlight=False)
     return files
 
 
@@ -53,4 +53,4 @@ def _plot_files(plots: list[Plot]) -> dict[str, bytes]:
 def _write(out: str, files: dict[str, bytes]) -> None:
     for name, data in files.items():
         suffix = name[name.rfind("."):]
-        uri.write_bytes(uri.join(out, name), data, CONTENT_TYPES.get(suffix, "application/octet-stream"))
+        storage.write_bytes(storage.join(out, name), data, CONTENT_TYPES.get(suffix, "application/octet-stream"))

@@ -7,7 +7,7 @@
     client.py    the four JobService calls, through the aiplatform SDK over REST
     records.py   a job's trials as records: parameters decoded, objective, duration, artifacts
     follow.py    live progress of a running job, surviving dropped connections
-    commands.py  what ``invoke tune --backend vertex``, ``invoke status`` and ``invoke cancel`` run
+    commands.py  VertexBackend (jobs/backends.py): plan, submit or re-attach, status, cancel, records
 
 google-cloud-aiplatform (seconds to import) is imported inside functions only, never at module level
 of anything ``invoke --list`` loads.

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from jobs.errors import UserError
+from jobs.budget import planned_trials
 from jobs.spec import Spec, VertexResources
 
 PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
@@ -113,13 +114,6 @@ class CostEstimate:
         used = [r.machine_type, *([r.accelerator_type] if r.accelerator_type else []), disk]
         origins = [f"  {name}: {p.origins[name]}" for name in used]
         return "\n".join([line, "  where each price comes from:", *origins, *(f"  note: {note}" for note in self.notes)])
-
-
-def planned_trials(spec: Spec) -> int:
-    """``trials.max``, or the grid's size when smaller (Vertex AI runs each grid point once)."""
-    if spec.algorithm == "grid":
-        return min(spec.trials.max, spec.grid_size() or spec.trials.max)
-    return spec.trials.max
 
 
 def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL,

@@ -18,10 +18,10 @@ from jobs.measurements import Reports
 from jobs.progress import Progress
 from jobs.spec import Spec
 from jobs.vertex.client import FINISHED, VertexJobs
-from jobs.trials import DONE, TrialRecord, trial_order
+from jobs.trials import DONE, TrialRecord, TrialState, trial_order
 from jobs.vertex.records import trial_record
 
-VIEW_STATES = {"SUCCEEDED": "SUCCEEDED", "INFEASIBLE": "INFEASIBLE"}  # the rest are still running: ACTIVE
+ENDED = (TrialState.SUCCEEDED, TrialState.INFEASIBLE)  # Vertex AI's ended states; the others show as running
 
 
 def stopped_note(step: int | None) -> str:
@@ -32,10 +32,10 @@ def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
     """Vertex AI keeps no flag on a trial its early stopping ended once it is SUCCEEDED; the reference trainer
     records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials."""
     from jobs import storage
-    from jobs.report.collect import METRICS_FILE, parse_metrics
-    from trainer import uri
+    from jobs.artifacts import METRICS_FILE, parse_metrics
 
-    done = {v.trial_id: uri.join(v.model_dir, METRICS_FILE) for v in views if v.state == "SUCCEEDED" and not v.reason}
+
+    done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in views if v.state == TrialState.SUCCEEDED and not v.reason}
     fetched = storage.fetch_many(done.values())
     stopped = {t for t, location in done.items() if parse_metrics(fetched[location])[0].get("stopped_by") == "SIGTERM"}
     return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in views]
@@ -50,10 +50,10 @@ def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
                        if v.metric_id == spec.metric.id}
     return dataclasses.replace(
         record,
-        state=VIEW_STATES.get(record.state, "ACTIVE"),
+        state=record.state if record.state in ENDED else TrialState.ACTIVE,
         objective=record.objective if record.objective is not None else reports.measure(spec.measurement,
                                                                                           spec.metric.goal),
-        reason=record.reason or ("stopping: Vertex AI's early stopping ended it" if record.state == "STOPPING" else ""),
+        reason=record.reason or ("stopping: Vertex AI's early stopping ended it" if record.state == TrialState.STOPPING else ""),
         started=record.started or time.time(),
     )
 

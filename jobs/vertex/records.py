@@ -12,7 +12,7 @@ import datetime as dt
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
-from jobs.trials import TrialRecord, trial_order
+from jobs.trials import TrialRecord, TrialState, trial_order
 
 
 def decode_value(parameter: Parameter, raw: object) -> object:
@@ -39,6 +39,11 @@ def final_objective(trial: Trial, metric_id: str) -> float | None:
     return next((m.value for m in trial.final_measurement.metrics if m.metric_id == metric_id), None)
 
 
+def _state(trial: Trial) -> TrialState:
+    """Trial.State by name; STATE_UNSPECIFIED (the API's zero value) reads as REQUESTED, not yet running."""
+    return TrialState.REQUESTED if trial.state == Trial.State.STATE_UNSPECIFIED else TrialState(trial.state.name)
+
+
 def _time(trial: Trial, name: str) -> dt.datetime | None:
     return getattr(trial, name) if name in trial else None
 
@@ -57,7 +62,7 @@ def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
     started, ended = _time(trial, "start_time"), _time(trial, "end_time")
     return TrialRecord(
         trial_id=trial.id,
-        state=trial.state.name,
+        state=_state(trial),
         objective=final_objective(trial, spec.metric.id),
         parameters=decode_parameters(trial, spec),
         started=started.timestamp() if started else None,

@@ -3,6 +3,8 @@ DevTools protocol."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 import random
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from jobs.trials import TrialRecord
 from jobs.spec import Spec, parse_spec
-from trainer import uri
+from jobs import storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 SPEC = {
@@ -84,11 +86,11 @@ def write_artifacts(base: str, trials: list[Trial]) -> None:
     """metrics.json (where a trial has one) and eval_history.csv of succeeded trials under
     ``<base>/<trial_id>/model/``, local or gs://."""
     for t in trials:
-        model = uri.join(base, t.record.trial_id, "model")
+        model = storage.join(base, t.record.trial_id, "model")
         if t.metrics is not None:
-            uri.write_text(uri.join(model, "metrics.json"), json.dumps(t.metrics))
+            storage.write_bytes(storage.join(model, "metrics.json"), json.dumps(t.metrics).encode())
             history = history_csv(t.record.step or 10, int(t.record.trial_id))
-            uri.write_text(uri.join(model, "eval_history.csv"), history)
+            storage.write_bytes(storage.join(model, "eval_history.csv"), history.encode())
 
 
 class Chromium:
@@ -175,3 +177,8 @@ class Chromium:
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             self.errors.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
         return message
+
+
+def under_artifacts_base(records: list[TrialRecord], artifacts_base: str) -> list[TrialRecord]:
+    """The records with ``artifact_dir`` set to ``<artifacts_base>/<trial_id>`` (Vertex AI's layout)."""
+    return [dataclasses.replace(r, artifact_dir=storage.join(artifacts_base, r.trial_id)) for r in records]

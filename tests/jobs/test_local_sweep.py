@@ -17,7 +17,7 @@ from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
-from jobs.tune import tune_local
+from tests.jobs.sweeps import tune_local
 from tests.conftest import REPO
 
 TOY = str(REPO / "tests" / "toy_trainer.py")

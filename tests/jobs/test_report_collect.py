@@ -15,10 +15,9 @@ from rich.console import Console
 
 from jobs import storage
 from jobs.report.collect import collect, trials_frame
-from jobs.report.records import discover_trial_ids, under_artifacts_base
 from jobs.report.write import write_sweep_report
-from tests.jobs.report_fixtures import synth_spec, synth_trials, write_artifacts
-from trainer import uri
+from tests.jobs.report_fixtures import synth_spec, synth_trials, under_artifacts_base, write_artifacts
+from jobs import storage
 
 BUCKET = "report-collect"
 BASE = f"gs://{BUCKET}/artifacts/synth/synth-20250101-000000/"
@@ -31,7 +30,7 @@ COLUMNS = ["trial_id", "state", "objective", "learning_rate", "layers", "hidden"
 def uploaded(gcs_emulator):
     """200 trials under BASE: seven succeeded trials without metrics.json, one with a corrupt one,
     and two stopped trials whose objectives beat (maximize) and trail (minimize) every succeeded one."""
-    client = uri.gcs_client()
+    client = storage.gcs_client()
     if client.lookup_bucket(BUCKET) is None:
         client.create_bucket(BUCKET)
     trials = synth_trials(200, seed=1)
@@ -47,7 +46,7 @@ def uploaded(gcs_emulator):
     stopped[0].record = dataclasses.replace(stopped[0].record, objective=0.999)
     stopped[1].record = dataclasses.replace(stopped[1].record, objective=0.001)
     write_artifacts(BASE, trials)
-    uri.write_text(uri.join(BASE, corrupt.record.trial_id, "model", "metrics.json"), '{"final_val_accuracy": 0.8,')
+    storage.write_bytes(storage.join(BASE, corrupt.record.trial_id, "model", "metrics.json"), b'{"final_val_accuracy": 0.8,')
     return trials, {t.record.trial_id for t in missing}, corrupt.record.trial_id
 
 
@@ -114,29 +113,19 @@ def test_best_trial_by_goal_whatever_the_order(uploaded, goal):
     assert all(list(h.columns) == ["epoch", "train_loss", "val_loss", "val_accuracy"] for h in sweep.histories.values())
 
 
-def test_discovery_lists_trial_folders_only(uploaded):
-    trials, _, corrupt = uploaded
-    with_files = sorted((t.record.trial_id for t in trials if t.metrics is not None or t.record.trial_id == corrupt),
-                        key=int)
-    uri.write_text(uri.join(BASE, "README.txt"), "not a trial")
-    assert discover_trial_ids(BASE) == with_files
-    assert discover_trial_ids(BASE.rstrip("/")) == with_files
-    assert discover_trial_ids(f"gs://{BUCKET}/artifacts/none/") == []
-
-
 def test_fetch_many_reports_each_failure_alone(tmp_path, bucket):
     (tmp_path / "a.json").write_text("{}")
     (tmp_path / "folder").mkdir()
-    uri.write_text(f"gs://{bucket}/x/metrics.json", '{"a": 1}')
+    storage.write_bytes(f"gs://{bucket}/x/metrics.json", '{"a": 1}'.encode())
     wanted = [str(tmp_path / "a.json"), str(tmp_path / "gone.json"), str(tmp_path / "folder"),
               f"gs://{bucket}/x/metrics.json", f"gs://{bucket}/y/metrics.json", "gs://no-such-bucket-here/x"]
     got = storage.fetch_many(wanted + wanted[:2], workers=4)
     assert list(got) == wanted
     assert got[wanted[0]] == b"{}" and got[wanted[3]] == b'{"a": 1}'
-    assert isinstance(got[wanted[1]], uri.ObjectNotFound) and isinstance(got[wanted[4]], uri.ObjectNotFound)
+    assert isinstance(got[wanted[1]], storage.ObjectNotFound) and isinstance(got[wanted[4]], storage.ObjectNotFound)
     assert isinstance(got[wanted[2]], IsADirectoryError)
     assert isinstance(got[wanted[5]], Exception)
-    assert uri.gcs_client()._http.get_adapter("http://")._pool_maxsize >= 4
+    assert storage.gcs_client()._http.get_adapter("http://")._pool_maxsize >= 4
 
 
 def test_a_report_written_to_a_bucket(uploaded):
@@ -148,10 +137,10 @@ def test_a_report_written_to_a_bucket(uploaded):
                        console)
 
     written = {b.name.removeprefix("reports/synth-20250101-000000/")
-               for b in uri.gcs_client().list_blobs(BUCKET, prefix="reports/")}
+               for b in storage.gcs_client().list_blobs(BUCKET, prefix="reports/")}
     assert {"trials.csv", "report.md", "report.html", "plots/importance.png", "plots/objective.png",
             "plots/parameters.png", "plots/parallel.png", "plots/curves.png", "plots/early_stopping.png"} <= written
-    csv = pd.read_csv(io.BytesIO(uri.read_bytes(f"{out}/trials.csv")), dtype={"trial_id": str})
+    csv = pd.read_csv(io.BytesIO(storage.read_bytes(f"{out}/trials.csv")), dtype={"trial_id": str})
     assert list(csv.columns) == COLUMNS and len(csv) == 40
     best = max((r for r in records if r.state == "SUCCEEDED"), key=lambda r: r.objective)
     assert f"best trial: {best.trial_id} " in console.file.getvalue()
@@ -169,7 +158,7 @@ def test_hostile_metric_keys_huge_metrics_and_errors_in_view(tmp_path):
     trials[1].record.state, trials[1].record.reason, trials[1].metrics = "FAILED", "exit code 2: <b>bad</b>", None
     base = str(tmp_path / "artifacts")
     for t in trials:
-        t.record.artifact_dir = uri.join(base, t.record.trial_id)
+        t.record.artifact_dir = storage.join(base, t.record.trial_id)
     write_artifacts(base, trials)
     (tmp_path / "artifacts" / "3" / "model" / "metrics.json").write_text(json.dumps({"blob": "x" * 20_000_000}))
     sweep = collect("r", synth_spec(), [t.record for t in trials])

@@ -20,9 +20,9 @@ from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
 from jobs.report import report
-from jobs.runs import RunFolder
+from jobs.runs import RunFolder, RunMeta
 from jobs.trials import best_trial
-from jobs.tune import tune_local
+from tests.jobs.sweeps import tune_local
 from tests.conftest import REPO, make_split
 from tests.jobs.test_local_sweep import toy_spec
 
@@ -196,7 +196,8 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
 
 def test_a_run_without_trials_yet_says_so(tmp_path):
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": 0, "max": 1}})
-    RunFolder.create("fresh", spec, {"backend": "local"}, tmp_path / "runs")
+    RunFolder.create(spec, RunMeta(run_id="fresh", backend="local", spec=str(spec), data_root="data", trials=1,
+                                   parallel=1), tmp_path / "runs")
     console = quiet()
     assert report(["fresh"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console) == 0
     assert "run fresh has no trials yet" in console.file.getvalue()

@@ -14,12 +14,12 @@ from rich.console import Console
 from jobs.report.collect import collect
 from jobs.report.importance import param_importances
 from jobs.report.plots import sweep_plots
-from jobs.report.records import under_artifacts_base
 from jobs.report.summary import summarize
 from jobs.report.terminal import print_sweep
 from jobs.report.write import write_sweep_report
 from jobs.spec import parse_spec
-from tests.jobs.report_fixtures import CHROMIUM, SPEC, Chromium, synth_spec, synth_trials, write_artifacts
+from tests.jobs.report_fixtures import (CHROMIUM, SPEC, Chromium, synth_spec, synth_trials, under_artifacts_base,
+                                        write_artifacts)
 
 ALL_PLOTS = ["importance", "objective", "parameters", "parallel", "curves", "early_stopping"]
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from jobs.runs import RunError, RunFolder, check_run_id, write_atomically
+from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, write_atomically
 from tests.conftest import REPO
 
 
@@ -17,10 +17,14 @@ def test_run_ids_that_name_a_path_are_refused(tmp_path, run_id):
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: x\n")
     with pytest.raises(RunError, match="must be 1-63 characters"):
-        RunFolder.create(run_id, spec, {"backend": "local"}, tmp_path / "runs")
+        RunFolder.create(spec, local_meta(run_id), tmp_path / "runs")
     with pytest.raises(RunError, match="must be 1-63 characters"):
         RunFolder.open(run_id, tmp_path / "runs")
     assert not (tmp_path / "runs").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+def local_meta(run_id: str) -> RunMeta:
+    return RunMeta(run_id=run_id, backend="local", spec="spec.yaml", data_root="data", trials=1, parallel=1)
 
 
 def test_a_vertex_label_value_is_a_run_id():
@@ -44,7 +48,7 @@ def test_a_folder_with_a_journal_but_no_record_is_not_adopted(tmp_path):
     (tmp_path / "runs" / "old").mkdir(parents=True)
     (tmp_path / "runs" / "old" / "study.journal").write_text('{"op_code": 0}\n')
     with pytest.raises(RunError, match=r"holds files but no run.json.*mv .*runs/old .*runs/old.old"):
-        RunFolder.create("old", spec, {"backend": "local"}, tmp_path / "runs")
+        RunFolder.create(spec, local_meta("old"), tmp_path / "runs")
     assert not (tmp_path / "runs" / "old" / "run.json").exists()
 
 

@@ -39,7 +39,7 @@ def test_forked_trials_match_fresh_processes(tmp_path):
     """The warm fork server and a fresh interpreter per trial train the same models."""
     from rich.console import Console
 
-    from jobs.tune import tune_local
+    from tests.jobs.sweeps import tune_local
 
     make_split(tmp_path / "data", rows=160)
     spec = small_spec(tmp_path, trials={"max": 3, "parallel": 2})
@@ -114,12 +114,13 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path):
     import optuna
 
     from jobs.local.backend import LocalSweep, views
-    from jobs.runs import RunFolder
+    from jobs.runs import RunFolder, RunMeta
     from jobs.spec import load_spec
 
     make_split(tmp_path / "data", rows=160)
     spec = load_spec(small_spec(tmp_path, early_stopping="median", trials={"max": 1, "parallel": 1}))
-    folder = RunFolder.create("ended", tmp_path / "spec.yaml", {}, tmp_path / "runs")
+    folder = RunFolder.create(tmp_path / "spec.yaml", RunMeta(run_id="ended", backend="local", spec="spec.yaml",
+                              data_root=str(tmp_path / "data"), trials=1, parallel=1), tmp_path / "runs")
     sweep = LocalSweep(spec, folder, str(tmp_path / "data"), seed=1)
     sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy is never >= 2: stop everything
     sweep._prepare()

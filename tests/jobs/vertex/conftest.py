@@ -63,6 +63,13 @@ def vertex(tmp_path):
         yield standin
 
 
+def backend_for(standin: VertexStandIn, backoff: Backoff = FAST):
+    """The Vertex AI backend pointed at the stand-in."""
+    from jobs.vertex.commands import VertexBackend
+
+    return VertexBackend(settings_for(standin, backoff))
+
+
 def settings_for(standin: VertexStandIn, backoff: Backoff = FAST) -> ApiSettings:
     from google.auth.credentials import AnonymousCredentials
 

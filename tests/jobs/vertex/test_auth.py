@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from jobs.runs import RunFolder
+from jobs.vertex.commands import VertexRun
 from tests.conftest import REPO
 from tests.jobs.vertex.conftest import write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
@@ -29,11 +30,10 @@ def workdir(tmp_path):
     """A folder with a spec, stack outputs and a Vertex AI run record, as a user's checkout has them."""
     spec = write_spec(tmp_path / "spec.yaml")
     write_outputs(tmp_path / "outputs.json")
-    RunFolder.create("toy-1", spec, {"backend": "vertex", "spec": "spec.yaml", "project": "acme-ml",
-                                     "region": "us-central1", "job": "projects/acme-ml/locations/us-central1/"
-                                     "hyperparameterTuningJobs/1000", "trials": 3, "parallel": 2,
-                                     "trainer_service_account": "vision-trainer@acme-ml.iam.gserviceaccount.com"},
-                     tmp_path / "runs")
+    RunFolder.create(spec, VertexRun(
+        run_id="toy-1", backend="vertex", spec="spec.yaml", data_root="gs://acme-sweeps/data", project="acme-ml",
+        region="us-central1", job="projects/acme-ml/locations/us-central1/hyperparameterTuningJobs/1000", trials=3,
+        parallel=2, trainer_service_account="vision-trainer@acme-ml.iam.gserviceaccount.com"), tmp_path / "runs")
     return tmp_path
 
 
@@ -57,21 +57,22 @@ def test_an_expired_login_is_one_line(workdir, action):
 
     import tasks
     from jobs.report import report
-    from jobs.vertex import commands
+    from jobs.vertex.commands import VertexBackend
+    from tests.jobs.sweeps import on_run, tune_with
     from jobs.vertex.client import ApiSettings
 
     runs, console = workdir / "runs", Console(file=open(os.devnull, "w"))
     with VertexStandIn(workdir / "vertex") as vertex:
         expired = Credentials(token=None, refresh_token="expired", client_id="id", client_secret="secret",
                               token_uri=f"{vertex.url}/token")
-        settings = ApiSettings(credentials=expired, api_endpoint=vertex.url)
+        chosen = VertexBackend(ApiSettings(credentials=expired, api_endpoint=vertex.url))
         calls = {
-            "tune": lambda: commands.tune_vertex(str(workdir / "spec.yaml"), outputs_file=str(workdir / "outputs.json"),
-                                                 detach=True, runs_dir=runs, console=console, settings=settings),
-            "status": lambda: commands.vertex_status("toy-1", runs_dir=runs, console=console, settings=settings),
-            "cancel": lambda: commands.vertex_cancel("toy-1", runs_dir=runs, console=console, settings=settings),
+            "tune": lambda: tune_with(chosen, str(workdir / "spec.yaml"), outputs=str(workdir / "outputs.json"),
+                                      detach=True, runs_dir=runs, console=console),
+            "status": lambda: on_run(chosen, "status", "toy-1", console, runs),
+            "cancel": lambda: on_run(chosen, "cancel", "toy-1", console, runs),
             "report": lambda: report(["toy-1"], latest=False, out=None, runs_dir=runs, console=console,
-                                     vertex_settings=settings),
+                                     choose=lambda name: chosen),
         }
         with pytest.raises(Exit) as caught:
             tasks._guarded(action, calls[action])

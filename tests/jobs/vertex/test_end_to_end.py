@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from jobs.report import report
-from jobs.vertex.commands import tune_vertex, vertex_records, vertex_status
+from jobs.vertex.commands import VertexBackend
+from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.conftest import make_split
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
@@ -29,13 +30,14 @@ def sweep_and_report(tmp_path, bucket, console, spec, run_id: str, seed: int = 0
         uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
     with VertexStandIn(tmp_path / "vertex", seed=seed) as vertex:
         settings = settings_for(vertex)
-        status = tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "outputs.json", bucket)),
-                             run_id=run_id, runs_dir=tmp_path / "runs", console=console, settings=settings)
-        records = vertex_records(run_id, runs_dir=tmp_path / "runs", settings=settings)
+        chosen = VertexBackend(settings)
+        status = tune_with(chosen, str(spec), outputs=str(write_outputs(tmp_path / "outputs.json", bucket)),
+                           run_id=run_id, runs_dir=tmp_path / "runs", console=console)
+        records = records_of(chosen, run_id, tmp_path / "runs")
         reported = report([run_id], latest=False, out=None, runs_dir=tmp_path / "runs", console=console,
-                          vertex_settings=settings)
+                          choose=lambda name: chosen)
         console.print("--- status ---")
-        vertex_status(run_id, runs_dir=tmp_path / "runs", console=console, settings=settings)
+        on_run(chosen, "status", run_id, console, tmp_path / "runs")
     return status, records, reported
 
 

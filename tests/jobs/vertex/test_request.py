@@ -10,7 +10,8 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
 from google.protobuf import json_format
 
 from jobs.spec import SpecError, parse_spec
-from jobs.vertex.commands import tune_vertex
+from jobs.vertex.commands import VertexBackend
+from tests.jobs.sweeps import tune_with
 from jobs.vertex.outputs import OutputsError, load_outputs
 from jobs.runs import RunError, check_run_id
 from jobs.vertex.request import RequestError, build_tuning_job, study_spec, trainer_note
@@ -163,7 +164,7 @@ def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
 def test_dry_run_prints_the_request_as_strict_vertex_rest_json(tmp_path, outputs, console):
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(json.dumps(EVERY_KIND))  # JSON is YAML
-    status = tune_vertex(str(spec_file), outputs_file=str(tmp_path / "outputs.json"), run_id="every-kind-1",
+    status = tune_with(VertexBackend(), str(spec_file), outputs=str(tmp_path / "outputs.json"), run_id="every-kind-1",
                          dry_run=True, runs_dir=tmp_path / "runs", console=console)
     assert status == 0
     text = read(console)
@@ -186,7 +187,7 @@ def test_a_trainer_command_the_image_does_not_run_is_called_out(tmp_path, consol
     note = trainer_note(spec_of(trainer={"command": ["python", "train_nn.py"]}))
     assert "'python train_nn.py'" in note and "not sent" in note and "trainerImage" in note
     spec = write_spec(tmp_path / "spec.yaml", trainer={"command": ["python", "train_nn.py"], "args": []})
-    tune_vertex(str(spec), outputs_file=str(write_outputs(tmp_path / "o.json")), dry_run=True, console=console)
+    tune_with(VertexBackend(), str(spec), outputs=str(write_outputs(tmp_path / "o.json")), dry_run=True, console=console)
     assert "warning: trainer.command is 'python train_nn.py'" in read(console)
 
 

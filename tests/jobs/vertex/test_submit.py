@@ -14,9 +14,10 @@ import pytest
 from google.cloud.aiplatform_v1.types import JobState
 
 from jobs.runs import RunError, RunFolder
-from jobs.vertex.commands import tune_vertex, vertex_cancel, vertex_records, vertex_status
+from jobs.vertex.commands import VertexBackend, VertexRun
+from tests.jobs.sweeps import on_run, records_of, tune_with
 from jobs.vertex.errors import Backoff, PermissionProblem, QuotaProblem
-from tests.jobs.vertex.conftest import TOY, read, settings_for, write_outputs, write_spec
+from tests.jobs.vertex.conftest import TOY, backend_for, read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import Fault
 
 CREATE = r"hyperparameterTuningJobs$"
@@ -26,26 +27,25 @@ ACCOUNT = "vision-trainer@acme-ml.iam.gserviceaccount.com"
 
 @pytest.fixture
 def sweep(tmp_path, vertex, console):
-    """tune_vertex with this test's spec, outputs, runs folder, console and stand-in."""
+    """`invoke tune --backend vertex` with this test's spec, outputs, runs folder, console and stand-in."""
     def run(run_id: str = "toy-1", spec: dict | None = None, **kwargs) -> int:
-        return tune_vertex(str(write_spec(tmp_path / "spec.yaml", **(spec or {}))),
-                           outputs_file=str(write_outputs(tmp_path / "outputs.json")), run_id=run_id,
-                           runs_dir=tmp_path / "runs", console=console, settings=kwargs.pop("settings",
-                                                                                             settings_for(vertex)),
-                           **kwargs)
+        chosen = VertexBackend(kwargs.pop("settings", settings_for(vertex)))
+        return tune_with(chosen, str(write_spec(tmp_path / "spec.yaml", **(spec or {}))),
+                         outputs=str(write_outputs(tmp_path / "outputs.json")), run_id=run_id,
+                         runs_dir=tmp_path / "runs", console=console, **kwargs)
     return run
 
 
 def test_resubmitting_a_run_id_attaches_and_creates_no_second_job(tmp_path, vertex, sweep, console):
     assert sweep(detach=True) == 0
     (name,) = vertex.jobs
-    assert RunFolder.open("toy-1", tmp_path / "runs").meta()["job"] == name
+    assert RunFolder.open("toy-1", tmp_path / "runs").meta().of(VertexRun).job == name
     assert sweep(detach=True) == 0  # by the run folder
     assert f"run toy-1 was submitted before as job {name}: attaching" in read(console)
     shutil.rmtree(tmp_path / "runs")  # the local record is lost: the job's run_id label still finds it
     assert sweep(detach=True) == 0
     assert f"run toy-1: already on Vertex AI, attached to job {name}" in read(console)
-    assert RunFolder.open("toy-1", tmp_path / "runs").meta()["job"] == name
+    assert RunFolder.open("toy-1", tmp_path / "runs").meta().of(VertexRun).job == name
     assert vertex.creates() == 1 and len(vertex.jobs) == 1
     assert sweep(run_id="toy-2", detach=True) == 0
     assert vertex.creates() == 2
@@ -118,7 +118,7 @@ def test_following_survives_dropped_connections_and_names_the_best_by_goal(tmp_p
     text = read(console)
     assert text.count("retrying in") == 3 and "ConnectionError" in text
     assert [s for m, p, s in vertex.requests if m == "GET" and p.endswith("/1000")][:3] == [0, 0, 0]
-    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     assert [r.state for r in records] == ["SUCCEEDED"] * 4
     best = min(records, key=lambda r: r.objective)  # goal: minimize
     assert f"best trial: {best.trial_id}  loss = {best.objective:.6g}" in text
@@ -139,13 +139,13 @@ def test_giving_up_after_the_deadline_says_how_to_watch_again(vertex, sweep, con
     vertex.fail_next(Fault("GET", drop=True, times=10_000, path=GET_JOB))
     patient = settings_for(vertex, Backoff(initial=0.01, maximum=0.02, deadline=0.3))
     assert sweep(settings=patient) == 1
-    assert "the job runs on; watch again with: invoke tune --backend vertex --run-id toy-1" in read(console)
+    assert "the job runs on; watch again with: invoke tune --resume toy-1" in read(console)
 
 
 def test_trials_without_a_final_measurement_end_infeasible_and_the_job_fails(tmp_path, vertex, sweep, console):
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}}, "trials": {"max": 2, "parallel": 1}}
     assert sweep(spec=spec) == 1
-    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     assert [(r.state, r.objective, r.reason) for r in records] == \
         [("INFEASIBLE", None, "the trial exited with status 3")] * 2
     text = read(console)
@@ -159,23 +159,24 @@ def test_status_and_cancel(tmp_path, vertex, sweep, console):
     (job,) = vertex.jobs.values()
     vertex.wait_until(lambda: len(job.trials) == 2)
     runs, settings = tmp_path / "runs", settings_for(vertex)
-    assert vertex_status("toy-1", runs_dir=runs, console=console, settings=settings) == 0
+    assert on_run(VertexBackend(settings), "status", "toy-1", console, runs) == 0
     assert "job projects/acme-ml/locations/us-central1/hyperparameterTuningJobs/1000 JOB_STATE_RUNNING" in read(console)
     assert "no trial has succeeded yet" in read(console)
-    assert vertex_cancel("toy-1", runs_dir=runs, console=console, settings=settings) == 0
+    assert on_run(VertexBackend(settings), "cancel", "toy-1", console, runs) == 0
     assert "cancel requested for run toy-1" in read(console)
     vertex.wait_until(lambda: job.state == JobState.JOB_STATE_CANCELLED)
-    assert vertex_status("toy-1", runs_dir=runs, console=console, settings=settings) == 1
+    assert on_run(VertexBackend(settings), "status", "toy-1", console, runs) == 1
     assert "job cancelled: CANCELED" in read(console)
-    assert [r.reason for r in vertex_records("toy-1", runs_dir=runs, settings=settings)] == ["job cancelled"] * 2
+    assert [r.reason for r in records_of(VertexBackend(settings), "toy-1", runs)] == ["job cancelled"] * 2
     assert read(console).count("job cancelled │") == 2  # the note column
 
 
 def test_status_refuses_a_local_run(tmp_path, vertex, console):
     (tmp_path / "runs" / "here").mkdir(parents=True)
-    (tmp_path / "runs" / "here" / "run.json").write_text(json.dumps({"run_id": "here", "backend": "local"}))
+    (tmp_path / "runs" / "here" / "run.json").write_text(json.dumps({
+        "run_id": "here", "backend": "local", "spec": "spec.yaml", "data_root": "data", "trials": 1, "parallel": 1}))
     with pytest.raises(RunError, match="run here is a local run, not a Vertex AI run"):
-        vertex_status("here", runs_dir=tmp_path / "runs", console=console, settings=settings_for(vertex))
+        on_run(backend_for(vertex), "status", "here", console, tmp_path / "runs")
 
 
 def test_a_job_that_fails_on_quota_says_which_quota_to_raise(vertex, sweep, console):
@@ -192,7 +193,7 @@ def test_unset_max_failed_runs_every_trial_even_when_some_fail(tmp_path, vertex,
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash", "good"]}},
             "trials": {"max": 6, "parallel": 1}}
     status = sweep(spec=spec)
-    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     states = [r.state for r in records]
     assert len(records) == 6 and "INFEASIBLE" in states and "SUCCEEDED" in states, states
     assert status == 0 and "job failed" not in read(console)
@@ -202,16 +203,16 @@ def test_max_failed_stops_the_job_there(tmp_path, vertex, sweep, console):
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}},
             "trials": {"max": 6, "parallel": 1, "max_failed": 2}}
     assert sweep(spec=spec) == 1
-    assert len(vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))) == 2
+    assert len(records_of(backend_for(vertex), "toy-1", tmp_path / "runs")) == 2
     assert "job failed: 2 trials failed" in read(console)
 
 
 def test_a_trial_past_its_timeout_is_ended_by_the_service(tmp_path, vertex, sweep, console):
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["hang"]}}, "trials": {"max": 1}}
-    assert sweep(spec=spec, trial_timeout_s=1) == 1
+    assert sweep(spec=spec, trial_timeout=1) == 1
     (job,) = vertex.jobs.values()
     assert job.trial_job_spec.scheduling.timeout.seconds == 1
-    (record,) = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    (record,) = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     assert (record.state, record.reason) == ("INFEASIBLE", "the trial's job ran past its scheduling timeout")
 
 
@@ -222,7 +223,7 @@ def test_the_service_stops_trials_early_and_the_live_table_says_so(tmp_path, ver
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["good", "bad"]}}, "early_stopping": "median",
             "trials": {"max": 6, "parallel": 1}, "trainer": {"command": TOY, "args": ["--steps=4", "--step_seconds=0.05"]}}
     assert sweep(spec=spec) == 0
-    records = vertex_records("toy-1", runs_dir=tmp_path / "runs", settings=settings_for(vertex))
+    records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     bad = [r for r in records if r.parameters["mode"] == "bad"]
     assert bad and all(r.state == "SUCCEEDED" for r in records)
     stopped = [r for r in bad if r.step < 48]  # a bad trial that ran to its end reports 48 steps

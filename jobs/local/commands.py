@@ -1,0 +1,260 @@
+"""The local backend's commands: plan, run or resume a sweep on this machine, show it, stop it, list its
+trials. A run's state is its folder (jobs/runs.py) and the Optuna study in it (jobs/local/backend.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import errno
+import functools
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.console import Console
+from rich.markup import escape
+
+from jobs.backends import TuneRequest
+from jobs.budget import with_budget
+from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
+from jobs.local.process import Launcher
+from jobs.plan import plan_table
+from jobs.reference import is_reference_trainer
+from jobs.runs import RunFolder, RunLock, RunMeta, check_run_id, new_run_id
+from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
+from jobs.trials import BOOKKEEPING, TrialRecord, TrialState, best_trial, ties, trial_order
+
+
+class LocalRun(RunMeta):
+    """run.json of a local run: what a resume needs beyond the common record."""
+
+    seed: int | None = None
+    trial_timeout: float | None = None
+
+
+def _missing_inputs(spec: Spec, data_root: str) -> list[tuple[str, str]]:
+    """Trainer args made from ``{data}`` that name a local file or folder that is not there: every trial would
+    fail on them, so the sweep says so before it starts one."""
+    if data_root.startswith("gs://"):
+        return []
+    missing = []
+    for i, (template, arg) in enumerate(zip(spec.trainer.args, spec.trainer_args(data_root))):
+        path = arg.split("=", 1)[-1]
+        if "{data}" in template and not os.path.exists(path):
+            missing.append((f"trainer.args[{i}]", f"{template} is {path}, which does not exist; prepare the data "
+                            f"(invoke data --out {data_root}) or point --data-root at it"))
+    return missing
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `invoke cancel`): the sweep stops the way Ctrl-C stops it."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _stopped_by_signals(run: Callable[..., int]) -> Callable[..., int]:
+    """SIGTERM raises Terminated while ``run`` runs; Ctrl-C or SIGTERM before the sweep has a run folder ends
+    with one line (130 or 143) instead of a traceback."""
+
+    @functools.wraps(run)
+    def wrapper(self, request: TuneRequest, console: Console) -> int:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return run(self, request, console)
+        except KeyboardInterrupt as exc:
+            console.print("interrupted before the sweep started; nothing ran")
+            return 143 if isinstance(exc, Terminated) else 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sweep:
+    """What a run needs, from the spec and flags (new) or from its folder (resumed)."""
+
+    spec: Spec
+    spec_file: str  # where the spec was read from, for messages
+    data_root: str
+    seed: int | None
+    trial_timeout: float | None
+    folder: RunFolder | None  # None until a new run is created
+
+
+def _prepared(request: TuneRequest) -> _Sweep:
+    if request.resume:
+        folder = RunFolder.open(request.resume, request.runs_dir)
+        meta = folder.meta().of(LocalRun)
+        spec = with_budget(load_spec(folder.spec_path), meta.trials, meta.parallel)
+        return _Sweep(spec, str(folder.spec_path), meta.data_root, meta.seed, meta.trial_timeout, folder)
+    if request.run_id:
+        check_run_id(request.run_id)  # before anything is prepared or started
+    spec_file = request.spec or str(DEFAULT_SPEC)
+    spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
+    return _Sweep(spec, spec_file, request.data_root or DEFAULT_DATA, request.seed, request.trial_timeout, None)
+
+
+class LocalBackend:
+    """Trials as processes on this machine, searched by Optuna; ``warm`` starts the reference trainer's trials
+    from a fork server that has its imports done."""
+
+    name: ClassVar[str] = "local"
+    options: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    def __init__(self, warm: bool = True):
+        self.warm = warm
+
+    def plan(self, request: TuneRequest, console: Console) -> int:
+        sweep = _prepared(request)
+        spec = sweep.spec
+        _advise(spec, console)
+        console.print(plan_table(spec))
+        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, "
+                      f"stop after {spec.trials.failure_limit} failed")
+        example = {pid: "<value>" for pid in spec.active({})}
+        console.print("each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example)), soft_wrap=True)
+        return 0
+
+    @_stopped_by_signals
+    def run(self, request: TuneRequest, console: Console) -> int:
+        """Ctrl-C ends it with 130 and SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a
+        line saying how to resume."""
+        from jobs.data import ensure_default_data
+
+        sweep = _prepared(request)
+        spec = sweep.spec
+        _advise(spec, console)
+        ensure_default_data(sweep.data_root, console)
+        if missing := _missing_inputs(spec, sweep.data_root):
+            raise SpecError(sweep.spec_file, missing)
+        launcher = Launcher(warm=self.warm)
+        if is_reference_trainer(spec.trainer.command):
+            launcher.prestart()  # its imports overlap ours
+        folder = sweep.folder or RunFolder.create(Path(sweep.spec_file), LocalRun(
+            run_id=request.run_id or new_run_id(spec.name), backend=self.name, spec=sweep.spec_file,
+            data_root=sweep.data_root, trials=spec.trials.max, parallel=spec.trials.parallel, seed=sweep.seed,
+            trial_timeout=sweep.trial_timeout, created=dt.datetime.now().isoformat(timespec="seconds")),
+            request.runs_dir)
+        return _run(spec, folder, sweep, launcher, console)
+
+    def status(self, folder: RunFolder, console: Console) -> int:
+        """Works while the sweep runs; trials a killed sweep left running show as INTERRUPTED."""
+        from jobs.local.backend import load_run_study, views
+        from jobs.progress import Progress
+
+        meta = folder.meta()
+        spec = load_spec(folder.spec_path)
+        study = load_run_study(folder, spec.name)
+        progress = Progress(spec.name, spec.metric.goal, meta.trials, meta.parallel, console=console, live=False)
+        pid = RunLock.holder(folder)
+        trials = views(study)
+        if pid is None:  # trials a killed sweep left ACTIVE are not running; a resume runs them again
+            trials = [dataclasses.replace(t, state=TrialState.INTERRUPTED, reason="the sweep stopped while it ran; "
+                                          "it reruns on resume") if t.state == TrialState.ACTIVE else t for t in trials]
+        progress.seed(trials)
+        ended = [t.started + t.duration_s for t in trials if t.duration_s is not None and t.started]
+        if trials:
+            progress.started = min(t.started for t in trials if t.started)
+        console.print(progress.table(every_row=True))
+        if pid:
+            console.print(f"running (pid {pid}); {progress.summary()}", soft_wrap=True)
+            return 0
+        console.print(f"not running; {progress.summary(max(ended) if ended else None)}", soft_wrap=True)
+        if progress.done() < progress.max_trials:
+            console.print(f"carry it on with: invoke tune --resume {folder.run_id}", soft_wrap=True)
+        return 0
+
+    def cancel(self, folder: RunFolder, console: Console, wait_s: float = 30.0) -> int:
+        """SIGTERM to the run's orchestrator (which a sweep started in the background from a script receives,
+        where SIGINT is ignored): its trials stop, and the run can be resumed. Waits to see it stop."""
+        run_id, pid = folder.run_id, RunLock.holder(folder)
+        if pid is None:
+            console.print(f"run {run_id} is not running; resume it with: invoke tune --resume {run_id}")
+            return 0
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait_s
+        while RunLock.holder(folder) == pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if RunLock.holder(folder) == pid:
+            console.print(f"run {run_id} (pid {pid}) did not stop within {wait_s:g} s; stop it with: kill -9 {pid}, "
+                          f"then resume it with: invoke tune --resume {run_id}", soft_wrap=True)
+            return 1
+        console.print(f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}",
+                      soft_wrap=True)
+        return 0
+
+    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+        """Every trial of the run (a running sweep's unfinished ones as ACTIVE), in id order."""
+        if not folder.journal.exists():
+            return []
+        from jobs.local.backend import load_run_study, views
+
+        try:
+            study = load_run_study(folder, spec.name)
+        except KeyError:  # the sweep has not created its study yet
+            return []
+        return sorted((r for r in views(study) if r.state not in BOOKKEEPING), key=lambda r: trial_order(r.trial_id))
+
+
+def _advise(spec: Spec, console: Console) -> None:
+    for advice in spec.advisories():
+        console.print(f"[yellow]warning:[/] {escape(advice)}")
+
+
+def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, console: Console) -> int:
+    """Run the sweep in its folder under the run's lock, with live progress; name the best trial."""
+    from jobs.local import journal
+    from jobs.local.backend import LocalSweep, views
+    from jobs.progress import Progress, params_text
+
+    console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
+    with RunLock(folder):
+        if aside := journal.repair(folder.journal):
+            console.print(f"[yellow]warning:[/] {folder.journal} ended in a torn write (a full disk or a crash); "
+                          f"the torn bytes are kept in {aside.name}, every whole record is used", soft_wrap=True)
+        local = LocalSweep(spec, folder, sweep.data_root, seed=sweep.seed, trial_timeout=sweep.trial_timeout,
+                           launcher=launcher)
+        progress = Progress(spec.name, spec.metric.goal, local.max_trials, local.parallel, console=console)
+        progress.seed(views(local.study))
+        local.on_event = progress
+        try:
+            with progress:
+                trials_seen = local.run()
+        except KeyboardInterrupt as exc:
+            how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            console.print(f"{how}: running trials stopped. Resume with: invoke tune --resume {folder.run_id}",
+                          soft_wrap=True)
+            return 143 if isinstance(exc, Terminated) else 130
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            console.print(f"[red]the disk is full[/] ({exc.filename or folder.root}): the sweep stopped; every trial "
+                          f"recorded before stays. Free some space, then resume with: invoke tune --resume "
+                          f"{folder.run_id}", soft_wrap=True)
+            return 1
+    if not progress.live_mode:  # the live table ends with the same line
+        console.print(progress.summary(), soft_wrap=True)
+    if local.refused:
+        console.print(f"[red]sweep stopped:[/] the first trial's trainer refused its command line ("
+                      f"{escape(local.refused)}); every trial would fail the same way. Check trainer.args and the "
+                      f"parameter ids in the spec; the whole log: {folder.root / 'trials' / '1' / 'log.txt'}",
+                      soft_wrap=True)
+        return 1
+    if local.stopped_for_failures:
+        console.print(f"[red]sweep stopped:[/] {spec.trials.failure_limit} trials failed (trials.max_failed)")
+    best = best_trial(trials_seen, spec.metric.goal)
+    if best is None:
+        console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
+        return 1
+    tied = ties(trials_seen, spec.metric.goal)
+    also = f" (tied with {tied} other trial{'s' if tied > 1 else ''}; the first is named)" if tied else ""
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}{also}", soft_wrap=True)
+    console.print(f"parameters: {params_text(best.parameters)}", soft_wrap=True, markup=False)
+    console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
+    return 1 if local.stopped_for_failures else 0

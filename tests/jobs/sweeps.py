@@ -1,0 +1,36 @@
+"""Sweeps as `invoke tune`, `status`, `cancel` and `report` run them (through jobs.backends), with the backend
+a test configures: the local one warm or cold, the Vertex one pointed at a stand-in."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from jobs import backends
+from jobs.backends import Backend, TuneRequest
+from jobs.progress import user_console
+from jobs.runs import RUNS_DIR, RunFolder
+from jobs.spec import load_spec
+from jobs.trials import TrialRecord
+
+
+def tune_with(chosen: Backend, spec: str | None = None, *, console: Console | None = None, **fields) -> int:
+    """`invoke tune` with ``chosen`` as the backend; ``fields`` are TuneRequest's."""
+    return backends.tune(TuneRequest(spec=spec, **fields), chosen.name, console or user_console(),
+                         choose=lambda name: chosen)
+
+
+def tune_local(spec: str | None = None, *, warm: bool = True, console: Console | None = None, **fields) -> int:
+    from jobs.local.commands import LocalBackend
+
+    return tune_with(LocalBackend(warm), spec, console=console, **fields)
+
+
+def on_run(chosen: Backend, action: str, run_id: str, console: Console, runs_dir=RUNS_DIR) -> int:
+    """`invoke status` or `invoke cancel` with ``chosen`` as the run's backend."""
+    return backends.on_run(action, run_id, console, runs_dir, choose=lambda name: chosen)
+
+
+def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR) -> list[TrialRecord]:
+    """A run's trials as the report receives them."""
+    folder = RunFolder.open(run_id, runs_dir)
+    return chosen.records(folder, load_spec(folder.spec_path))

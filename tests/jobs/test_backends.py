@@ -1,0 +1,96 @@
+"""The backend is chosen in one place (jobs.backends): by the flag for a new run, by run.json for an existing
+one; a flag a backend does not take is refused before anything runs. And what the platform knows of the
+reference trainer agrees with the trainer's own declaration."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import pytest
+
+from rich.console import Console
+
+from jobs import backends
+from jobs.backends import TuneRequest
+from jobs.defaults import DEFAULT_SPEC
+from jobs.errors import UserError
+from jobs.local.commands import LocalBackend, LocalRun
+from jobs.reference import ACCELERATOR_ENV, reported_metrics, unreported_metric
+from jobs.runs import RunError, RunFolder
+from jobs.vertex.commands import VertexBackend
+from tests.jobs.sweeps import tune_local
+
+
+def local_run(tmp_path, run_id: str = "r1") -> RunFolder:
+    spec = tmp_path / "spec.yaml"
+    shutil.copyfile(DEFAULT_SPEC, spec)
+    return RunFolder.create(spec, LocalRun(run_id=run_id, backend="local", spec=str(spec), data_root="data",
+                                           trials=3, parallel=1, seed=7), tmp_path / "runs")
+
+
+@pytest.mark.parametrize(("flag", "value", "backend"), [
+    ("seed", 3, "vertex"), ("stack", "team-proj", "local"), ("detach", True, "local"),
+    ("minutes_per_trial", 5.0, "local"), ("prices", "p.yaml", "local")])
+def test_a_flag_of_the_other_backend_is_refused_before_anything_runs(tmp_path, flag, value, backend):
+    request = TuneRequest(spec=str(tmp_path / "no-such-spec.yaml"), runs_dir=tmp_path / "runs", **{flag: value})
+    with pytest.raises(UserError, match=f"--{flag.replace('_', '-')} is not for the {backend} backend"):
+        backends.tune(request, backend, console=None)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
+    local_run(tmp_path)
+    chosen = []
+    request, console = TuneRequest(resume="r1", runs_dir=tmp_path / "runs", dry_run=True), Console(file=io.StringIO())
+    assert backends.tune(request, None, console, choose=lambda name: chosen.append(name) or LocalBackend()) == 0
+    assert chosen == ["local"] and "trials: max 3, parallel 1" in console.file.getvalue()  # the run's own budget
+    with pytest.raises(UserError, match="run r1 ran on the local backend; resume it without --backend"):
+        backends.tune(request, "vertex", console=None)
+
+
+def test_status_and_cancel_go_to_the_backend_run_json_names(tmp_path):
+    folder = local_run(tmp_path)
+    meta = json.loads((folder.root / "run.json").read_text())
+    (folder.root / "run.json").write_text(json.dumps({**meta, "backend": "vertex"}))
+    chosen = []
+    with pytest.raises(RunError, match="damaged"):  # a vertex record without a job: read by VertexBackend's schema
+        backends.on_run("status", "r1", None, tmp_path / "runs",
+                        choose=lambda name: chosen.append(name) or VertexBackend())
+    assert chosen == ["vertex"]
+    (folder.root / "run.json").write_text(json.dumps({**meta, "backend": "slurm"}))
+    with pytest.raises(UserError, match="unknown backend 'slurm': local or vertex"):
+        backends.on_run("cancel", "r1", None, tmp_path / "runs")
+
+
+def test_run_json_is_typed_versioned_and_reads_records_without_a_version(tmp_path):
+    folder = local_run(tmp_path)
+    written = json.loads((folder.root / "run.json").read_text())
+    assert written["version"] == 1 and written["seed"] == 7
+    del written["version"]  # as every run.json before the field existed
+    (folder.root / "run.json").write_text(json.dumps(written))
+    meta = folder.meta()
+    assert meta.version == 1 and meta.of(LocalRun).seed == 7 and meta.trials == 3
+    (folder.root / "run.json").write_text(json.dumps({**written, "version": 2}))
+    with pytest.raises(RunError, match="version 2, newer than this tool reads"):
+        folder.meta()
+    (folder.root / "run.json").write_text(json.dumps({**written, "trials": "many"}))
+    with pytest.raises(RunError, match="damaged .trials: Input should be a valid integer"):
+        folder.meta()
+
+
+def test_the_reference_trainer_declares_what_the_platform_expects():
+    from trainer import config
+
+    assert ACCELERATOR_ENV == config.ACCELERATOR_ENV  # the trial environment's variable, named on both sides
+    assert reported_metrics(["python", "-m", "trainer", "--x=1"]) == config.REPORTED_METRICS
+    assert reported_metrics(["python", "-m", "my_trainer"]) is None and reported_metrics(["./train.sh"]) is None
+    assert unreported_metric(["python", "-m", "trainer"], config.LOSS) is None
+    assert "reports only" in unreported_metric(["python", "-m", "trainer"], "f1")
+    assert unreported_metric(["python", "-m", "my_trainer"], "f1") is None  # declares nothing: not checked
+
+
+def test_the_local_backend_refuses_a_spec_it_cannot_read_in_one_line(tmp_path):
+    with pytest.raises(UserError, match="no-such.yaml"):
+        tune_local(str(tmp_path / "no-such.yaml"), runs_dir=tmp_path / "runs")
