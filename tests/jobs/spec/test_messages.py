@@ -60,6 +60,10 @@ MALFORMED = [
      "spec.yaml: parameters.patience.scale: must be 'linear', 'log' or 'reverse_log', got 'exp'"),
     ("double-nan", [(f"{PARAMS}.learning_rate.max", float("nan"))],
      "spec.yaml: parameters.learning_rate.max: must be a finite number, got nan"),
+    ("integer-unknown-key", [(f"{PARAMS}.patience.step", 2)],
+     "spec.yaml: parameters.patience.step: unknown key; allowed keys: type, min, max, scale, when"),
+    ("double-typo", [(f"{PARAMS}.learning_rate.sclae", "log")],
+     "spec.yaml: parameters.learning_rate.sclae: unknown key; did you mean 'scale'?"),
     # discrete
     ("discrete-empty", [(f"{PARAMS}.hidden.values", [])], "spec.yaml: parameters.hidden.values: must not be empty"),
     ("discrete-repeated", [(f"{PARAMS}.hidden.values", [16, 32, 32])],
@@ -143,6 +147,8 @@ MALFORMED = [
     ("args-bare-tuned-flag", [("trainer.args", ["--patience", "7"])],
      "spec.yaml: trainer.args[0]: sets --patience, which the tuner appends"),
     ("args-number", [("trainer.args", ["--epochs", 300])], "spec.yaml: trainer.args[1]: must be a string, got 300"),
+    ("trainer-typo", [("trainer.cmd", ["python"])],
+     "spec.yaml: trainer.cmd: unknown key; did you mean 'command'? allowed keys: command, args"),
     # vertex
     ("accelerator-count-without-type", [("vertex.accelerator_count", 1)],
      "spec.yaml: vertex.accelerator_type: is required when accelerator_count is 1"),
