@@ -17,7 +17,7 @@ except ConfigError as exc:
 
 # Relative to the working directory, so the state does not change from one checkout to another.
 context = Path(os.path.relpath(REPO))
-project = SweepsProject(config.stack, SweepsProjectArgs(config, context=context,
+project = SweepsProject(config.names.stack, SweepsProjectArgs(config, context=context,
                                                          dockerfile=context / "trainer" / "Dockerfile"))
 for key, value in project.outputs.items():
     pulumi.export(key, value)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -33,20 +35,34 @@ VERTEX_REGIONS = frozenset({
     "me-west1", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
     "asia-south1", "asia-southeast1", "asia-southeast2", "australia-southeast1", "australia-southeast2",
 })
-GCP_KEYS = ("project", "region")
-RUN_TAG_PREFIX = "run-"  # a Vertex AI run tags its image run-<run id>; the registry's cleanup keeps those  # fields read from the gcp: namespace; the rest are sweeps:
+GCP_KEYS = ("project", "region")  # fields read from the gcp: namespace; the rest are sweeps:
+RUN_TAG_PREFIX = "run-"  # a Vertex AI run tags its image run-<run id>; the registry's cleanup keeps those
 
 
 class ConfigError(ValueError):
     """A stack config value is invalid; the message names the key, the value and the rule."""
 
 
-def check_project_id(value: str) -> str:
-    """A GCP project id: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter."""
-    if not PROJECT_ID.match(value):
-        raise ValueError(f"{value!r} is not a GCP project id (6-30 characters: lowercase letters, digits "
-                         "and hyphens; starts with a letter, does not end with a hyphen)")
-    return value
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str | int], str]:
+    """A validator: the value as text when it matches ``pattern``, else a ValueError saying what it should be."""
+
+    def check(value: str | int) -> str:
+        if not pattern.match(str(value)):
+            raise ValueError(f"{value!r} is not {what}")
+        return str(value)
+
+    return check
+
+
+check_project_id = _matching(PROJECT_ID, "a GCP project id (6-30 characters: lowercase letters, digits and hyphens; "
+                                         "starts with a letter, does not end with a hyphen)")
+check_team = _matching(TEAM, "a team name (1-22 characters: lowercase letters, digits and hyphens; starts with a "
+                             "letter, does not end with a hyphen)")
+check_member = _matching(MEMBER, "a launcher member (user:EMAIL, group:EMAIL or serviceAccount:EMAIL)")
+check_digest_ref = _matching(DIGEST_REF, "an image reference by digest (REGISTRY/PATH@sha256:<64 hex>)")
+check_project_number = _matching(PROJECT_NUMBER, "a project number (digits; `gcloud projects describe PROJECT "
+                                                 "--format='value(projectNumber)'` prints it)")
+check_billing_account = _matching(BILLING_ACCOUNT, "a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
 
 
 def check_region(value: str) -> str:
@@ -54,44 +70,6 @@ def check_region(value: str) -> str:
     if value not in VERTEX_REGIONS:
         raise ValueError(f"{value!r} is not a Vertex AI training region (one of: "
                          f"{', '.join(sorted(VERTEX_REGIONS))})")
-    return value
-
-
-def check_team(value: str) -> str:
-    """A team name: 1-22 characters, lowercase letters, digits and hyphens, starting with a letter."""
-    if not TEAM.match(value):
-        raise ValueError(f"{value!r} is not a team name (1-22 characters: lowercase letters, digits and "
-                         "hyphens; starts with a letter, does not end with a hyphen)")
-    return value
-
-
-def check_member(value: str) -> str:
-    """An IAM principal who may launch sweeps: user:, group: or serviceAccount: followed by an email."""
-    if not MEMBER.match(value):
-        raise ValueError(f"{value!r} is not a launcher member (user:EMAIL, group:EMAIL or "
-                         "serviceAccount:EMAIL)")
-    return value
-
-
-def check_digest_ref(value: str) -> str:
-    """An image reference pinned by digest: ``REGISTRY/PATH@sha256:<64 hex>``."""
-    if not DIGEST_REF.match(value):
-        raise ValueError(f"{value!r} is not an image reference by digest (REGISTRY/PATH@sha256:<64 hex>)")
-    return value
-
-
-def check_project_number(value: str) -> str:
-    """A GCP project number: digits only (`gcloud projects describe PROJECT --format='value(projectNumber)'`)."""
-    if not PROJECT_NUMBER.match(str(value)):
-        raise ValueError(f"{value!r} is not a project number (digits; `gcloud projects describe PROJECT "
-                         "--format='value(projectNumber)'` prints it)")
-    return str(value)
-
-
-def check_billing_account(value: str) -> str:
-    """A billing account id: ``XXXXXX-XXXXXX-XXXXXX`` (uppercase hex)."""
-    if not BILLING_ACCOUNT.match(value):
-        raise ValueError(f"{value!r} is not a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
     return value
 
 
@@ -110,6 +88,25 @@ Member = Annotated[str, AfterValidator(check_member)]
 DigestRef = Annotated[str, AfterValidator(check_digest_ref)]
 BillingAccount = Annotated[str, AfterValidator(check_billing_account)]
 ProjectNumber = Annotated[str | int, AfterValidator(check_project_number)]
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """What one stack calls its resources; every name starts from the team and the project."""
+
+    stack: str  # <team>-<project>: the stack, and the prefix of every resource name in it
+    bucket: str  # globally unique as project ids are (at most 30 + 1 + 22 + 7 = 60 characters)
+    service_account_id: str
+    repository_id: str
+    registry: str  # the region's Artifact Registry host
+    repository: str  # the path under it that images are pushed to
+
+    @classmethod
+    def of(cls, project: str, team: str, region: str) -> ResourceNames:
+        registry, repository_id = f"{region}-docker.pkg.dev", f"{team}-sweeps"
+        return cls(stack=f"{team}-{project}", bucket=f"{project}-{team}-sweeps", service_account_id=f"{team}-trainer",
+                   repository_id=repository_id, registry=registry,
+                   repository=f"{registry}/{project}/{repository_id}")
 
 
 class StackConfig(BaseModel):
@@ -151,31 +148,8 @@ class StackConfig(BaseModel):
         return self
 
     @property
-    def stack(self) -> str:
-        """The stack name, also the prefix of every resource name in it."""
-        return f"{self.team}-{self.project}"
-
-    @property
-    def bucket_name(self) -> str:
-        """Globally unique: project ids are (at most 30 + 1 + 22 + 7 = 60 characters)."""
-        return f"{self.project}-{self.team}-sweeps"
-
-    @property
-    def service_account_id(self) -> str:
-        return f"{self.team}-trainer"
-
-    @property
-    def repository_id(self) -> str:
-        return f"{self.team}-sweeps"
-
-    @property
-    def registry(self) -> str:
-        return f"{self.region}-docker.pkg.dev"
-
-    @property
-    def repository(self) -> str:
-        """The Artifact Registry path images are pushed under."""
-        return f"{self.registry}/{self.project}/{self.repository_id}"
+    def names(self) -> ResourceNames:
+        return ResourceNames.of(self.project, self.team, self.region)
 
     @property
     def has_budget(self) -> bool:

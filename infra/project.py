@@ -75,7 +75,7 @@ class SweepsProject(pulumi.ComponentResource):
             "trainer_service_account": self.trainer.email,
             "image": image,
             **({"cuda_image": cuda_image} if cuda_image else {}),
-            "repository": pulumi.Output.concat(f"{config.registry}/{config.project}/",
+            "repository": pulumi.Output.concat(f"{config.names.registry}/{config.project}/",
                                                self.repository.repository_id),
         }
         self.register_outputs(self.outputs)
@@ -105,7 +105,7 @@ class SweepsProject(pulumi.ComponentResource):
                 condition=gcp.storage.BucketLifecycleRuleConditionArgs(
                     days_since_noncurrent_time=config.noncurrent_retention_days, with_state="ARCHIVED")))
         return gcp.storage.Bucket(
-            f"{self._prefix}-bucket", name=config.bucket_name, project=config.project,
+            f"{self._prefix}-bucket", name=config.names.bucket, project=config.project,
             location=config.region.upper(), uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
@@ -117,7 +117,7 @@ class SweepsProject(pulumi.ComponentResource):
         """The account trials run as (no keys): objects in the bucket, and log writing."""
         config = self._config
         trainer = gcp.serviceaccount.Account(
-            f"{self._prefix}-trainer", account_id=config.service_account_id, project=config.project,
+            f"{self._prefix}-trainer", account_id=config.names.service_account_id, project=config.project,
             display_name=f"Sweeps trainer ({config.team})",
             description="Vertex AI trials run as this account. No keys.", opts=self._child(*services))
         gcp.storage.BucketIAMMember(f"{self._prefix}-trainer-objects", bucket=self.bucket.name,
@@ -132,7 +132,7 @@ class SweepsProject(pulumi.ComponentResource):
         config = self._config
         ar = gcp.artifactregistry
         repository = ar.Repository(
-            f"{self._prefix}-repository", repository_id=config.repository_id, project=config.project,
+            f"{self._prefix}-repository", repository_id=config.names.repository_id, project=config.project,
             location=config.region, format="DOCKER", description=f"Trainer images of {config.team}",
             labels=self._labels, cleanup_policy_dry_run=False,
             cleanup_policies=[
@@ -191,17 +191,17 @@ class SweepsProject(pulumi.ComponentResource):
             build_args=build_args,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True, build_on_preview=False,
-            tags=[f"{config.repository}/{name}:latest"],
-            registries=[docker_build.RegistryArgs(address=config.registry, username="oauth2accesstoken",
+            tags=[f"{config.names.repository}/{name}:latest"],
+            registries=[docker_build.RegistryArgs(address=config.names.registry, username="oauth2accesstoken",
                                                   password=pulumi.Output.secret(token))],
             labels=self._labels, opts=self._child(self.repository))
-        return pulumi.Output.concat(f"{config.repository}/{name}@", image.digest)
+        return pulumi.Output.concat(f"{config.names.repository}/{name}@", image.digest)
 
     def _budget(self, services: list[gcp.projects.Service]) -> None:
         config = self._config
         gcp.billing.Budget(
             f"{self._prefix}-budget", billing_account=config.billing_account,
-            display_name=f"sweeps {config.stack}",  # at most 60 characters
+            display_name=f"sweeps {config.names.stack}",  # at most 60 characters
             budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[f"projects/{config.project_number}"],
                                                               calendar_period="MONTH"),
             amount=gcp.billing.BudgetAmountArgs(

@@ -35,7 +35,7 @@ def write_stack_config(project: str, team: str, region: str, launchers: list[str
     """
     config = StackConfig.parse({"project": project, "team": team, "region": region,
                                 "launchers": list(launchers), **options})
-    path = Path(out_dir) / f"Pulumi.{config.stack}.yaml"
+    path = Path(out_dir) / f"Pulumi.{config.names.stack}.yaml"
     document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
     kept = {key: value for key, value in (document.get("config") or {}).items()
             if not key.startswith("sweeps:")}

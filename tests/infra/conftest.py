@@ -90,7 +90,7 @@ def deploy(program: Callable[[], Mapping[str, Any]], stack: str = "test") -> Dep
 def project_outputs(config: StackConfig) -> Mapping[str, Any]:
     """Build one SweepsProject from ``config`` (within a deploy); its outputs."""
     args = SweepsProjectArgs(config, context=Path("."), dockerfile=Path("trainer/Dockerfile"))
-    return SweepsProject(config.stack, args).outputs
+    return SweepsProject(config.names.stack, args).outputs
 
 
 def run_main(keys: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[[], dict[str, Any]]:

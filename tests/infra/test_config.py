@@ -14,16 +14,16 @@ def test_defaults_and_derived_names():
     assert (config.launchers, config.staging_retention_days, config.artifacts_retention_days) == ([], 7, None)
     assert (config.versioning, config.soft_delete_days, config.image_keep_count) == (False, 7, 5)
     assert config.trainer_image is None and not config.has_budget
-    assert config.stack == "vision-acme-ml"
-    assert config.bucket_name == "acme-ml-vision-sweeps"
-    assert config.service_account_id == "vision-trainer"
-    assert config.repository == "us-central1-docker.pkg.dev/acme-ml/vision-sweeps"
+    assert config.names.stack == "vision-acme-ml"
+    assert config.names.bucket == "acme-ml-vision-sweeps"
+    assert config.names.service_account_id == "vision-trainer"
+    assert config.names.repository == "us-central1-docker.pkg.dev/acme-ml/vision-sweeps"
 
 
 def test_longest_names_fit_google_limits():
     config = StackConfig.from_keys({**BASE, "gcp:project": "a" * 30, "sweeps:team": "t" * 22})
-    assert len(config.bucket_name) <= 63 and len(config.service_account_id) <= 30
-    assert len(f"sweeps {config.stack}") <= 60  # budget display name
+    assert len(config.names.bucket) <= 63 and len(config.names.service_account_id) <= 30
+    assert len(f"sweeps {config.names.stack}") <= 60  # budget display name
 
 
 @pytest.mark.parametrize("key, value, says", [

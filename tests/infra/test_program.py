@@ -16,7 +16,7 @@ OUTPUTS = {"project", "region", "bucket", "data_root", "artifacts_root", "stagin
 
 def test_example_stack_config_is_valid():
     config = StackConfig.from_stack_file(EXAMPLE)
-    assert config.stack == "ml-research-my-ml-project"
+    assert config.names.stack == "ml-research-my-ml-project"
     documented = EXAMPLE.read_text()
     missing = [field.alias for field in StackConfig.model_fields.values() if f":{field.alias}:" not in documented]
     assert not missing, f"keys not documented in {EXAMPLE.name}: {missing}"
@@ -58,10 +58,10 @@ def test_program_rejects_a_bad_stack_config_naming_the_key(example_keys, monkeyp
 def test_two_projects_in_one_program_do_not_clash(config):
     # Two teams in one GCP project, and another project for one of them: every name differs.
     others = [config.model_copy(update={"team": "speech"}), config.model_copy(update={"project": "acme-ml-2"})]
-    deployed = deploy(lambda: {f"{c.stack}:{key}": value
+    deployed = deploy(lambda: {f"{c.names.stack}:{key}": value
                                for c in (config, *others) for key, value in project_outputs(c).items()})
     assert len(set(deployed.urns)) == len(deployed.resources), "two resources share a URN"
     for physical in ("bucket", "trainer_service_account", "repository", "data_root"):
-        values = [deployed.outputs[f"{c.stack}:{physical}"] for c in (config, *others)]
+        values = [deployed.outputs[f"{c.names.stack}:{physical}"] for c in (config, *others)]
         assert len(set(values)) == 3, (physical, values)
     assert policy.check(deployed.resources, deployed.outputs) == []
