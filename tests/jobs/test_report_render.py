@@ -23,7 +23,7 @@ from jobs.report.plots import sweep_plots
 from jobs.report.records import under_artifacts_base
 from jobs.report.summary import summarize
 from jobs.report.terminal import print_sweep
-from jobs.report.write import write_sweep_report
+from jobs.report.write import write_comparison_report, write_sweep_report
 from jobs.spec import parse_spec
 from tests.jobs.report_fixtures import (CHROMIUM, SPEC, Chromium, history_csv, synth_spec, synth_trials,
                                         write_artifacts)
@@ -31,11 +31,11 @@ from tests.jobs.report_fixtures import (CHROMIUM, SPEC, Chromium, history_csv, s
 ALL_PLOTS = ["importance", "objective", "parameters", "parallel", "curves", "early_stopping"]
 
 
-def synth_sweep(tmp_path, count: int, spec=None, keep=lambda t: True):
+def synth_sweep(tmp_path, count: int, spec=None, keep=lambda t: True, run_id: str = "synth-1"):
     trials = [t for t in synth_trials(count, seed=5) if keep(t)]
     write_artifacts(str(tmp_path / "artifacts"), trials)
     records = under_artifacts_base([t.record for t in trials], str(tmp_path / "artifacts"))
-    return collect("synth-1", spec or synth_spec(), records)
+    return collect(run_id, spec or synth_spec(), records)
 
 
 def synth_records(count: int, keep=lambda t: True) -> list:
@@ -151,12 +151,8 @@ def test_each_plot_draws_the_trials_it_names(tmp_path, drawn):
         assert points(marks[label])[::2] == sorted(
             place[r.trial_id] for r in records if r.state == state)
     (line,) = [line for line in ax.lines if line.get_label() == "best so far"]
-    running, best_so_far = -math.inf, []
-    for r in sorted(records, key=lambda r: r.started):
-        running = max(running, r.objective) if r.state == "SUCCEEDED" else running
-        best_so_far.append(running if running > -math.inf else math.nan)
     assert list(line.get_xdata()) == list(range(1, 61))
-    assert np.allclose(line.get_ydata(), best_so_far, equal_nan=True)
+    assert np.allclose(line.get_ydata(), best_so_far(records), equal_nan=True)
     assert captions["objective"].startswith(f"the best value was first reached at trial {place[best.trial_id]} "
                                             "of 60 in start order")
 
@@ -327,6 +323,53 @@ def test_report_md_shows_the_best_trial_the_plots_and_every_trial(written):
     assert top == [["#", "trial", "validation_accuracy", *PARAMETERS, "duration"], *top_rows(records)]
     every = markdown_table(markdown, "All trials (60)")
     assert [row[:3] for row in every[1:]] == [[r.trial_id, r.state.lower(), shown(r.objective)] for r in records]
+
+
+def best_so_far(records) -> list[float]:
+    """The best succeeded objective after each trial in start order (NaN before the first success)."""
+    running, curve = -math.inf, []
+    for r in sorted(records, key=lambda r: r.started):
+        running = max(running, r.objective) if r.state == "SUCCEEDED" else running
+        curve.append(running if running > -math.inf else math.nan)
+    return curve
+
+
+def test_a_comparison_overlays_each_runs_best_so_far_and_sets_their_best_trials_side_by_side(tmp_path, drawn):
+    """Two runs (the even and the odd trials of the synthetic sweep; the odd run holds the overall best):
+    the overlay draws each run's own curve, the page, report.md and best_trials.csv name each run's best
+    trial, and the leader is the odd run."""
+    halves = {"even": lambda t: int(t.record.trial_id) % 2 == 0, "odd": lambda t: int(t.record.trial_id) % 2 == 1}
+    sweeps = [synth_sweep(tmp_path / name, 60, keep=keep, run_id=name) for name, keep in halves.items()]
+    console = Console(file=io.StringIO(), width=200)
+    files = write_comparison_report(sweeps, str(tmp_path / "out"), console)
+    records = {name: synth_records(60, keep) for name, keep in halves.items()}
+    best = {name: ranked(rs)[0] for name, rs in records.items()}
+    assert best["odd"].objective > best["even"].objective
+
+    [(_, figure)] = drawn
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.lines] == [
+        f"{name}: {shown(best[name].objective)} (trial {best[name].trial_id})" for name in halves]
+    for line, name in zip(ax.lines, halves):
+        assert list(line.get_xdata()) == list(range(1, 31))
+        assert np.allclose(line.get_ydata(), best_so_far(records[name]), equal_nan=True), name
+
+    rows = {cells[0]: cells[1:] for _, cells in html_table(files["report.html"].decode(), "best")[1]}
+    assert rows["best trial"] == [best[name].trial_id for name in halves]
+    assert rows["objective"] == [shown(best[name].objective) for name in halves]
+    assert rows["learning_rate"][0].startswith(shown(best["even"].parameters["learning_rate"]) + " · ")
+    assert rows["trials"] == [f"30 trials: {sum(r.state == 'SUCCEEDED' for r in records[name])} succeeded, "
+                              f"{sum(r.state == 'STOPPED' for r in records[name])} stopped, "
+                              f"{sum(r.state == 'FAILED' for r in records[name])} failed" for name in halves]
+    markdown = files["report.md"].decode()
+    table = markdown_table(markdown, "Best trials side by side")
+    assert table[0] == ["", "even", "odd"]
+    assert {row[0]: row[1:] for row in table[1:]} == rows
+    leader = f"best: odd, trial {best['odd'].trial_id}, validation_accuracy {shown(best['odd'].objective)}"
+    assert leader in markdown.splitlines() and leader in console.file.getvalue()
+    csv = pd.read_csv(io.BytesIO(files["best_trials.csv"]), dtype={"trial_id": str})
+    assert csv[["run_id", "trial_id", "objective"]].values.tolist() == [
+        [name, best[name].trial_id, best[name].objective] for name in halves]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: install it (apt-get install chromium) "
