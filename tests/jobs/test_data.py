@@ -62,11 +62,22 @@ def test_text_target_and_unseen_category(tmp_path):
     frame.to_csv(csv, index=False)
     prepared = data.prepare(frame, "label", str(csv), seed=1)
     assert prepared.recipe["classes"] == ["no", "yes"] and prepared.recipe["positive_class"] == "yes"
-    assert np.isfinite(prepared.X_train).all()
+    train_idx, val_idx = train_test_split(np.arange(rows), test_size=0.2, random_state=1)
+    assert np.array_equal(prepared.y_train, (frame.loc[train_idx, "label"] == "yes").to_numpy(np.float32))
+    # the missing size is the training rows' median (not all rows')
+    colour, size = prepared.recipe["features"]
+    assert size["fill"] == frame.loc[train_idx, "size"].median() != frame["size"].median()
+    X, at = (prepared.X_train, list(train_idx).index(0)) if 0 in train_idx else (prepared.X_val, list(val_idx).index(0))
+    assert X[at, 1] * size["scale"] + size["mean"] == pytest.approx(size["fill"], abs=1e-4)
     # A value seen only in validation is encoded as the training mode.
     frame.loc[frame.index[-1], "colour"] = "green"
     other = data.prepare(frame, "label", str(csv), val_fraction=0.5, seed=1)
-    assert np.isfinite(other.X_val).all()
+    _, val_idx = train_test_split(np.arange(rows), test_size=0.5, random_state=1)
+    colour = other.recipe["features"][0]
+    assert rows - 1 in val_idx and "green" not in colour["categories"]
+    green = other.X_val[list(val_idx).index(rows - 1), 0] * colour["scale"] + colour["mean"]
+    assert green == pytest.approx(colour["categories"].index(colour["fill"]), abs=1e-4)
+    assert colour["fill"] == frame.loc[np.setdiff1d(np.arange(rows), val_idx), "colour"].mode()[0]
 
 
 @pytest.mark.parametrize("frame, target, features, message", [

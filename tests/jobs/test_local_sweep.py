@@ -113,15 +113,28 @@ def test_measurement_picks_best_or_last_report(tmp_path, measurement, expected):
     assert trials[0].objective == pytest.approx(expected)
 
 
-def test_any_trainer_minimises_a_known_function(tmp_path):
+def test_an_adaptive_sweep_runs_the_trials_its_seeded_sampler_proposes(tmp_path):
+    """The sweep asks ``sampler_for(spec, seed)`` (whose learning tests/jobs/test_search.py checks): replayed
+    in memory with the values the trials printed, the same sampler proposes every trial the sweep ran, the 5
+    random ones and the 5 its model chose. Each trial's value is the toy's f(x, y) + 10 of its own parameters."""
+    import optuna
+
+    from jobs.local.search import sampler_for, suggest
+    from jobs.spec import load_spec
+
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -5, "max": 5},
                                           "y": {"type": "double", "min": -5, "max": 5},
                                           "mode": {"type": "categorical", "values": ["print"]}},
-                    algorithm="adaptive", trials={"max": 25, "parallel": 1}, args=["--steps=1"])
+                    algorithm="adaptive", trials={"max": 10, "parallel": 1}, args=["--steps=1"])
     status, trials, _ = run_sweep(tmp_path, spec, seed=3)
-    assert status == 0 and len(trials) == 25
-    best = min(trials, key=lambda t: t.objective)
-    assert best.objective - 10 < 1.0  # f(x, y) < 1: within a unit circle of the optimum (1, -2)
+    assert status == 0 and [t.state for t in trials] == ["SUCCEEDED"] * 10
+    for t in trials:
+        assert t.objective == pytest.approx((t.parameters["x"] - 1) ** 2 + (t.parameters["y"] + 2) ** 2 + 10)
+    replay = optuna.create_study(direction="minimize", sampler=sampler_for(load_spec(spec), 3))
+    for t in trials:
+        proposed = replay.ask()
+        assert suggest(proposed, load_spec(spec)) == t.parameters, t.trial_id
+        replay.tell(proposed, t.objective)
 
 
 def _toy_processes(marker: str, guards: bool = False) -> list[int]:

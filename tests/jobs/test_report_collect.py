@@ -144,7 +144,11 @@ def test_a_report_written_to_a_bucket(uploaded):
     assert list(csv.columns) == COLUMNS and len(csv) == 40
     best = max((r for r in records if r.state == "SUCCEEDED"), key=lambda r: r.objective)
     assert f"best trial: {best.trial_id} " in console.file.getvalue()
-    assert json.loads(json.dumps(csv["objective"].dropna().tolist()))  # plain numbers, no numpy reprs
+    # plain numbers (no numpy reprs), each trial's own, the exact value and not a rounded one
+    assert csv["objective"].dtype == float and csv["learning_rate"].dtype == float
+    assert csv["trial_id"].tolist() == [r.trial_id for r in records]
+    for record, objective, rate in zip(records, csv["objective"], csv["learning_rate"]):
+        assert _same(objective, record.objective) and rate == record.parameters["learning_rate"], record.trial_id
 
 
 def test_hostile_metric_keys_huge_metrics_and_errors_in_view(tmp_path):

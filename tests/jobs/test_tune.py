@@ -74,7 +74,8 @@ def test_tune_names_the_best_trial(tmp_path):
     assert ranked_by == pytest.approx(metrics[best_id]["final_val_loss"], rel=1e-5)
     assert metrics[best_id]["best_epoch"] <= metrics[best_id]["stopped_epoch"]
     assert any(line.startswith("artifacts:") and line.endswith(f"runs/named/artifacts/{best_id}") for line in lines)
-    assert "warning:" in done.stdout  # parallel 2 of max 4 is above a third under adaptive search
+    assert ("warning: parallel 2 is above a third of max 4: adaptive search learns less between trials; consider "
+            "parallel 1 or less, or a larger max") in lines
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):

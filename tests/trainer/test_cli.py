@@ -121,14 +121,20 @@ def test_other_optimizers_learn(tmp_path, small_data, optimizer):
 
 
 def test_divergence_stops_without_reporting_non_finite(tmp_path, small_data):
-    done, model_dir, metric_file = _train(tmp_path, *small_data, "--optimizer=sgd", "--learning_rate=1e30",
+    """A step this large gives a few finite epochs, then an infinite loss: those epochs are reported, the
+    non-finite one is not, and training stops there."""
+    done, model_dir, metric_file = _train(tmp_path, *small_data, "--optimizer=sgd", "--learning_rate=3e4",
                                           "--momentum=0", "--epochs=50", "--patience=50")
     assert done.returncode == 0, done.stderr
     m = json.loads((model_dir / "metrics.json").read_text())
-    assert m["diverged"] is True and m["stopped_epoch"] < 50
-    reports = metric_file.read_text().splitlines() if metric_file.exists() else []
-    assert all("nan" not in line.lower() and "inf" not in line.lower() for line in reports)
-    assert "non-finite" in done.stdout
+    assert m["diverged"] is True and 2 <= m["stopped_epoch"] < 50, m
+    reports = [json.loads(line) for line in metric_file.read_text().splitlines()]
+    assert sorted(int(r["global_step"]) for r in reports) == sorted(list(range(1, m["stopped_epoch"])) * 2)
+    values = [float(r[key]) for r in reports for key in ("validation_accuracy", "validation_loss") if key in r]
+    assert len(values) == len(reports) and all(np.isfinite(values))
+    with open(model_dir / "eval_history.csv") as handle:
+        assert not np.isfinite(float(list(csv.DictReader(handle))[-1]["val_loss"]))  # the epoch it stopped at
+    assert f"validation loss became non-finite at epoch {m['stopped_epoch']}" in done.stdout
 
 
 def _npz(path: Path, **arrays) -> Path:
@@ -188,13 +194,32 @@ def test_bad_inputs_get_one_line_and_exit_2(tmp_path):
         assert not (tmp_path / "out" / name).exists(), name
 
 
-def test_help_lists_every_knob():
-    done = run_trainer(["--help"])
+def test_help_lists_every_knob_with_its_real_default():
+    """Every hyperparameter of TrainConfig is a flag whose help ends with the default the trainer uses; the
+    other flags (data, runtime) are listed too, each with help."""
+    import dataclasses
+    import re
+
+    from trainer.config import TrainConfig
+
+    done = run_trainer(["--help"], env={"COLUMNS": "400"})  # no wrapping
     assert done.returncode == 0
-    for flag in ("--train", "--val", "--epochs", "--learning_rate", "--patience", "--min_delta", "--restore_best",
-                 "--seed", "--hidden", "--layers", "--dropout", "--weight_decay", "--optimizer", "--momentum",
-                 "--batch_size", "--device"):
-        assert flag in done.stdout
+    shown: dict[str, str] = {}
+    flag = None
+    for line in done.stdout.split("\noptions:\n", 1)[1].splitlines():
+        if match := re.match(r"^  (--\w+)(?: \S+)?(?:\s{2,}(.*))?$", line):
+            flag = match[1]
+            shown[flag] = match[2] or ""
+        elif line.startswith(" " * 10):
+            shown[flag] = (shown[flag] + " " + line.strip()).strip()
+        else:
+            flag = None
+    defaults = TrainConfig()
+    knobs = {f"--{field.name}": getattr(defaults, field.name) for field in dataclasses.fields(TrainConfig)}
+    assert set(shown) == {"--train", "--val", "--device", "--threads", "--log_every", *knobs}
+    for knob, default in knobs.items():
+        assert shown[knob].endswith(f"({default})"), (knob, shown[knob])
+    assert all(shown.values()), shown
 
 
 def test_sigterm_ends_training_after_the_epoch_and_keeps_its_artifacts(tmp_path, small_data):
