@@ -17,6 +17,8 @@ import invoke
 from invoke import Collection, Exit
 from invoke.parser import Argument
 
+from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
+
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
 WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
 
@@ -44,9 +46,6 @@ class _Task(invoke.Task):
 # No short flags: Invoke would hand out -h (taken by --help) and others by first letter, so `invoke tune -h`
 # would start a sweep. Every flag is spelled out; -h and --help always show help.
 task = functools.partial(invoke.task, auto_shortflags=False, klass=_Task)
-
-from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
-
 
 
 @task(help={
@@ -236,7 +235,7 @@ def _int(value, flag: str, minimum: int, task_name: str = "tune") -> int | None:
     """An integer of at least ``minimum``, or None when the flag was not given."""
     if value in (None, ""):
         return None
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit() or int(value) < minimum:
+    if (isinstance(value, str) and not value.strip().lstrip("-").isdigit()) or int(value) < minimum:
         raise Exit(f"{task_name}: {flag} must be an integer >= {minimum}, got {value!r}", code=2)
     return int(value)
 

@@ -8,8 +8,9 @@ every resource, and checks the image references among the stack outputs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from infra.config import DIGEST_REF
 

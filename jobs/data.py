@@ -125,14 +125,14 @@ def prepare(frame: pd.DataFrame, target: str, source: str, features: list[str] |
         fit_on = train_rows[name]
         if pd.api.types.is_numeric_dtype(fit_on) or pd.api.types.is_bool_dtype(fit_on):
             fill = float(fit_on.astype(float).median()) if fit_on.notna().any() else 0.0
-            encode = lambda col, fill=fill: col.astype(float).fillna(fill).to_numpy()  # noqa: E731
+            encode = lambda col, fill=fill: col.astype(float).fillna(fill).to_numpy()
             steps.append({"column": name, "kind": "numeric", "fill": fill})
         else:
             text = fit_on.dropna().astype(str)
             mode = text.mode().iloc[0] if len(text) else ""
             categories = sorted(set(text) | {mode})
             codes = {c: i for i, c in enumerate(categories)}
-            encode = lambda col, codes=codes, mode=mode: (  # noqa: E731
+            encode = lambda col, codes=codes, mode=mode: (
                 col.astype("string").fillna(mode).map(lambda v: codes.get(v, codes[mode])).to_numpy(dtype=float))
             steps.append({"column": name, "kind": "categorical", "fill": mode, "categories": categories})
         columns_train.append(encode(train_rows[name]))
@@ -180,7 +180,8 @@ def ensure_default_data(data_root: str, console) -> None:
 
 
 def prepare_to(out: str, csv: str | None = None, target: str | None = None,
-               features: list[str] | None = None, val_fraction: float = 0.2, seed: int = 42) -> tuple[Prepared, list[str]]:
+               features: list[str] | None = None, val_fraction: float = 0.2,
+               seed: int = 42) -> tuple[Prepared, list[str]]:
     """Prepare ``csv`` (or the built-in dataset when ``csv`` is None) and write it under ``out``."""
     if csv is None:
         frame, default_target = default_frame()

@@ -48,7 +48,7 @@ class Progress:
         self.started = time.time()
         self._live: Live | None = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.live_mode:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4,
                               get_renderable=self._render)

@@ -145,7 +145,7 @@ class RunFolder:
         return meta
 
     @classmethod
-    def create(cls, spec_file: Path, meta: RunMeta, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+    def create(cls, spec_file: Path, meta: RunMeta, runs_dir: Path = RUNS_DIR) -> RunFolder:
         """A new run folder holding a copy of the spec and ``meta``; refuses to adopt one that holds files."""
         run_id = meta.run_id
         root = runs_dir / check_run_id(run_id)
@@ -164,7 +164,7 @@ class RunFolder:
         return cls(root)
 
     @classmethod
-    def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> "RunFolder":
+    def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> RunFolder:
         folder = cls(runs_dir / check_run_id(run_id))
         folder.meta()
         return folder
@@ -177,7 +177,7 @@ class RunLock:
         self._path = folder.root / ".lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

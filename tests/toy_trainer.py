@@ -2,8 +2,8 @@
 
 --mode picks its behaviour: good (fast), bad (slow, poor values, for early stopping), crash (exit 3
 after one report), silent (reports nothing), hang (sleeps), print (prints `<metric>: <value>` lines
-instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2), orphan (starts a child that ignores
-SIGTERM and sleeps, then runs as good). Used by
+instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2), orphan (starts a
+child that ignores SIGTERM and sleeps, then runs as good). Used by
 the sweep tests as a real subprocess trial.
 """
 

@@ -148,7 +148,7 @@ class LocalSweep:
         self.done = 0
         self.failed = 0
         self.stopped_for_failures = False
-        self.launching: tuple[optuna.Trial, TrialRecord] | None = None
+        self.launching: optuna.Trial | None = None  # asked of Optuna, its process not yet running
         self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
         self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
 
@@ -175,7 +175,7 @@ class LocalSweep:
         self.waiting = sum(t.state == OptunaState.WAITING for t in self.study.get_trials(deepcopy=False))
 
     def _launch(self) -> None:
-        trial = self.study.ask()
+        trial = self.launching = self.study.ask()  # until it runs: a Ctrl-C meanwhile still marks it INTERRUPTED
         self.waiting = max(0, self.waiting - 1)
         trial_id = str(trial.number + 1)
         assignment = search.suggest(trial, self.spec)
@@ -191,7 +191,6 @@ class LocalSweep:
         }
         view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
         trial.set_user_attr(RECORD, asdict(view))
-        self.launching = (trial, view)  # recorded, not yet running: a Ctrl-C now still marks it INTERRUPTED
         argv = self.spec.trial_argv(self.data_root, assignment)
         log_path = trial_dir / "log.txt"
         log_path.write_text("$ " + shlex.join(argv) + "\n")
@@ -267,19 +266,23 @@ class LocalSweep:
         self.on_event("finished", view)
 
     def _interrupt(self) -> None:
-        """Ctrl-C: kill every running trial (and mark the one being started) for a rerun on resume."""
+        """Ctrl-C: kill every running trial, and mark it (and one whose process was being started) INTERRUPTED
+        for a rerun on resume."""
         stopped = [(run.trial, run.view) for run in self.active.values()]
         for run in self.active.values():
             run.process.kill()
             run.process.close()
-        if self.launching is not None and self.launching[0].number not in self.active:
-            stopped.append(self.launching)
+        if self.launching is not None and self.launching.number not in self.active:
+            record = self.launching.user_attrs.get(RECORD)  # None: stopped before it was recorded
+            stopped.append((self.launching, TrialRecord(**record) if record else None))
         self.active.clear()
         for trial, view in stopped:
-            view.state, view.reason = S.INTERRUPTED, "sweep interrupted"
-            trial.set_user_attr(RECORD, asdict(view))
+            if view is not None:
+                view.state, view.reason = S.INTERRUPTED, "sweep interrupted"
+                trial.set_user_attr(RECORD, asdict(view))
             self.study.tell(trial, state=OptunaState.FAIL)
-            self.on_event("finished", view)
+            if view is not None:
+                self.on_event("finished", view)
 
     def _can_launch(self) -> bool:
         if self.refused:

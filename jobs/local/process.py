@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -31,10 +32,8 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
     dies, so no trial outlives the sweep."""
     import ctypes
 
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to ask
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
-    except (OSError, AttributeError):
-        pass
 
 
 def exit_status(code: int) -> int:

@@ -15,8 +15,8 @@ import pandas as pd
 
 from jobs import storage
 from jobs.artifacts import HISTORY_FILE, METRICS_FILE, parse_metrics
-from jobs.trials import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
 from jobs.spec import Spec
+from jobs.trials import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
 
 HEAD = ["trial_id", "state", "objective"]
 TAIL = ["duration_s", "artifact_dir", "error"]

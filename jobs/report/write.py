@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from jobs import storage
 from jobs.report.collect import Sweep
 from jobs.report.compare import best_trials_frame, side_by_side
 from jobs.report.markdown import comparison_markdown, sweep_markdown
@@ -12,7 +13,6 @@ from jobs.report.page import comparison_page, sweep_page
 from jobs.report.plots import Plot, comparison_plots, sweep_plots
 from jobs.report.summary import summarize
 from jobs.report.terminal import print_comparison, print_sweep
-from jobs import storage
 
 CONTENT_TYPES = {".csv": "text/csv", ".md": "text/markdown; charset=utf-8", ".html": "text/html; charset=utf-8",
                  ".png": "image/png"}

@@ -7,7 +7,7 @@ A parameter's ``when`` names the parent it depends on; ``Spec`` checks that pare
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Literal, Self, Union
+from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -157,7 +157,7 @@ class CategoricalParameter(_Parameter):
         return None
 
 
-Parameter = Annotated[Union[DoubleParameter, IntegerParameter, DiscreteParameter, CategoricalParameter],
+Parameter = Annotated[DoubleParameter | IntegerParameter | DiscreteParameter | CategoricalParameter,
                       Field(discriminator="type")]
 PARAMETER_TYPES = {"double": DoubleParameter, "integer": IntegerParameter, "discrete": DiscreteParameter,
                    "categorical": CategoricalParameter}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from jobs.errors import UserError
 from jobs.budget import planned_trials
+from jobs.errors import UserError
 from jobs.spec import Spec, VertexResources
 
 PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
@@ -113,7 +113,8 @@ class CostEstimate:
                 f"{self.minutes_per_trial:g} min x ({' + '.join(parts)}) = {self.hourly:.4f} {p.currency}/h; {basis}")
         used = [r.machine_type, *([r.accelerator_type] if r.accelerator_type else []), disk]
         origins = [f"  {name}: {p.origins[name]}" for name in used]
-        return "\n".join([line, "  where each price comes from:", *origins, *(f"  note: {note}" for note in self.notes)])
+        notes = [f"  note: {note}" for note in self.notes]
+        return "\n".join([line, "  where each price comes from:", *origins, *notes])
 
 
 def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL,

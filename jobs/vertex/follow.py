@@ -17,10 +17,11 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 from jobs.measurements import Reports
 from jobs.progress import Progress
 from jobs.spec import Spec
-from jobs.vertex.client import FINISHED, VertexJobs
 from jobs.trials import DONE, TrialRecord, TrialState, trial_order
+from jobs.vertex.client import FINISHED, VertexJobs
 from jobs.vertex.records import trial_record
 
+STOPPING_NOTE = "stopping: Vertex AI's early stopping ended it"
 ENDED = (TrialState.SUCCEEDED, TrialState.INFEASIBLE)  # Vertex AI's ended states; the others show as running
 
 
@@ -35,7 +36,8 @@ def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
     from jobs.artifacts import METRICS_FILE, parse_metrics
 
 
-    done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in views if v.state == TrialState.SUCCEEDED and not v.reason}
+    done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in views
+            if v.state == TrialState.SUCCEEDED and not v.reason}
     fetched = storage.fetch_many(done.values())
     stopped = {t for t, location in done.items() if parse_metrics(fetched[location])[0].get("stopped_by") == "SIGTERM"}
     return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in views]
@@ -53,7 +55,7 @@ def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
         state=record.state if record.state in ENDED else TrialState.ACTIVE,
         objective=record.objective if record.objective is not None else reports.measure(spec.measurement,
                                                                                           spec.metric.goal),
-        reason=record.reason or ("stopping: Vertex AI's early stopping ended it" if record.state == TrialState.STOPPING else ""),
+        reason=record.reason or (STOPPING_NOTE if record.state == TrialState.STOPPING else ""),
         started=record.started or time.time(),
     )
 

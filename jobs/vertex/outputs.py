@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.config import check_digest_ref, check_project_id, check_region, check_team
-
 from jobs.errors import UserError
 
 REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account", "image")

@@ -18,7 +18,7 @@ from jobs.trials import TrialRecord, TrialState, trial_order
 def decode_value(parameter: Parameter, raw: object) -> object:
     """A value as Vertex sends it, typed as the spec declares it."""
     if parameter.type == "integer":
-        return int(round(float(raw)))
+        return round(float(raw))
     if parameter.type == "discrete":  # the spec's own value, also when float noise came back with it
         return min(parameter.values, key=lambda v: abs(v - float(raw)))
     if parameter.type == "double":

@@ -13,8 +13,8 @@ import datetime as dt
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
     ContainerSpec,
-    EnvVar,
     CustomJobSpec,
+    EnvVar,
     GcsDestination,
     HyperparameterTuningJob,
     MachineSpec,
@@ -25,8 +25,8 @@ from google.cloud.aiplatform_v1.types import (
 from google.protobuf import json_format
 
 from jobs.errors import UserError
-from jobs.runs import check_run_id
 from jobs.reference import ACCELERATOR_ENV, is_reference_trainer
+from jobs.runs import check_run_id
 from jobs.spec import Parameter, Spec
 from jobs.vertex.outputs import StackOutputs
 

@@ -27,7 +27,7 @@ def _prefixed(value: str, prefixes: list[str] | None) -> bool:
 
 def _matches(condition: dict, version: Version) -> bool:
     state = condition.get("tagState", "ANY")
-    if state == "TAGGED" and not version.tags or state == "UNTAGGED" and version.tags:
+    if (state == "TAGGED" and not version.tags) or (state == "UNTAGGED" and version.tags):
         return False
     if "tagPrefixes" in condition and not any(_prefixed(t, condition["tagPrefixes"]) for t in version.tags):
         return False

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
-import yaml
 import pytest
+import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 from infra.config import StackConfig

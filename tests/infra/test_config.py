@@ -44,7 +44,8 @@ def test_longest_names_fit_google_limits():
     ("sweeps:budgetAmount", 100, "budgetAmount and billingAccount go together"),
     ("sweeps:billingAccount", "0123-45", "'0123-45' is not a billing account id"),
     ("sweeps:budgetThresholds", [0.5, 0], "sweeps:budgetThresholds[1]: Input should be greater than 0"),
-    ("sweeps:teem", "vision", "sweeps:teem: unknown key (known: gcp:project, gcp:region, sweeps:team, sweeps:launchers"),
+    ("sweeps:teem", "vision",
+     "sweeps:teem: unknown key (known: gcp:project, gcp:region, sweeps:team, sweeps:launchers"),
 ])
 def test_bad_values_are_named(key, value, says):
     with pytest.raises(ConfigError) as raised:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from infra import policy
-from tests.infra.cleanup import Version, deleted
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, BUDGET_APIS
+from tests.infra.cleanup import Version, deleted
 from tests.infra.conftest import ACCESS_TOKEN, PROJECT_NUMBER, SECRET_SIG, SIG_KEY, Deployment, deploy, project_outputs
 
 TRAINER = "serviceAccount:vision-trainer@acme-ml.iam.gserviceaccount.com"

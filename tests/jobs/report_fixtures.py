@@ -4,7 +4,6 @@ DevTools protocol."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import math
 import random
@@ -15,10 +14,11 @@ import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from jobs.trials import TrialRecord
-from jobs.spec import Spec, parse_spec
 from jobs import storage
+from jobs.spec import Spec, parse_spec
+from jobs.trials import TrialRecord
 
 CHROMIUM = Path("/usr/bin/chromium")
 SPEC = {
@@ -97,9 +97,10 @@ class Chromium:
     """Headless Chromium driven over the DevTools protocol: load a page, collect console errors and
     exceptions, evaluate JavaScript, take a full-page screenshot."""
 
-    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", "--remote-debugging-port=0", "--window-size=1280,900"]
+    FLAGS: ClassVar[list[str]] = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        "--remote-debugging-port=0", "--window-size=1280,900"]
 
     def __init__(self, profile: Path):
         self.profile = profile

@@ -9,7 +9,6 @@ import json
 import shutil
 
 import pytest
-
 from rich.console import Console
 
 from jobs import backends

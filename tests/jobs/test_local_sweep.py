@@ -17,8 +17,8 @@ from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
-from tests.jobs.sweeps import tune_local
 from tests.conftest import REPO
+from tests.jobs.sweeps import tune_local
 
 TOY = str(REPO / "tests" / "toy_trainer.py")
 
@@ -183,7 +183,8 @@ def _kill_mid_sweep(tmp_path: Path, run_id: str, trials: int, step_seconds: floa
     spec and the trials' marker."""
     marker = uuid.uuid4().hex
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
-                    trials={"max": trials, "parallel": 2}, args=[f"--step_seconds={step_seconds}", f"--marker={marker}"])
+                    trials={"max": trials, "parallel": 2},
+                    args=[f"--step_seconds={step_seconds}", f"--marker={marker}"])
     orchestrator = _start_tune(tmp_path, spec, "--run-id", run_id)
     _wait_for(lambda: _succeeded(tmp_path, run_id) >= after and len(_toy_processes(marker)) >= 1)
     os.kill(orchestrator.pid, signal.SIGKILL)

@@ -74,7 +74,8 @@ def test_dry_run_of_an_a100_on_n1_exits_2_naming_a2(tmp_path):
     spec.write_text("name: gpu\nmetric: {id: validation_accuracy, goal: maximize}\n"
                     "parameters: {learning_rate: {type: double, min: 0.001, max: 0.1, scale: log}}\n"
                     "trials: {max: 4, parallel: 2}\n"
-                    "vertex: {machine_type: n1-standard-4, accelerator_type: NVIDIA_TESLA_A100, accelerator_count: 1}\n")
+                    "vertex: {machine_type: n1-standard-4, accelerator_type: NVIDIA_TESLA_A100, "
+                    "accelerator_count: 1}\n")
     done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--backend", "vertex",
                            "--outputs", str(tmp_path / "none.json"), "--spec", str(spec), "--dry-run"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -91,4 +92,5 @@ def test_dry_run_of_an_a100_on_n1_exits_2_naming_a2(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f'"imageUri": "{CUDA}"' in done.stdout
     assert '"name": "SWEEPS_ACCELERATOR",\n' in done.stdout and '"value": "1xNVIDIA_TESLA_A100"' in done.stdout
-    assert "estimated cost: up to " in done.stdout and "0.8504 a2-highgpu-1g + 1 x 3.3740 NVIDIA_TESLA_A100" in done.stdout
+    assert "estimated cost: up to " in done.stdout
+    assert "0.8504 a2-highgpu-1g + 1 x 3.3740 NVIDIA_TESLA_A100" in done.stdout

@@ -22,8 +22,8 @@ from jobs.local.backend import load_run_study, views
 from jobs.report import report
 from jobs.runs import RunFolder, RunMeta
 from jobs.trials import best_trial
-from tests.jobs.sweeps import tune_local
 from tests.conftest import REPO, make_split
+from tests.jobs.sweeps import tune_local
 from tests.jobs.test_local_sweep import toy_spec
 
 SPEC = {
@@ -109,7 +109,8 @@ def test_report_of_a_local_run_holds_what_the_trials_left(sweep):
                                     f"{t.parameters['dropout']!r}; metrics.json missing") and row["dropout"] >= 1
     best = best_trial(trials, "maximize")
     assert f"best trial: {best.trial_id} " in printed(console)
-    assert f"## Best trial: {best.trial_id}, validation_accuracy = {best.objective:.6g}" in (run / "report.md").read_text()
+    heading = f"## Best trial: {best.trial_id}, validation_accuracy = {best.objective:.6g}"
+    assert heading in (run / "report.md").read_text()
     assert {p.name for p in (run / "plots").iterdir()} == {
         "importance.png", "objective.png", "parameters.png", "parallel.png", "curves.png"}  # no early stopping
 

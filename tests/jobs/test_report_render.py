@@ -24,8 +24,16 @@ from jobs.report.summary import summarize
 from jobs.report.terminal import print_sweep
 from jobs.report.write import write_comparison_report, write_sweep_report
 from jobs.spec import parse_spec
-from tests.jobs.report_fixtures import (CHROMIUM, SPEC, Chromium, history_csv, synth_spec, synth_trials,
-                                        under_artifacts_base, write_artifacts)
+from tests.jobs.report_fixtures import (
+    CHROMIUM,
+    SPEC,
+    Chromium,
+    history_csv,
+    synth_spec,
+    synth_trials,
+    under_artifacts_base,
+    write_artifacts,
+)
 
 ALL_PLOTS = ["importance", "objective", "parameters", "parallel", "curves", "early_stopping"]
 
