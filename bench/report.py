@@ -1,12 +1,14 @@
 """Collecting a Vertex run's metrics: the seed lesson's one-by-one loop vs the project's collector.
 
-    python -m bench.report [--trials 1000] [--latency-ms 20] [--repeat 3] [--workers 32]
+    python -m bench.report [--trials 1000] [--latency-ms 20] [--connect-ms 0] [--repeat 3] [--workers 32]
 
 gcp-storage-emulator serves a run's artifacts (metrics.json, eval_history.csv and model.pt per trial)
 from a separate process, its request handler wrapped to wait a fixed latency per request and its
-server made threaded, as GCS serves requests concurrently. The lesson (section 8) lists every object
-under the run's prefix and downloads each metrics.json in turn; the collector lists the trial folders
-(delimiter "/") and fetches the metrics.json files with a bounded thread pool over one client. Both
+server made threaded, as GCS serves requests concurrently; ``--connect-ms`` adds a wait to each new
+connection's first request, as a TLS handshake to GCS would (the emulator speaks plain HTTP), and the
+connections each side opens are counted. The lesson (section 8) lists every object under the run's
+prefix and downloads each metrics.json in turn; the collector lists the trial folders
+(delimiter "/") and fetches the metrics.json files with a bounded thread pool (jobs.storage). Both
 build a DataFrame; the two are checked to hold the same values (not the same trial ids: the lesson
 takes the folder above metrics.json, "model" for every trial). All figures are medians from this run.
 """
@@ -29,8 +31,10 @@ SPEC = {"name": "bench", "metric": {"id": "validation_accuracy", "goal": "maximi
         "trials": {"max": 1000}}
 
 
-def serve(port: int, latency: multiprocessing.Value, ready: multiprocessing.Event) -> None:
-    """The emulator's handler behind a threaded HTTP server, each request delayed by ``latency`` s."""
+def serve(port: int, latency: multiprocessing.Value, connect: multiprocessing.Value, opened: multiprocessing.Value,
+          ready: multiprocessing.Event) -> None:
+    """The emulator's handler behind a threaded HTTP server, each request delayed by ``latency`` s and each
+    connection's first by ``connect`` s more; ``opened`` counts connections."""
     from http.server import ThreadingHTTPServer
 
     from gcp_storage_emulator.server import RequestHandler
@@ -43,6 +47,12 @@ def serve(port: int, latency: multiprocessing.Value, ready: multiprocessing.Even
     class SlowHandler(RequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as GCS: the emulator sends Content-Length on every response
         disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+        def setup(self) -> None:
+            super().setup()
+            with opened.get_lock():
+                opened.value += 1
+            time.sleep(connect.value)
 
         def parse_request(self) -> bool:
             parsed = super().parse_request()
@@ -76,21 +86,22 @@ def seed_lesson_loop(artifact_dir: str):
 
 
 def collector(artifact_dir: str, parameters: dict[str, dict], spec, workers: int):
-    """The project's path: discover the trial folders, then fetch every metrics.json at once."""
+    """The project's path: the tuning job names its trials (and so their folders); fetch every metrics.json at
+    once."""
+    from jobs import storage
     from jobs.report.collect import trials_frame
-    from jobs.report.records import discover_trial_ids, under_artifacts_base
     from jobs.trials import TrialRecord
 
-    ids = discover_trial_ids(artifact_dir)
-    records = [TrialRecord(t, "SUCCEEDED", parameters[t]["objective"], parameters[t]["params"]) for t in ids]
-    return trials_frame(under_artifacts_base(records, artifact_dir), spec, workers)
+    records = [TrialRecord(t, "SUCCEEDED", known["objective"], known["params"],
+                           artifact_dir=storage.join(artifact_dir, t)) for t, known in parameters.items()]
+    return trials_frame(records, spec, workers)
 
 
 def upload_run(artifact_dir: str, trials: int) -> dict[str, dict]:
     """A run's artifacts, three objects per trial; returns what the tuning job would know of each."""
     import random
 
-    from trainer import uri
+    from jobs import storage
 
     rng = random.Random(0)
     known = {}
@@ -99,65 +110,73 @@ def upload_run(artifact_dir: str, trials: int) -> dict[str, dict]:
         params = {"learning_rate": 10 ** rng.uniform(-4, -1), "patience": rng.randint(5, 20)}
         metrics = {"final_val_accuracy": rng.random(), "best_val_loss": rng.random(), "best_epoch": rng.randint(1, 300),
                    **params}
-        base = uri.join(artifact_dir, trial_id, "model")
-        uri.write_text(uri.join(base, "metrics.json"), json.dumps(metrics))
-        uri.write_text(uri.join(base, "eval_history.csv"), "epoch,train_loss,val_loss,val_accuracy\n1,0.7,0.7,0.5\n")
-        uri.write_bytes(uri.join(base, "model.pt"), b"\0" * 64)
+        base = storage.join(artifact_dir, trial_id, "model")
+        storage.write_bytes(storage.join(base, "metrics.json"), json.dumps(metrics).encode())
+        storage.write_bytes(storage.join(base, "eval_history.csv"),
+                            b"epoch,train_loss,val_loss,val_accuracy\n1,0.7,0.7,0.5\n")
+        storage.write_bytes(storage.join(base, "model.pt"), b"\0" * 64)
         known[trial_id] = {"objective": metrics["final_val_accuracy"], "params": params}
     return known
 
 
-def timed(function, *args, repeat: int):
+def timed(function, *args, repeat: int, opened: multiprocessing.Value):
+    """Median seconds, the last results, and the connections opened per run (on average)."""
     results, times = None, []
+    with opened.get_lock():
+        opened.value = 0
     for _ in range(repeat):
         started = time.perf_counter()
         results = function(*args)
         times.append(time.perf_counter() - started)
-    return statistics.median(times), results
+    return statistics.median(times), results, opened.value / repeat
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--connect-ms", type=float, default=0.0,
+                        help="added to each new connection's first request (a TLS handshake's round trips)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.storage.WORKERS)")
     args = parser.parse_args()
 
     from jobs import storage
     from jobs.spec import parse_spec
-    from trainer import uri
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    latency, ready = multiprocessing.Value("d", 0.0), multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(port, latency, ready), daemon=True)
+    latency, connect, ready = multiprocessing.Value("d", 0.0), multiprocessing.Value("d", 0.0), multiprocessing.Event()
+    opened = multiprocessing.Value("l", 0)
+    server = multiprocessing.Process(target=serve, args=(port, latency, connect, opened, ready), daemon=True)
     server.start()
     ready.wait(30)
     os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    uri.gcs_client.cache_clear()
+    storage.gcs_client.cache_clear()
     try:
-        uri.gcs_client().create_bucket(BUCKET)
+        storage.gcs_client().create_bucket(BUCKET)
         artifact_dir = f"gs://{BUCKET}/artifacts/bench/bench-20250101-000000/"
         started = time.perf_counter()
         known = upload_run(artifact_dir, args.trials)
         print(f"uploaded {3 * args.trials} objects ({args.trials} trials) in {time.perf_counter() - started:.1f} s")
-        latency.value = args.latency_ms / 1000
+        latency.value, connect.value = args.latency_ms / 1000, args.connect_ms / 1000
         workers = args.workers or storage.WORKERS
         spec = parse_spec(SPEC, "bench")
-        seed_time, seed_frame = timed(seed_lesson_loop, artifact_dir, repeat=args.repeat)
-        ours_time, ours_frame = timed(collector, artifact_dir, known, spec, workers, repeat=args.repeat)
+        seed_time, seed_frame, seed_opened = timed(seed_lesson_loop, artifact_dir, repeat=args.repeat, opened=opened)
+        ours_time, ours_frame, ours_opened = timed(collector, artifact_dir, known, spec, workers, repeat=args.repeat,
+                                                   opened=opened)
     finally:
         server.kill()
     # The lesson's trial_id is the folder above metrics.json, which under AIP_MODEL_DIR=<trial>/model/
     # is "model" for every trial: compare the values themselves.
     got = sorted(ours_frame["final_val_accuracy"])
     assert len(got) == args.trials and got == sorted(seed_frame["final_val_accuracy"]), "the two frames disagree"
-    print(f"{args.trials} trials, {args.latency_ms:g} ms per request, medians of {args.repeat}; "
-          f"both frames hold the same {len(got)} values")
-    print(f"seed lesson loop (list all, download one by one)   {seed_time:7.3f} s")
-    print(f"collector (list folders, {workers} concurrent fetches) {ours_time:7.3f} s")
+    print(f"{args.trials} trials, {args.latency_ms:g} ms per request, {args.connect_ms:g} ms more per new connection, "
+          f"medians of {args.repeat}; both frames hold the same {len(got)} values")
+    per_run = "connections opened a run"
+    print(f"seed lesson loop (list all, download one by one)   {seed_time:7.3f} s  {seed_opened:5.1f} {per_run}")
+    print(f"collector (list folders, {workers} concurrent fetches) {ours_time:7.3f} s  {ours_opened:5.1f} {per_run}")
     print(f"ratio seed / collector                            {seed_time / ours_time:7.1f}x")
 
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
-from jobs.vertex.errors import Backoff, Context, call_with_retry
+from jobs.vertex.errors import RETRY, Context, call_with_retry
 
 T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -31,7 +32,7 @@ class ApiSettings:
     credentials: Credentials | None = None
     api_endpoint: str | None = None  # e.g. http://127.0.0.1:PORT for a stand-in
     registry_endpoint: str | None = None  # Artifact Registry's API; None: Google's
-    backoff: Backoff = Backoff()
+    retry: Retry = RETRY  # which errors are retried, the waits between tries, when to give up (errors.RETRY)
     poll_s: float = 15.0
     call_timeout_s: float = 60.0  # a call unanswered this long (a silently dropped connection) is retried
 
@@ -55,12 +56,12 @@ class VertexJobs:
             location_override=context.region).select_version(compat.V1)
         self.context, self.credentials = context, credentials
         self.parent = f"projects/{context.project}/locations/{context.region}"
-        self.backoff = settings.backoff
+        self.retry = settings.retry
         self.timeout = settings.call_timeout_s
         self.on_retry = on_retry
 
     def _retry(self, call: Callable[[], T], what: str) -> T:
-        return call_with_retry(call, what, self.context, self.backoff, self.on_retry)
+        return call_with_retry(call, what, self.context, self.retry, self.on_retry)
 
     def _find(self, run_id: str) -> HyperparameterTuningJob | None:
         """The newest job labelled ``run_id=<run_id>``, if any."""

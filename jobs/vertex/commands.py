@@ -79,7 +79,7 @@ class VertexBackend:
         jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), console)
         image = job.trial_job_spec.worker_pool_specs[0].container_spec.image_uri
         run_id = job.labels["run_id"]
-        if warning := keep_image(image, run_id, jobs.credentials, jobs.context, self.settings.backoff,
+        if warning := keep_image(image, run_id, jobs.credentials, jobs.context, self.settings.retry,
                                  self.settings.registry_endpoint):
             console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         job, created = jobs.submit(job)

@@ -2,19 +2,21 @@
 
 Transient: 5xx (503 unavailable, 500 internal, 504 deadline), 429 rate limits, a dropped or refused
 connection. Explained: 401 (no credentials), 403 (which role is missing, or the API is off), 429 quota
-exhausted (which quota), 404, 400. ``google.api_core.exceptions`` is light (no aiplatform import).
+exhausted (which quota), 404, 400. The retrying is ``google.api_core.retry.Retry`` with ``is_transient``
+as its predicate; ``google.api_core`` is light (no aiplatform import).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
 from google.api_core import exceptions as api
+from google.api_core.retry import Retry
 from google.auth import exceptions as auth
 
 from jobs.errors import ServiceError
@@ -50,23 +52,6 @@ class Context:
     trainer_service_account: str
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Waits of ``initial`` seconds, times ``factor`` after each failure, at most ``maximum``; gives up once
-    failures have gone on for ``deadline`` seconds."""
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 60.0
-    deadline: float = 600.0
-
-    def waits(self) -> Iterator[float]:
-        wait = self.initial
-        while True:
-            yield wait
-            wait = min(wait * self.factor, self.maximum)
-
-
 def _message(exc: Exception) -> str:
     return REQUEST_PREFIX.sub("", getattr(exc, "message", None) or str(exc))
 
@@ -91,6 +76,13 @@ def is_transient(exc: Exception) -> bool:
     if isinstance(exc, api.ServerError):  # 500, 502, 503, 504 and DeadlineExceeded; not 501
         return not isinstance(exc, api.MethodNotImplemented)
     return isinstance(exc, requests.ConnectionError | requests.Timeout | auth.TransportError)
+
+
+RETRY = Retry(predicate=is_transient, initial=1.0, maximum=60.0, multiplier=2.0, timeout=600.0)
+"""Production's retrying: transient errors only; each wait drawn at random below a cap of 1 s that doubles
+after each error up to 60 s (api_core's jittered exponential backoff); no new try once 10 minutes would be
+passed. Tests shorten it with ``RETRY.with_delay(...)`` and ``.with_timeout(...)``, which keep the predicate.
+Leave its ``on_error`` unset: ``call_with_retry`` passes its own, which says what is being retried."""
 
 
 def explain(exc: Exception, context: Context) -> VertexError:
@@ -137,18 +129,23 @@ def quota_advice(text: str, context: Context) -> str:
             f"filtered by {which}.")
 
 
-def call_with_retry(call: Callable[[], T], what: str, context: Context, backoff: Backoff,
+def call_with_retry(call: Callable[[], T], what: str, context: Context, retry: Retry = RETRY,
                     on_retry: Callable[[str], None] | None = None) -> T:
-    """``call()``, again after each transient error until ``backoff.deadline``; any other error, and the
-    last transient one, raise a VertexError that explains it."""
-    started, waits = time.monotonic(), backoff.waits()
-    while True:
-        try:
-            return call()
-        except (api.GoogleAPIError, requests.RequestException, auth.TransportError) as exc:
-            wait = next(waits)
-            if not is_transient(exc) or time.monotonic() - started + wait > backoff.deadline:
-                raise explain(exc, context) from exc
-            if on_retry:
-                on_retry(f"{what}: {type(exc).__name__}: {_message(exc)[:200]}; retrying in {wait:g} s")
-            time.sleep(wait)
+    """``call()`` under ``retry`` (again after each error its predicate accepts, until its timeout); any other
+    API error, and the last retried one, raise a VertexError that explains it. ``on_retry`` hears each retry.
+    Errors that are not API or connection errors pass through unexplained."""
+    started = time.monotonic()
+
+    def on_error(exc: Exception) -> None:
+        left = None if retry.timeout is None else retry.timeout - (time.monotonic() - started)
+        if on_retry and (left is None or left > 0):  # none left: Retry gives up after this error
+            until = "" if left is None else f" for up to {left:.0f} s more"
+            on_retry(f"{what}: {type(exc).__name__}: {_message(exc)[:200]}; retrying{until}")
+
+    try:
+        return retry(call, on_error=on_error)()
+    except api.RetryError as exc:  # retried errors went on past the timeout: the last one is the reason
+        last = exc.cause or exc
+        raise explain(last, context) from last
+    except (api.GoogleAPIError, requests.RequestException, auth.TransportError) as exc:
+        raise explain(exc, context) from exc

@@ -12,10 +12,11 @@ import re
 from urllib.parse import quote
 
 from google.api_core import exceptions as api
+from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 
 from infra.config import RUN_TAG_PREFIX
-from jobs.vertex.errors import Backoff, Context, VertexError, call_with_retry
+from jobs.vertex.errors import Context, VertexError, call_with_retry
 
 REGISTRY = "https://artifactregistry.googleapis.com"
 IMAGE = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repository>[^/]+)/"
@@ -26,7 +27,7 @@ def run_tag(run_id: str) -> str:
     return f"{RUN_TAG_PREFIX}{run_id}"
 
 
-def keep_image(image: str, run_id: str, credentials: Credentials, context: Context, backoff: Backoff,
+def keep_image(image: str, run_id: str, credentials: Credentials, context: Context, retry: Retry,
                endpoint: str | None = None) -> str | None:
     """Tag ``image`` (an Artifact Registry reference by digest) for the run; returns a warning when it could
     not be done (the sweep still runs; the image is then only as safe as the newest-N rule keeps it)."""
@@ -50,7 +51,7 @@ def keep_image(image: str, run_id: str, credentials: Credentials, context: Conte
             raise api.from_http_response(response)
 
     try:
-        call_with_retry(create, f"tagging {image} as {tag}", context, backoff)
+        call_with_retry(create, f"tagging {image} as {tag}", context, retry)
     except VertexError as exc:
         return (f"could not tag the image as {tag} ({exc.__cause__ or exc}); the registry's cleanup may delete "
                 "it once newer images are pushed: `invoke infra.up` grants launchers the tagger role")

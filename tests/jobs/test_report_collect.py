@@ -116,7 +116,7 @@ def test_best_trial_by_goal_whatever_the_order(uploaded, goal):
 def test_fetch_many_reports_each_failure_alone(tmp_path, bucket):
     (tmp_path / "a.json").write_text("{}")
     (tmp_path / "folder").mkdir()
-    storage.write_bytes(f"gs://{bucket}/x/metrics.json", '{"a": 1}'.encode())
+    storage.write_bytes(f"gs://{bucket}/x/metrics.json", b'{"a": 1}')
     wanted = [str(tmp_path / "a.json"), str(tmp_path / "gone.json"), str(tmp_path / "folder"),
               f"gs://{bucket}/x/metrics.json", f"gs://{bucket}/y/metrics.json", "gs://no-such-bucket-here/x"]
     got = storage.fetch_many(wanted + wanted[:2], workers=4)
@@ -125,7 +125,46 @@ def test_fetch_many_reports_each_failure_alone(tmp_path, bucket):
     assert isinstance(got[wanted[1]], storage.ObjectNotFound) and isinstance(got[wanted[4]], storage.ObjectNotFound)
     assert isinstance(got[wanted[2]], IsADirectoryError)
     assert isinstance(got[wanted[5]], Exception)
-    assert storage.gcs_client()._http.get_adapter("http://")._pool_maxsize >= 4
+
+
+@pytest.fixture
+def production_gcs(monkeypatch):
+    """GCS reached as in production (no emulator), with the credentials the test sets; clients rebuilt."""
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-ml")
+    storage.gcs_client.cache_clear()
+    yield
+    storage.gcs_client.cache_clear()
+
+
+def test_no_credentials_fail_the_whole_batch(tmp_path, production_gcs, monkeypatch):
+    from google.auth.exceptions import DefaultCredentialsError
+
+    (tmp_path / "a.json").write_text("{}")
+    wanted = [str(tmp_path / "a.json")] + [f"gs://{BUCKET}/{i}/metrics.json" for i in range(8)]
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(DefaultCredentialsError):
+        storage.fetch_many(wanted, workers=4)
+
+
+def test_an_expired_login_fails_the_whole_batch(tmp_path, production_gcs, monkeypatch):
+    """User credentials whose refresh the token endpoint refuses (the Vertex stand-in's /token answers
+    invalid_grant, as Google's does): google.auth raises RefreshError before any request reaches GCS. The
+    login is handed over as google.auth.default's answer: from a file, google.auth would always refresh
+    against Google's own endpoint."""
+    import google.auth
+    from google.auth.exceptions import RefreshError
+    from google.oauth2.credentials import Credentials
+
+    from tests.jobs.vertex.standin import VertexStandIn
+
+    with VertexStandIn(tmp_path / "vertex") as standin:
+        expired = Credentials(token=None, refresh_token="expired", client_id="id", client_secret="secret",
+                              token_uri=f"{standin.url}/token")
+        monkeypatch.setattr(google.auth, "default", lambda *args, **kwargs: (expired, "acme-ml"))
+        with pytest.raises(RefreshError, match="Token has been expired or revoked"):
+            storage.fetch_many([f"gs://{BUCKET}/{i}/metrics.json" for i in range(8)], workers=4)
+        assert {path for _, path, _ in standin.requests} == {"/token"}
 
 
 def test_a_report_written_to_a_bucket(uploaded):

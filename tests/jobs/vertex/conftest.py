@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from google.api_core.retry import Retry
 from rich.console import Console
 
 from jobs.vertex.client import ApiSettings
-from jobs.vertex.errors import Backoff
+from jobs.vertex.errors import RETRY
 from tests.conftest import REPO
 from tests.jobs.vertex.standin import VertexStandIn
 
 TOY = [sys.executable, str(REPO / "tests" / "toy_trainer.py")]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
-FAST = Backoff(initial=0.01, maximum=0.05, deadline=5.0)
+FAST = RETRY.with_delay(initial=0.01, maximum=0.05).with_timeout(5.0)
 
 
 def outputs_for(bucket: str, **changes) -> dict:
@@ -63,15 +64,15 @@ def vertex(tmp_path):
         yield standin
 
 
-def backend_for(standin: VertexStandIn, backoff: Backoff = FAST):
+def backend_for(standin: VertexStandIn, retry: Retry = FAST):
     """The Vertex AI backend pointed at the stand-in."""
     from jobs.vertex.commands import VertexBackend
 
-    return VertexBackend(settings_for(standin, backoff))
+    return VertexBackend(settings_for(standin, retry))
 
 
-def settings_for(standin: VertexStandIn, backoff: Backoff = FAST) -> ApiSettings:
+def settings_for(standin: VertexStandIn, retry: Retry = FAST) -> ApiSettings:
     from google.auth.credentials import AnonymousCredentials
 
     return ApiSettings(credentials=AnonymousCredentials(), api_endpoint=standin.url, registry_endpoint=standin.url,
-                       backoff=backoff, poll_s=0.05)
+                       retry=retry, poll_s=0.05)

@@ -6,7 +6,7 @@ import pytest
 import requests
 from google.api_core import exceptions as api
 
-from jobs.vertex.errors import (Backoff, Context, PermissionProblem, QuotaProblem, VertexError, VertexUnavailable,
+from jobs.vertex.errors import (RETRY, Context, PermissionProblem, QuotaProblem, VertexError, VertexUnavailable,
                                 call_with_retry, explain, is_transient)
 
 CONTEXT = Context("acme-ml", "europe-west4", "vision-trainer@acme-ml.iam.gserviceaccount.com")
@@ -60,13 +60,31 @@ def test_retry_until_success_then_until_the_deadline():
             raise answer
         return answer
 
-    assert call_with_retry(call, "reading", CONTEXT, Backoff(initial=0.001), seen.append) == "ok"
-    assert len(seen) == 2 and "reading: ServiceUnavailable" in seen[0]
+    assert call_with_retry(call, "reading", CONTEXT, RETRY.with_delay(initial=0.001), seen.append) == "ok"
+    assert len(seen) == 2 and seen[0].startswith("reading: ServiceUnavailable: down; retrying for up to")
 
     def down():
         raise api.ServiceUnavailable("still down")
 
-    with pytest.raises(VertexUnavailable, match="did not answer: ServiceUnavailable"):
-        call_with_retry(down, "reading", CONTEXT, Backoff(initial=0.01, deadline=0.05))
+    with pytest.raises(VertexUnavailable, match="did not answer: ServiceUnavailable") as caught:
+        call_with_retry(down, "reading", CONTEXT, RETRY.with_delay(initial=0.01).with_timeout(0.05))
+    assert isinstance(caught.value.__cause__, api.ServiceUnavailable)  # the last error, not api_core's RetryError
     with pytest.raises(ZeroDivisionError):  # not an API error: not ours to explain
-        call_with_retry(lambda: 1 / 0, "dividing", CONTEXT, Backoff())
+        call_with_retry(lambda: 1 / 0, "dividing", CONTEXT, RETRY)
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (api.TooManyRequests("Quota exceeded for aiplatform.googleapis.com/custom_model_training_cpus."), QuotaProblem),
+    (api.Forbidden("denied"), PermissionProblem),
+    (api.MethodNotImplemented("no"), VertexError),
+])
+def test_what_is_not_transient_is_tried_once_and_explained(exc, kind):
+    calls, seen = [], []
+
+    def call():
+        calls.append(1)
+        raise exc
+
+    with pytest.raises(kind) as caught:
+        call_with_retry(call, "creating", CONTEXT, RETRY.with_delay(initial=0.001), seen.append)
+    assert (len(calls), seen, caught.value.__cause__) == (1, [], exc)

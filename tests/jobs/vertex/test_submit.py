@@ -15,8 +15,8 @@ from google.cloud.aiplatform_v1.types import JobState
 
 from jobs.runs import RunError, RunFolder
 from jobs.vertex.commands import VertexBackend, VertexRun
+from jobs.vertex.errors import RETRY, PermissionProblem, QuotaProblem
 from tests.jobs.sweeps import on_run, records_of, tune_with
-from jobs.vertex.errors import Backoff, PermissionProblem, QuotaProblem
 from tests.jobs.vertex.conftest import TOY, backend_for, read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import Fault
 
@@ -72,7 +72,7 @@ def test_a_503_is_retried_and_then_succeeds(vertex, sweep, console):
     vertex.fail_next(Fault("POST", 503, path=CREATE))
     assert sweep(detach=True) == 0
     assert vertex.create_answers() == [503, 200]
-    assert "ServiceUnavailable" in read(console) and "retrying in" in read(console)
+    assert "ServiceUnavailable" in read(console) and "; retrying for up to" in read(console)
     assert len(vertex.jobs) == 1
 
 
@@ -116,7 +116,7 @@ def test_following_survives_dropped_connections_and_names_the_best_by_goal(tmp_p
     vertex.fail_next(Fault("GET", drop=True, times=3, path=GET_JOB))
     assert sweep(spec={"trials": {"max": 4, "parallel": 2}}) == 0
     text = read(console)
-    assert text.count("retrying in") == 3 and "ConnectionError" in text
+    assert text.count("; retrying") == 3 and "ConnectionError" in text
     assert [s for m, p, s in vertex.requests if m == "GET" and p.endswith("/1000")][:3] == [0, 0, 0]
     records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     assert [r.state for r in records] == ["SUCCEEDED"] * 4
@@ -137,7 +137,7 @@ def test_a_connection_gone_quiet_times_out_and_is_retried(vertex, sweep, console
 
 def test_giving_up_after_the_deadline_says_how_to_watch_again(vertex, sweep, console):
     vertex.fail_next(Fault("GET", drop=True, times=10_000, path=GET_JOB))
-    patient = settings_for(vertex, Backoff(initial=0.01, maximum=0.02, deadline=0.3))
+    patient = settings_for(vertex, RETRY.with_delay(initial=0.01, maximum=0.02).with_timeout(0.3))
     assert sweep(settings=patient) == 1
     assert "the job runs on; watch again with: invoke tune --resume toy-1" in read(console)
 
