@@ -176,7 +176,7 @@ def main() -> None:
           f"medians of {args.repeat}; both frames hold the same {len(got)} values")
     per_run = "connections opened a run"
     print(f"seed lesson loop (list all, download one by one)   {seed_time:7.3f} s  {seed_opened:5.1f} {per_run}")
-    print(f"collector (list folders, {workers} concurrent fetches) {ours_time:7.3f} s  {ours_opened:5.1f} {per_run}")
+    print(f"collector ({workers} concurrent fetches)           {ours_time:7.3f} s  {ours_opened:5.1f} {per_run}")
     print(f"ratio seed / collector                            {seed_time / ours_time:7.1f}x")
 
 
