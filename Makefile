@@ -27,4 +27,5 @@ browser:
 	else echo "no chromium and no root apt-get: the report's browser test will be skipped"; fi
 
 test: $(STAMP) browser
+	$(BIN)/ruff check .
 	$(BIN)/pytest
