@@ -15,6 +15,7 @@ from trainer.data import Split
 from trainer.model import build_mlp
 from trainer.optim import Optimizer
 
+
 @dataclass
 class EpochRecord:
     epoch: int

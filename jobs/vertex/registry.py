@@ -42,9 +42,9 @@ def keep_image(image: str, run_id: str, credentials: Credentials, context: Conte
     session = AuthorizedSession(credentials)
 
     def create() -> None:
+        body = {"name": f"{package}/tags/{tag}", "version": f"{package}/versions/{match['digest']}"}
         response = session.post(f"{(endpoint or REGISTRY).rstrip('/')}/v1/{package}/tags", params={"tagId": tag},
-                                json={"name": f"{package}/tags/{tag}", "version": f"{package}/versions/{match['digest']}"},
-                                timeout=60)
+                                json=body, timeout=60)
         if response.status_code == 409:  # ALREADY_EXISTS: a re-submitted run tagged it before
             return
         if response.status_code >= 400:

@@ -17,7 +17,6 @@ from jobs import storage
 from jobs.report.collect import collect, trials_frame
 from jobs.report.write import write_sweep_report
 from tests.jobs.report_fixtures import synth_spec, synth_trials, under_artifacts_base, write_artifacts
-from jobs import storage
 
 BUCKET = "report-collect"
 BASE = f"gs://{BUCKET}/artifacts/synth/synth-20250101-000000/"
@@ -46,7 +45,8 @@ def uploaded(gcs_emulator):
     stopped[0].record = dataclasses.replace(stopped[0].record, objective=0.999)
     stopped[1].record = dataclasses.replace(stopped[1].record, objective=0.001)
     write_artifacts(BASE, trials)
-    storage.write_bytes(storage.join(BASE, corrupt.record.trial_id, "model", "metrics.json"), b'{"final_val_accuracy": 0.8,')
+    torn = b'{"final_val_accuracy": 0.8,'
+    storage.write_bytes(storage.join(BASE, corrupt.record.trial_id, "model", "metrics.json"), torn)
     return trials, {t.record.trial_id for t in missing}, corrupt.record.trial_id
 
 

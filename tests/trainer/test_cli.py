@@ -29,7 +29,7 @@ def test_run_writes_artifacts_and_reports_every_epoch(tmp_path, small_data):
                                           "--patience=100", "--hidden=16")
     assert done.returncode == 0, done.stderr
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert LESSON_KEYS <= metrics.keys()
+    assert metrics.keys() >= LESSON_KEYS
     assert metrics["stopped_epoch"] == 30 and metrics["early_stopped"] is False
     assert metrics["hidden"] == 16 and metrics["learning_rate"] == 0.01 and metrics["optimizer"] == "adam"
     assert (metrics["train_rows"], metrics["val_rows"], metrics["n_features"]) == (160, 40, 5)

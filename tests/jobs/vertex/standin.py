@@ -29,6 +29,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -521,10 +522,7 @@ class VertexStandIn:
                 performances.append(sum(values) / len(values))
         if not performances:
             return False
-        performances.sort()
-        middle = len(performances) // 2
-        median = performances[middle] if len(performances) % 2 else (performances[middle - 1] + performances[middle]) / 2
-        return best < median
+        return best < statistics.median(performances)
 
     def _finish(self, job, run: _Running, code: int, cancelled: bool) -> int:
         """Close the trial; 1 when it failed."""

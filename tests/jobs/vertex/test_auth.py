@@ -9,7 +9,6 @@ GOOGLE_APPLICATION_CREDENTIALS naming no file.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -57,9 +56,9 @@ def test_an_expired_login_is_one_line(workdir, action):
 
     import tasks
     from jobs.report import report
+    from jobs.vertex.client import ApiSettings
     from jobs.vertex.commands import VertexBackend
     from tests.jobs.sweeps import on_run, tune_with
-    from jobs.vertex.client import ApiSettings
 
     runs, console = workdir / "runs", Console(file=open(os.devnull, "w"))
     with VertexStandIn(workdir / "vertex") as vertex:

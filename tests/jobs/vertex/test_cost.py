@@ -21,7 +21,8 @@ def test_machine_and_accelerators_per_trial_hour():
     prices = load_prices()
     gpu = spec(vertex={"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2})
     estimate = estimate_cost(gpu, prices, minutes_per_trial=30, region="us-central1", today=TODAY)
-    hourly = prices.machines["n1-standard-8"] + 2 * prices.accelerators["NVIDIA_TESLA_T4"] + 100 * prices.disks["pd-ssd"]
+    hourly = (prices.machines["n1-standard-8"] + 2 * prices.accelerators["NVIDIA_TESLA_T4"]
+              + 100 * prices.disks["pd-ssd"])
     assert estimate.hourly == pytest.approx(hourly)
     assert estimate.total == pytest.approx(12 * 0.5 * hourly)
     assert estimate.notes == []

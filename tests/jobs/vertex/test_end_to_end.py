@@ -14,8 +14,8 @@ import pytest
 
 from jobs.report import report
 from jobs.vertex.commands import VertexBackend
-from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.conftest import make_split
+from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
 from trainer import uri

@@ -6,8 +6,17 @@ import pytest
 import requests
 from google.api_core import exceptions as api
 
-from jobs.vertex.errors import (RETRY, Context, PermissionProblem, QuotaProblem, VertexError, VertexUnavailable,
-                                call_with_retry, explain, is_transient)
+from jobs.vertex.errors import (
+    RETRY,
+    Context,
+    PermissionProblem,
+    QuotaProblem,
+    VertexError,
+    VertexUnavailable,
+    call_with_retry,
+    explain,
+    is_transient,
+)
 
 CONTEXT = Context("acme-ml", "europe-west4", "vision-trainer@acme-ml.iam.gserviceaccount.com")
 QUOTA_FAILURE = {"@type": "type.googleapis.com/google.rpc.QuotaFailure",

@@ -20,7 +20,7 @@ SPEC = parse_spec({
                    "optimizer": {"type": "categorical", "values": ["adam", "sgd"]},
                    "momentum": {"type": "double", "min": 0.0, "max": 0.9, "when": {"optimizer": ["sgd"]}}},
 }, "s.yaml")
-T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 BASE = "gs://b/artifacts/s/run-1/"
 
 
@@ -65,8 +65,8 @@ def test_values_come_back_typed_as_the_spec_says_and_trials_in_id_order():
     assert "momentum" not in infeasible.parameters  # inactive under adam
     assert (done.state, done.objective, done.duration_s, done.step) == ("SUCCEEDED", 0.81, 90.5, 9)
     assert done.started == T0.timestamp()
-    later = trial_records(job(trial("4", "SUCCEEDED", {"lr": 0.01, "patience": 7.0, "hidden": 64.0, "optimizer": "adam"},
-                                    final=0.81, reports=[(9, 0.81), (12, 0.8)])), SPEC)
+    params = {"lr": 0.01, "patience": 7.0, "hidden": 64.0, "optimizer": "adam"}
+    later = trial_records(job(trial("4", "SUCCEEDED", params, final=0.81, reports=[(9, 0.81), (12, 0.8)])), SPEC)
     assert later[0].step == 12  # the last step reported, not the final measurement's (the best one's)
     assert done.artifact_dir == "gs://b/artifacts/s/run-1/10"
     assert (infeasible.state, infeasible.objective, infeasible.reason) == ("INFEASIBLE", None,
@@ -83,6 +83,6 @@ def test_the_view_shows_the_final_value_or_the_value_so_far_by_measurement():
                       BASE)
     assert (done.state, done.objective, done.duration_s) == ("SUCCEEDED", 0.8, 4.0)
     assert done.started == T0.timestamp()
-    later = trial_records(job(trial("4", "SUCCEEDED", {"lr": 0.01, "patience": 7.0, "hidden": 64.0, "optimizer": "adam"},
-                                    final=0.81, reports=[(9, 0.81), (12, 0.8)])), SPEC)
+    params = {"lr": 0.01, "patience": 7.0, "hidden": 64.0, "optimizer": "adam"}
+    later = trial_records(job(trial("4", "SUCCEEDED", params, final=0.81, reports=[(9, 0.81), (12, 0.8)])), SPEC)
     assert later[0].step == 12  # the last step reported, not the final measurement's (the best one's)

@@ -9,12 +9,12 @@ import pytest
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
 from google.protobuf import json_format
 
+from jobs.runs import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.commands import VertexBackend
-from tests.jobs.sweeps import tune_with
 from jobs.vertex.outputs import OutputsError, load_outputs
-from jobs.runs import RunError, check_run_id
 from jobs.vertex.request import RequestError, build_tuning_job, study_spec, trainer_note
+from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import DIGEST, read, write_outputs, write_spec
 
 P = StudySpec.ParameterSpec
@@ -187,7 +187,8 @@ def test_a_trainer_command_the_image_does_not_run_is_called_out(tmp_path, consol
     note = trainer_note(spec_of(trainer={"command": ["python", "train_nn.py"]}))
     assert "'python train_nn.py'" in note and "not sent" in note and "trainerImage" in note
     spec = write_spec(tmp_path / "spec.yaml", trainer={"command": ["python", "train_nn.py"], "args": []})
-    tune_with(VertexBackend(), str(spec), outputs=str(write_outputs(tmp_path / "o.json")), dry_run=True, console=console)
+    outputs = str(write_outputs(tmp_path / "o.json"))
+    tune_with(VertexBackend(), str(spec), outputs=outputs, dry_run=True, console=console)
     assert "warning: trainer.command is 'python train_nn.py'" in read(console)
 
 

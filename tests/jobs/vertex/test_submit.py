@@ -221,7 +221,8 @@ def test_the_service_stops_trials_early_and_the_live_table_says_so(tmp_path, ver
     moves the trial to STOPPING, sends SIGTERM, and ends it SUCCEEDED with what it reported."""
     vertex.random.seed(19)  # good, good, good, then bad ones: the median is a good trial's by then
     spec = {"parameters": {"mode": {"type": "categorical", "values": ["good", "bad"]}}, "early_stopping": "median",
-            "trials": {"max": 6, "parallel": 1}, "trainer": {"command": TOY, "args": ["--steps=4", "--step_seconds=0.05"]}}
+            "trials": {"max": 6, "parallel": 1},
+            "trainer": {"command": TOY, "args": ["--steps=4", "--step_seconds=0.05"]}}
     assert sweep(spec=spec) == 0
     records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     bad = [r for r in records if r.parameters["mode"] == "bad"]
