@@ -1,37 +1,58 @@
-"""Epoch metrics to the tuner (cloudml-hypertune, as Vertex AI reads them) and to the console."""
+"""Epoch metrics to the tuner (the cloudml-hypertune metric file, as Vertex AI reads it) and to the console.
+
+The file is written here, not through cloudml-hypertune (0.1.0.dev6), for speed. The library's
+public API, ``hypertune.HyperTune().report_hyperparameter_tuning_metric``, serialises every kept
+report (up to 100) again on each report (1.2 ms) and reopens the file with truncation (3.6 ms on this
+machine's ext4, which writes a truncated-and-rewritten file back as it is closed). Measured with the
+two metrics reported per epoch and 100 reports kept: 8.0 ms per epoch, while an epoch of the default
+sweep (jobs/specs/breast-cancer.yaml, one thread as in a sweep of 2 in parallel on 2 cores) takes
+11 ms (median of 12 random trials) and 3.3 ms in its fastest, full-batch trials: the library would add
+70% to 240% to each epoch. HyperTuneFile writes the same bytes for 0.03 ms per epoch: it serialises
+each report once and rewrites the file in place through one descriptor. tests/trainer/test_metrics.py
+holds its content to the library's, byte for byte, after every report.
+"""
 
 from __future__ import annotations
 
 import collections
 import json
 import os
-
-import hypertune
+import time
 
 from trainer.config import ACCURACY, LOSS
 from trainer.train import EpochRecord, FitResult
 
 
-class HyperTuneFile(hypertune.HyperTune):
-    """cloudml-hypertune, writing the same file content about 50 times faster.
+class HyperTuneFile:
+    """The metric file of cloudml-hypertune, with the same ``report_hyperparameter_tuning_metric``.
 
-    The stock class serialises all kept reports (up to 100) again on every report and reopens the
-    file with truncation each time, which costs more than a short epoch. This keeps each report's
-    JSON line once and rewrites the file through one open descriptor.
+    As the library: the path is ``CLOUD_ML_HP_METRIC_FILE`` (``/tmp/hypertune/output.metrics`` if unset)
+    and its folder is made at construction; each report is one JSON line, keys sorted: ``timestamp``,
+    ``trial`` (``CLOUD_ML_TRIAL_ID``, 0 if unset), the tag (``training/hptuning/metric`` if empty) with
+    ``str(float(value))``, ``global_step`` (``str(int(step))``, 0 if not given) and ``checkpoint_path``;
+    after each report the file holds the last 100 lines.
     """
 
+    DEFAULT_PATH, DEFAULT_TAG, KEPT = "/tmp/hypertune/output.metrics", "training/hptuning/metric", 100
+
     def __init__(self):
-        super().__init__()
-        self._lines: collections.deque[str] = collections.deque(maxlen=self.metrics_queue.maxlen)
+        self.metric_path = os.environ.get("CLOUD_ML_HP_METRIC_FILE", self.DEFAULT_PATH)
+        os.makedirs(os.path.dirname(self.metric_path) or ".", exist_ok=True)
+        self.trial_id = os.environ.get("CLOUD_ML_TRIAL_ID", "0")
+        self._lines: collections.deque[str] = collections.deque(maxlen=self.KEPT)
         self._fd: int | None = None
 
-    def _dump_metrics_to_file(self) -> None:
-        self._lines.append(json.dumps(self.metrics_queue[-1], sort_keys=True) + "\n")
+    def report_hyperparameter_tuning_metric(self, hyperparameter_metric_tag: str, metric_value: float,
+                                            global_step: int | None = None, checkpoint_path: str = "") -> None:
+        row = {"timestamp": time.time(), "trial": self.trial_id,
+               hyperparameter_metric_tag or self.DEFAULT_TAG: str(float(metric_value)),
+               "global_step": str(int(global_step) if global_step else 0), "checkpoint_path": checkpoint_path}
+        self._lines.append(json.dumps(row, sort_keys=True) + "\n")
         if self._fd is None:
-            self._fd = os.open(self.metric_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._fd = os.open(self.metric_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         data = "".join(self._lines).encode()
-        os.pwrite(self._fd, data, 0)
-        os.ftruncate(self._fd, len(data))
+        os.pwrite(self._fd, data, 0)  # a reader may catch it mid-write, as with the library: jobs/measurements.py
+        os.ftruncate(self._fd, len(data))  # skips half lines and takes a step's later sightings over earlier ones
 
     def close(self) -> None:
         if self._fd is not None:
