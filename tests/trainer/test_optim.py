@@ -28,17 +28,22 @@ def _trajectory(make, steps: int = 40) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
+# fused=True: trainer/optim.py asks for torch's fused implementation (one kernel per step).
 @pytest.mark.parametrize("settings, expected", [
-    ({}, lambda p: torch.optim.Adam(p, lr=1e-4)),  # the trainer's defaults
-    ({"learning_rate": 0.01, "momentum": 0.5}, lambda p: torch.optim.Adam(p, lr=0.01)),  # momentum is SGD's only
-    ({"learning_rate": 0.01, "weight_decay": 0.01}, lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01)),
+    ({}, lambda p: torch.optim.Adam(p, lr=1e-4, fused=True)),  # the trainer's defaults
+    ({"learning_rate": 0.01, "momentum": 0.5},  # momentum is SGD's only
+     lambda p: torch.optim.Adam(p, lr=0.01, fused=True)),
+    ({"learning_rate": 0.01, "weight_decay": 0.01},
+     lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01, fused=True)),
     # AdamW's own default weight_decay is 0.01: the trainer's 0.0 must reach it.
-    ({"optimizer": "adamw", "learning_rate": 0.01}, lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.0)),
+    ({"optimizer": "adamw", "learning_rate": 0.01},
+     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.0, fused=True)),
     ({"optimizer": "adamw", "learning_rate": 0.01, "weight_decay": 0.05},
-     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.05)),
-    ({"optimizer": "sgd", "learning_rate": 0.05}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.05, fused=True)),
+    ({"optimizer": "sgd", "learning_rate": 0.05},
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, fused=True)),
     ({"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.0, "weight_decay": 0.001},
-     lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.001)),
+     lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.001, fused=True)),
 ])
 def test_config_steps_as_the_torch_optim_optimizer_it_names(settings, expected):
     config = TrainConfig(**settings)
