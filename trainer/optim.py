@@ -33,8 +33,8 @@ FUSED = True
 
 
 class Optimizer:
-    """``torch.optim.Adam``, ``AdamW`` or ``SGD`` (kind adam, adamw, sgd) with these settings and their
-    other defaults: ``zero_grad()`` before ``backward()``, ``step()`` after it."""
+    """``torch.optim.Adam``, ``AdamW`` or ``SGD`` (kind adam, adamw, sgd) with these settings, ``fused=True``
+    and their other defaults: ``zero_grad()`` before ``backward()``, ``step()`` after it."""
 
     def __init__(self, params, kind: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.0):
         if kind not in ("adam", "adamw", "sgd"):
