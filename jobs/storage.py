@@ -41,9 +41,14 @@ def is_gcs(location: str) -> bool:
 
 def join(base: str, *names: str) -> str:
     """Join path parts onto a local folder or a ``gs://`` prefix."""
-    if is_gcs(base):
-        return "/".join([base.rstrip("/"), *(n.strip("/") for n in names)])
-    return str(Path(base, *names))
+    return "/".join([base.rstrip("/"), *(n.strip("/") for n in names)]) if is_gcs(base) else str(Path(base, *names))
+
+
+def _blob(location: str):
+    """The object a ``gs://bucket/key`` URI names, on the shared client."""
+    from google.cloud.storage import Blob
+
+    return Blob.from_uri(location, client=gcs_client())
 
 
 @functools.cache
@@ -54,25 +59,14 @@ def gcs_client():
     return storage.Client()
 
 
-def _blob(location: str):
-    from google.cloud.storage import Blob
-
-    return Blob.from_uri(location, client=gcs_client())
-
-
 def read_bytes(location: str) -> bytes:
     """The whole file or object; ObjectNotFound when there is none."""
-    if is_gcs(location):
-        from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound
 
-        try:
-            return _blob(location).download_as_bytes()
-        except NotFound:
-            raise ObjectNotFound(f"{location}: no such object") from None
     try:
-        return Path(location).read_bytes()
-    except FileNotFoundError:
-        raise ObjectNotFound(f"{location}: no such file") from None
+        return _blob(location).download_as_bytes() if is_gcs(location) else Path(location).read_bytes()
+    except (NotFound, FileNotFoundError):
+        raise ObjectNotFound(f"{location}: no such {'object' if is_gcs(location) else 'file'}") from None
 
 
 def write_bytes(location: str, data: bytes, content_type: str = "application/octet-stream") -> None:
