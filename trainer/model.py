@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
@@ -29,8 +28,3 @@ def load_model(checkpoint: dict) -> nn.Sequential:
     model = build_mlp(**checkpoint["architecture"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval()
-
-
-def predict_proba(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    with torch.inference_mode():
-        return torch.sigmoid(model(X)).squeeze(1)
