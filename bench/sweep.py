@@ -34,10 +34,11 @@ BUDGET = 40
 
 # -- overhead -------------------------------------------------------------------------------------
 def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, warm: bool) -> float:
-    code = ("import sys; from pathlib import Path; from rich.console import Console; "
-            "from jobs.tune import tune_local; "
-            f"sys.exit(tune_local(None, run_id={run_id!r}, trials={trials}, parallel={parallel}, seed=0, "
-            f"data_root={str(data)!r}, warm={warm}, console=Console(quiet=True)))")
+    code = ("import sys; from rich.console import Console; from jobs.backends import TuneRequest; "
+            "from jobs.local.commands import LocalBackend; "
+            f"request = TuneRequest(run_id={run_id!r}, trials={trials}, parallel={parallel}, seed=0, "
+            f"data_root={str(data)!r}); "
+            f"sys.exit(LocalBackend(warm={warm}).run(request, Console(quiet=True)))")
     started = time.perf_counter()
     subprocess.run([PYTHON, "-c", code], check=True, cwd=tmp, env={**os.environ, "PYTHONPATH": str(REPO)})
     return time.perf_counter() - started
