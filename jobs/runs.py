@@ -50,8 +50,8 @@ class RunMeta(BaseModel):
         try:
             return kind.model_validate(self.model_dump())
         except ValidationError as exc:
-            raise RunError(f"runs/{self.run_id}/{META} is damaged ({_first_problem(exc)}): restore it from a "
-                           "backup, or start a new run") from None
+            raise RunError(f"the {META} of run {self.run_id} is damaged ({_first_problem(exc)}): restore it from "
+                           "a backup, or start a new run") from None
 
 
 def _first_problem(exc: ValidationError) -> str:

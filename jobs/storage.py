@@ -60,13 +60,11 @@ def gcs_client():
 
 
 def read_bytes(location: str) -> bytes:
-    """The whole file or object; ObjectNotFound when there is none."""
-    from google.api_core.exceptions import NotFound
-
-    try:
-        return _blob(location).download_as_bytes() if is_gcs(location) else Path(location).read_bytes()
-    except (NotFound, FileNotFoundError):
-        raise ObjectNotFound(f"{location}: no such {'object' if is_gcs(location) else 'file'}") from None
+    """The whole file or object; ObjectNotFound when there is none (read as fetch_many reads each one)."""
+    fetched = fetch_many([location], workers=1)[location]
+    if isinstance(fetched, Exception):
+        raise fetched
+    return fetched
 
 
 def write_bytes(location: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -115,6 +113,8 @@ def _download_many(locations: list[str], workers: int) -> list[bytes | Exception
 
 def _read_local(location: str) -> bytes | Exception:
     try:
-        return read_bytes(location)
+        return Path(location).read_bytes()
+    except FileNotFoundError:
+        return ObjectNotFound(f"{location}: no such file")
     except Exception as exc:  # one file's failure is that file's result, not the batch's
         return exc

@@ -17,6 +17,7 @@ from typing import ClassVar
 from rich.console import Console
 from rich.markup import escape
 
+from jobs import storage
 from jobs.backends import TuneRequest
 from jobs.budget import with_budget
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
@@ -38,7 +39,7 @@ class LocalRun(RunMeta):
 def _missing_inputs(spec: Spec, data_root: str) -> list[tuple[str, str]]:
     """Trainer args made from ``{data}`` that name a local file or folder that is not there: every trial would
     fail on them, so the sweep says so before it starts one."""
-    if data_root.startswith("gs://"):
+    if storage.is_gcs(data_root):
         return []
     missing = []
     for i, (template, arg) in enumerate(zip(spec.trainer.args, spec.trainer_args(data_root))):
