@@ -1,11 +1,22 @@
-"""How fast each search learns, on known functions (bench/problems.py), as real local sweeps.
+"""How fast each search learns, on known functions (bench/problems.py) and on the reference trainer, as
+real local sweeps.
 
-    python -m bench.search [--seeds 5] [--trials 30] [--parallel 2] [--problems branin mixed ...]
+    python -m bench.search [--seeds 20] [--trials 30] [--parallel 2] [--samplers tpe gp] [--problems ...]
 
-Every sweep goes through ``invoke tune``'s code path (LocalBackend, one process per trial, ``parallel`` at
-a time). Per problem: the median best value after ``trials`` trials of random and adaptive search, and the
-trials each needs to reach random search's best of ``2 x trials`` (the target, per seed); "stuck" counts the
-seeds that never reach it. The figures vary wildly by seed: read the medians over at least 5 seeds.
+Every sweep goes through ``invoke tune``'s code path (LocalBackend, one process per trial, ``parallel`` at a
+time): bench.problems' functions run as a fresh process per trial, the ``titanic`` problem is the default
+spec's search of the reference trainer on the lesson's Titanic split (forked trials, as ``invoke tune``
+runs it; left out when ../shared/data has no Titanic CSV). Each adaptive sampler is one of
+jobs/local/search.py's ``ADAPTIVE_SAMPLERS``; the ``adaptive`` column names the one ``algorithm: adaptive``
+runs on the problem's space (``adaptive_choice``).
+
+Per problem, over the seeds: the target is random search's median best of ``2 x trials``; each sampler's
+median best after ``trials``, the median trials it needs to reach the target and how many seeds never
+reach it in ``trials`` ("stuck"). Random search's own trials to the target are the median of the geometric
+law its independent draws follow, fitted to every random trial of every seed (about ``2 x trials`` by
+construction). Last, the orchestrator's median seconds per suggestion of the adaptive sampler (asking Optuna
+for a trial's values, jobs/local/backend.py's ``suggest_seconds``) and the median trial's seconds.
+The figures vary wildly by seed: read medians over 20 seeds.
 """
 
 from __future__ import annotations
@@ -16,37 +27,63 @@ import os
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 
-from bench.common import REPO
+from bench.common import REPO, TITANIC, prepare_data
 from bench.problems import OPTIMA, PROBLEMS
 from jobs.backends import TuneRequest
+from jobs.defaults import DEFAULT_SPEC
+from jobs.local import search
+from jobs.local.backend import SUGGEST_SECONDS, load_run_study
 from jobs.local.commands import LocalBackend
 from jobs.runs import RunFolder
-from jobs.spec import load_spec
+from jobs.spec import load_spec, parse_spec
 from jobs.trials import TrialState
 
-ALGORITHMS = ("random", "adaptive")
+TITANIC_PROBLEM = "titanic"
 
 
-def sweep(problem: str, algorithm: str, seed: int, trials: int, parallel: int, tmp: Path) -> list[float]:
-    """One sweep's objective values in the order its trials started (failed trials left out)."""
-    run_id = f"{problem.replace('_', '-')}-{algorithm}-{trials}-{seed}"
+@dataclass
+class Sweep:
+    values: list[float]  # objective values in the order the trials started (failed trials left out)
+    suggest_s: list[float]  # the orchestrator's seconds to choose each trial's values
+    trial_s: list[float]  # each trial's seconds
+
+
+def spec_of(problem: str) -> dict:
+    """The spec a problem's sweeps run (the algorithm and trials filled in per sweep)."""
+    if problem == TITANIC_PROBLEM:
+        return yaml.safe_load(Path(DEFAULT_SPEC).read_text()) | {"name": "titanic", "early_stopping": "none"}
+    return {"name": problem.replace("_", "-"), "metric": {"id": "loss", "goal": "minimize"},
+            "parameters": PROBLEMS[problem][1],
+            "trainer": {"command": [sys.executable, "-m", "bench.problems"], "args": [f"--problem={problem}"]}}
+
+
+def sweep(problem: str, sampler: str, seed: int, trials: int, parallel: int, tmp: Path) -> Sweep:
+    """One real sweep of ``problem`` by ``sampler`` (random or one of the adaptive samplers)."""
+    run_id = f"{problem.replace('_', '-')}-{sampler}-{trials}-{seed}"
     spec_file = tmp / f"{run_id}.yaml"
-    spec_file.write_text(yaml.safe_dump({
-        "name": problem.replace("_", "-"), "metric": {"id": "loss", "goal": "minimize"},
-        "parameters": PROBLEMS[problem][1], "algorithm": algorithm, "trials": {"max": trials, "parallel": parallel},
-        "trainer": {"command": [sys.executable, "-m", "bench.problems"], "args": [f"--problem={problem}"]}},
-        sort_keys=False))
-    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed, data_root=str(tmp))
-    backend = LocalBackend(warm=False)
+    algorithm = "random" if sampler == "random" else "adaptive"
+    spec_file.write_text(yaml.safe_dump(spec_of(problem) | {"algorithm": algorithm,
+                                                           "trials": {"max": trials, "parallel": parallel}},
+                                        sort_keys=False))
+    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
+                          data_root=str(tmp / "data"))
+    search.ADAPTIVE = None if sampler == "random" else sampler
+    backend = LocalBackend(warm=problem == TITANIC_PROBLEM)  # the reference trainer forks from a warm server
     backend.run(request, Console(quiet=True))
-    records = backend.records(RunFolder.open(run_id, tmp / "runs"), load_spec(spec_file))
+    spec = load_spec(spec_file)
+    folder = RunFolder.open(run_id, tmp / "runs")
+    records = backend.records(folder, spec)
     done = sorted((r for r in records if r.state == TrialState.SUCCEEDED), key=lambda r: r.started or 0)
-    return [r.objective for r in done if r.objective is not None]
+    study = load_run_study(folder, spec.name)
+    return Sweep([r.objective for r in done if r.objective is not None],
+                 [t.user_attrs[SUGGEST_SECONDS] for t in study.trials if SUGGEST_SECONDS in t.user_attrs],
+                 [r.duration_s for r in done if r.duration_s is not None])
 
 
 def trials_to_reach(values: list[float], target: float) -> float:
@@ -59,35 +96,62 @@ def trials_to_reach(values: list[float], target: float) -> float:
     return math.inf
 
 
+def geometric_median(draws: list[float], target: float) -> float:
+    """The median number of independent draws until one is at or below ``target``."""
+    hit = sum(v <= target for v in draws) / len(draws)
+    if hit == 0:
+        return math.inf
+    return 1.0 if hit == 1 else math.ceil(math.log(0.5) / math.log(1 - hit))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--problems", nargs="+", choices=sorted(PROBLEMS), default=list(PROBLEMS))
+    parser.add_argument("--samplers", nargs="+", choices=sorted(search.ADAPTIVE_SAMPLERS),
+                        default=sorted(search.ADAPTIVE_SAMPLERS))
+    problems = [*PROBLEMS, TITANIC_PROBLEM]
+    parser.add_argument("--problems", nargs="+", choices=problems, default=problems)
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     print(f"{args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; target: random search's "
-          f"best of {2 * args.trials} (per seed)")
-    print(f"{'problem':<14}{'optimum':>10}{'random best':>13}{'adaptive best':>15}"
-          f"{'random: trials to target (stuck)':>34}{'adaptive: trials (stuck)':>26}")
+          f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs on the problem's space")
+    header = f"{'problem':<13}{'optimum':>9}{'target':>10}{'random best':>12}{'trials':>7}"
+    for name in args.samplers:
+        header += f"{name + ' best':>12}{'trials (stuck)':>15}"
+    print(header + f"{'adaptive':>9}{'suggest s':>10}{'trial s':>9}")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
+        if TITANIC_PROBLEM in args.problems:
+            if TITANIC.exists():
+                prepare_data(tmp / "data")
+            else:
+                args.problems.remove(TITANIC_PROBLEM)
+                print(f"{TITANIC_PROBLEM}: left out, no {TITANIC}")
         for problem in args.problems:
-            best: dict[str, list[float]] = {a: [] for a in ALGORITHMS}
-            reach: dict[str, list[float]] = {a: [] for a in ALGORITHMS}
-            for seed in range(args.seeds):
-                target = min(sweep(problem, "random", seed + 1000, 2 * args.trials, args.parallel, tmp))
-                for algorithm in ALGORITHMS:
-                    values = sweep(problem, algorithm, seed, args.trials, args.parallel, tmp)
-                    best[algorithm].append(min(values))
-                    reach[algorithm].append(trials_to_reach(values, target))
-            cells = []
-            for algorithm in ALGORITHMS:
-                stuck = sum(math.isinf(r) for r in reach[algorithm])
-                cells.append(f"{statistics.median(reach[algorithm]):>g} ({stuck}/{args.seeds})")
-            print(f"{problem:<14}{OPTIMA[problem]:>10.4g}{statistics.median(best['random']):>13.4g}"
-                  f"{statistics.median(best['adaptive']):>15.4g}{cells[0]:>34}{cells[1]:>26}", flush=True)
+            randoms = [sweep(problem, "random", seed, 2 * args.trials, args.parallel, tmp)
+                       for seed in range(args.seeds)]
+            target = statistics.median(min(r.values) for r in randoms)
+            pooled = [v for r in randoms for v in r.values]
+            optimum = f"{OPTIMA[problem]:.4g}" if problem in OPTIMA else "-"
+            line = (f"{problem:<13}{optimum:>9}{target:>10.4g}"
+                    f"{statistics.median(min(r.values[: args.trials]) for r in randoms):>12.4g}"
+                    f"{geometric_median(pooled, target):>7g}")
+            adaptive = search.adaptive_choice(parse_spec(spec_of(problem) | {"trials": {"max": 1}}, problem))
+            timing: list[Sweep] = []
+            for name in args.samplers:
+                runs = [sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
+                reach = [trials_to_reach(r.values, target) for r in runs]
+                stuck = sum(math.isinf(r) for r in reach)
+                line += f"{statistics.median(min(r.values) for r in runs):>12.4g}"
+                line += f"{f'{statistics.median(reach):g} ({stuck})':>15}"
+                timing = runs if name == adaptive else timing
+            line += f"{adaptive:>9}"
+            if timing:
+                line += (f"{statistics.median(s for r in timing for s in r.suggest_s):>10.3f}"
+                         f"{statistics.median(s for r in timing for s in r.trial_s):>9.2f}")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

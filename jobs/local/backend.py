@@ -30,6 +30,8 @@ from jobs.trials import DONE, FAILURES, S, TrialRecord, TrialState
 
 OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
 RECORD = "record"  # the user attribute holding a trial's TrialRecord
+SUGGEST_SECONDS = "suggest_seconds"  # the user attribute holding the orchestrator's time to choose a trial's values
+DRAWS = 10  # draws for a trial's values before one the same as a running trial's is kept
 UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
 
 
@@ -159,6 +161,9 @@ class LocalSweep:
                 self.study.enqueue_trial(point, skip_if_exists=False)
             self.study.set_user_attr("grid_enqueued", True)
         rerun = list(self.study.user_attrs.get("rerun", []))
+        ids = [int(t.user_attrs[RECORD]["trial_id"]) for t in self.study.get_trials(deepcopy=False)
+               if RECORD in t.user_attrs]
+        self.next_id = max(ids, default=0) + 1
         for t in self.study.get_trials(deepcopy=False):
             state = t.user_attrs.get(RECORD, {}).get("state")
             if t.state == OptunaState.RUNNING or state == S.INTERRUPTED:
@@ -174,11 +179,37 @@ class LocalSweep:
         self.study.set_user_attr("rerun", rerun)
         self.waiting = sum(t.state == OptunaState.WAITING for t in self.study.get_trials(deepcopy=False))
 
-    def _launch(self) -> None:
+    def _ask(self) -> tuple[optuna.Trial, dict[str, object]]:
+        """A trial and its values, not those of a trial still running: a draw that repeats one is told FAIL
+        (no sampler learns from a failed trial; it gets no record, so no trial id) and drawn again at random
+        (a model sure of its point would repeat it), up to DRAWS times (a small space may have fewer points
+        than trials at once). Grid points are all distinct."""
+        running = [run.view.parameters for run in self.active.values()]
+        trial, assignment = self._draw()
+        sampler = self.study.sampler
+        try:
+            for _ in range(DRAWS - 1):
+                if assignment not in running or self.spec.algorithm == "grid":
+                    break
+                self.launching = None
+                self.study.tell(trial, state=OptunaState.FAIL)
+                seed = None if self.seed is None else self.seed + trial.number
+                self.study.sampler = optuna.samplers.RandomSampler(seed)
+                trial, assignment = self._draw()
+        finally:
+            self.study.sampler = sampler
+        return trial, assignment
+
+    def _draw(self) -> tuple[optuna.Trial, dict[str, object]]:
         trial = self.launching = self.study.ask()  # until it runs: a Ctrl-C meanwhile still marks it INTERRUPTED
+        return trial, search.suggest(trial, self.spec)
+
+    def _launch(self) -> None:
+        asked = time.perf_counter()
+        trial, assignment = self._ask()
+        trial.set_user_attr(SUGGEST_SECONDS, round(time.perf_counter() - asked, 4))
         self.waiting = max(0, self.waiting - 1)
-        trial_id = str(trial.number + 1)
-        assignment = search.suggest(trial, self.spec)
+        trial_id, self.next_id = str(self.next_id), self.next_id + 1
         trial_dir = self.folder.trial_dir(trial_id)
         base = self.folder.artifacts.resolve()
         env = {

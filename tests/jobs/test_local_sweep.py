@@ -137,6 +137,21 @@ def test_an_adaptive_sweep_runs_the_trials_its_seeded_sampler_proposes(tmp_path)
         replay.tell(proposed, t.objective)
 
 
+@pytest.mark.parametrize("algorithm", ["adaptive", "random"])
+def test_trials_running_at_once_never_get_the_same_values(tmp_path, algorithm):
+    """A 6-point space, three trials at a time: the samplers alone repeat a running trial's values (random
+    draws in about 4 of 10 rounds of three); the sweep draws again instead, and numbers trials without gaps."""
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "discrete", "values": [0, 1, 2]},
+                                          "y": {"type": "discrete", "values": [-2, -1]}},
+                    algorithm=algorithm, trials={"max": 12, "parallel": 3}, args=["--steps=2", "--step_seconds=0.1"])
+    status, trials, _ = run_sweep(tmp_path, spec, seed=5)
+    assert status == 0 and sorted(int(t.trial_id) for t in trials) == list(range(1, 13))
+    for i, a in enumerate(trials):
+        for b in trials[i + 1:]:
+            overlap = a.started < b.started + b.duration_s and b.started < a.started + a.duration_s
+            assert not (overlap and a.parameters == b.parameters), (a, b)
+
+
 def _toy_processes(marker: str, guards: bool = False) -> list[int]:
     """Processes whose command line carries ``marker``: trainers and what they started (and their guards)."""
     pids = []

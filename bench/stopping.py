@@ -1,0 +1,87 @@
+"""What early stopping saves and costs, on the reference trainer, as real local sweeps.
+
+    python -m bench.stopping [--seeds 10] [--trials 30] [--parallel 2] [--warmup N] [--startup N]
+
+Each seed runs the default spec's search (jobs/specs/breast-cancer.yaml's parameters) on the lesson's
+Titanic split (the built-in dataset when ../shared/data has no Titanic CSV) three times: with
+``early_stopping`` none, median and decay_curve, through ``invoke tune``'s code path (forked trials,
+``parallel`` at a time). Per rule: the epochs the sweep trained (every trial's last epoch, summed), the
+share saved against none, and the best trial's validation loss and accuracy (the accuracy of the model the
+sweep delivers), as medians over seeds and as the mean paired change against none (same seed).
+``--warmup`` and ``--startup`` try other settings of the rules than the shipped ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from bench.common import prepare_data
+from jobs.artifacts import METRICS_FILE
+from jobs.backends import TuneRequest
+from jobs.defaults import DEFAULT_SPEC
+from jobs.local import search
+from jobs.local.commands import LocalBackend
+from jobs.runs import RunFolder
+from jobs.spec import load_spec
+from jobs.trials import best_trial
+
+RULES = ("none", "median", "decay_curve")
+
+
+def sweep(rule: str, seed: int, trials: int, parallel: int, tmp: Path) -> dict[str, float]:
+    """One sweep's epochs trained and its best trial's validation loss and accuracy."""
+    spec = yaml.safe_load(Path(DEFAULT_SPEC).read_text())
+    spec |= {"name": f"stopping-{rule.replace('_', '-')}", "early_stopping": rule,
+             "trials": {"max": trials, "parallel": parallel}}
+    run_id = f"{spec['name']}-{trials}-{seed}"
+    spec_file = tmp / f"{run_id}.yaml"
+    spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
+                          data_root=str(tmp / "data"))
+    backend = LocalBackend()
+    backend.run(request, Console(quiet=True))
+    loaded = load_spec(spec_file)
+    records = backend.records(RunFolder.open(run_id, tmp / "runs"), loaded)
+    best = best_trial(records, loaded.metric.goal)
+    metrics = json.loads((Path(best.artifact_dir) / "model" / METRICS_FILE).read_text())
+    return {"epochs": sum(r.step or 0 for r in records), "loss": best.objective,
+            "accuracy": metrics["final_val_accuracy"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=search.STOPPING_WARMUP,
+                        help="epochs a trial runs before it can be stopped")
+    parser.add_argument("--startup", type=int, default=search.STOPPING_STARTUP,
+                        help="completed trials before any trial is stopped")
+    args = parser.parse_args()
+    search.STOPPING_WARMUP, search.STOPPING_STARTUP = args.warmup, args.startup
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        data = prepare_data(tmp / "data")
+        print(f"{data}; {args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; "
+              f"warm-up {args.warmup} epochs, {args.startup} trials first")
+        runs = {rule: [sweep(rule, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
+                for rule in RULES}
+    print(f"{'rule':<13}{'epochs':>8}{'saved':>8}{'best loss':>11}{'accuracy':>10}{'paired change (points)':>24}")
+    base = runs["none"]
+    for rule, results in runs.items():
+        epochs = statistics.median(r["epochs"] for r in results)
+        saved = 1 - sum(r["epochs"] for r in results) / sum(r["epochs"] for r in base)
+        change = statistics.mean(100 * (r["accuracy"] - b["accuracy"]) for r, b in zip(results, base))
+        print(f"{rule:<13}{epochs:>8g}{saved:>8.0%}{statistics.median(r['loss'] for r in results):>11.4f}"
+              f"{statistics.median(r['accuracy'] for r in results):>10.4f}{change:>+24.2f}")
+
+
+if __name__ == "__main__":
+    main()
