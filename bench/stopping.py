@@ -7,7 +7,8 @@ Titanic split (the built-in dataset when ../shared/data has no Titanic CSV) thre
 ``early_stopping`` none, median and decay_curve, through ``invoke tune``'s code path (forked trials,
 ``parallel`` at a time). Per rule: the epochs the sweep trained (every trial's last epoch, summed), the
 share saved against none, and the best trial's validation loss and accuracy (the accuracy of the model the
-sweep delivers), as medians over seeds and as the mean paired change against none (same seed).
+sweep delivers), as medians over seeds, as the mean paired change against none (same seed) and as the
+seeds on which the accuracy fell.
 ``--warmup`` and ``--startup`` try other settings of the rules than the shipped ones.
 """
 
@@ -71,16 +72,22 @@ def main() -> None:
         data = prepare_data(tmp / "data")
         print(f"{data}; {args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; "
               f"warm-up {args.warmup} epochs, {args.startup} trials first")
-        runs = {rule: [sweep(rule, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
-                for rule in RULES}
-    print(f"{'rule':<13}{'epochs':>8}{'saved':>8}{'best loss':>11}{'accuracy':>10}{'paired change (points)':>24}")
+        runs: dict[str, list[dict[str, float]]] = {rule: [] for rule in RULES}
+        for seed in range(args.seeds):
+            for rule in RULES:
+                runs[rule].append(sweep(rule, seed, args.trials, args.parallel, tmp))
+            print(f"  seed {seed}: " + ", ".join(f"{rule} {runs[rule][-1]['epochs']:g} epochs, accuracy "
+                                                 f"{runs[rule][-1]['accuracy']:.4f}" for rule in RULES), flush=True)
+    print(f"{'rule':<13}{'epochs':>8}{'saved':>8}{'best loss':>11}{'accuracy':>10}"
+          f"{'paired change (points)':>24}{'seeds worse':>13}")
     base = runs["none"]
     for rule, results in runs.items():
         epochs = statistics.median(r["epochs"] for r in results)
         saved = 1 - sum(r["epochs"] for r in results) / sum(r["epochs"] for r in base)
         change = statistics.mean(100 * (r["accuracy"] - b["accuracy"]) for r, b in zip(results, base))
+        worse = sum(r["accuracy"] < b["accuracy"] for r, b in zip(results, base))
         print(f"{rule:<13}{epochs:>8g}{saved:>8.0%}{statistics.median(r['loss'] for r in results):>11.4f}"
-              f"{statistics.median(r['accuracy'] for r in results):>10.4f}{change:>+24.2f}")
+              f"{statistics.median(r['accuracy'] for r in results):>10.4f}{change:>+24.2f}{worse:>13}")
 
 
 if __name__ == "__main__":

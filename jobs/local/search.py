@@ -11,8 +11,8 @@ from jobs import space
 from jobs.spec import Spec
 
 ADAPTIVE_STARTUP = 5  # random trials before the model takes over
-STOPPING_STARTUP = 3  # completed trials before early stopping may stop one (bench/stopping.py)
-STOPPING_WARMUP = 5  # epochs every trial runs before it may be stopped
+STOPPING_STARTUP = 5  # completed trials before early stopping may stop one (bench/stopping.py)
+STOPPING_WARMUP = 10  # reports (epochs) every trial makes before it may be stopped
 
 
 def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
@@ -32,7 +32,7 @@ ADAPTIVE: str | None = None  # None: adaptive_choice decides; bench/search.py na
 
 def adaptive_choice(spec: Spec) -> str:
     """The sampler ``algorithm: adaptive`` runs (bench/search.py measured both on seven problems, 20 seeds):
-    a Gaussian process, Vertex AI's own kind of search, unless a parameter is conditional. Optuna's GP
+    a Gaussian process (Bayesian optimization, as Vertex AI's default is) unless a parameter is conditional. Optuna's GP
     models only the parameters every trial has and draws the others at random, so on a conditional space
     it barely beat random search; TPE models each parameter where it is set."""
     return "tpe" if any(p.when for p in spec.parameters.values()) else "gp"
@@ -50,7 +50,8 @@ def pruner_for(spec: Spec) -> optuna.pruners.BasePruner:
     if spec.early_stopping == "decay_curve":
         from jobs.local.decay import DecayCurvePruner
 
-        return DecayCurvePruner(n_startup_trials=STOPPING_STARTUP, n_warmup_steps=STOPPING_WARMUP)
+        return DecayCurvePruner(n_startup_trials=STOPPING_STARTUP, n_warmup_steps=STOPPING_WARMUP,
+                                best_counts=spec.measurement == "best")
     return optuna.pruners.NopPruner()
 
 

@@ -57,12 +57,16 @@ def by_state(trials) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("early_stopping", ["median", "decay_curve"])
-def test_sweep_with_crash_and_early_stop(tmp_path, early_stopping):
+def test_sweep_with_crash_and_early_stop(tmp_path, monkeypatch, early_stopping):
+    from jobs.local import search
+
+    # Four good trials in this grid: the shipped rules would wait for five completed ones, so for the bad.
+    monkeypatch.setattr(search, "STOPPING_STARTUP", 3)
     spec = toy_spec(tmp_path, parameters={
         "mode": {"type": "categorical", "values": ["good", "bad", "crash"]},
         "x": {"type": "discrete", "values": [0, 1, 2, 3]},
     }, algorithm="grid", early_stopping=early_stopping, trials={"max": 12, "parallel": 2, "max_failed": 6},
-        args=["--step_seconds=0.02", "--steps=10"])
+        args=["--step_seconds=0.01", "--steps=20"])
     status, trials, root = run_sweep(tmp_path, spec)
     states = by_state(trials)
     assert len(trials) == 12
@@ -76,7 +80,7 @@ def test_sweep_with_crash_and_early_stop(tmp_path, early_stopping):
         assert all(t.parameters["mode"] == "bad" or t.parameters["x"] != 1 for t in stopped)
     assert {t.parameters["mode"] for t in states["SUCCEEDED"]} <= {"good", "bad"}
     best = min(states["SUCCEEDED"], key=lambda t: t.objective)
-    assert best.parameters == {"mode": "good", "x": 1} and best.objective == pytest.approx(4 + 10 / 10)
+    assert best.parameters == {"mode": "good", "x": 1} and best.objective == pytest.approx(4 + 10 / 20)
     assert status == 0
     assert all("something broke" in t.log_tail for t in states["FAILED"])
     bad = next(t for t in stopped if t.parameters["mode"] == "bad")

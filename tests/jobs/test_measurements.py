@@ -49,9 +49,12 @@ def test_file_tail_returns_whole_lines_once(tmp_path):
     assert tail.read_new() == ""
 
 
-def test_extrapolate_fits_a_plus_b_over_step():
+def test_extrapolate_fits_a_plus_b_over_step_and_measures_the_scatter():
     steps = [1, 2, 4, 8]
-    assert extrapolate(steps, [1.0 - 0.5 / s for s in steps], 100) == pytest.approx(1.0 - 0.005)
+    predicted, spread = extrapolate(steps, [1.0 - 0.5 / s for s in steps], 100)
+    assert predicted == pytest.approx(1.0 - 0.005) and spread == pytest.approx(0, abs=1e-12)
+    _, spread = extrapolate(steps, [1.0 - 0.5 / s + (0.1 if i % 2 else -0.1) for i, s in enumerate(steps)], 100)
+    assert spread > 0.05
 
 
 def _study_with(values: list[float], direction: str = "maximize") -> optuna.Study:
@@ -78,3 +81,26 @@ def test_decay_curve_waits_for_warmup_and_startup_trials():
     assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(_study_with([0.9, 0.9]), trial) is False
     early = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, intermediate_values={1: 0.1, 2: 0.1})
     assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(_study_with([0.9] * 3), early) is False
+
+
+def test_decay_curve_gives_a_noisy_curve_the_benefit_of_its_scatter():
+    """Both curves head for 0.85 against a best of 0.9: the smooth one is stopped, the one whose reports
+    scatter by 0.05 around the same fit may still reach 0.9 (two deviations above it) and runs on."""
+    study = _study_with([0.7, 0.8, 0.9])
+    smooth = [0.85 - 0.3 / s for s in range(1, 11)]
+    noisy = [v + (0.05 if s % 2 else -0.05) for s, v in enumerate(smooth, start=1)]
+    for curve, stop in ((smooth, True), (noisy, False)):
+        trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                          intermediate_values=dict(enumerate(curve, start=1)))
+        assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5).prune(study, trial) is stop
+
+
+def test_decay_curve_keeps_a_trial_whose_best_report_already_wins_when_the_best_counts():
+    """A loss that reached 0.2 (best of the study 0.3) and now rises: under measurement best it has won
+    already; under measurement last its rising curve cannot end below 0.3."""
+    study = _study_with([0.5, 0.4, 0.3], direction="minimize")
+    curve = [0.2 + 0.05 * s for s in range(10)]
+    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                      intermediate_values=dict(enumerate(curve, start=1)))
+    assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5, best_counts=True).prune(study, trial) is False
+    assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5, best_counts=False).prune(study, trial) is True
