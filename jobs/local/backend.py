@@ -271,13 +271,13 @@ class LocalSweep:
         view = run.view
         view.duration_s = round(time.monotonic() - run.started, 3)
         view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
-        if run.stop and code != 0:  # exit status 0: it had ended by itself before the kill landed
+        if run.stop and code == 0:  # decided as it ended by itself (exit status 0): the kill stopped nothing
+            run.stop, view.reason = None, ""
+        if run.stop:
             view.state = run.stop
         elif code != 0:
             said = next((line.strip() for line in reversed(log_tail(run.log_path).splitlines()) if line.strip()), "")
             view.state, view.reason = S.FAILED, f"exit code {code}" + (f": {said[:300]}" if said else "")
-        elif run.stop:
-            view.reason = ""
         elif view.objective is None:
             view.state, view.reason = S.INFEASIBLE, f"reported no {self.spec.metric.id}"
         else:

@@ -11,8 +11,8 @@ from jobs import space
 from jobs.spec import Spec
 
 ADAPTIVE_STARTUP = 5  # random trials before the model takes over
-STOPPING_STARTUP = 5  # completed trials before early stopping may stop one (bench/stopping.py)
-STOPPING_WARMUP = 10  # reports (epochs) every trial makes before it may be stopped
+STOPPING_STARTUP = 3  # completed trials before early stopping may stop one (bench/stopping.py)
+STOPPING_WARMUP = 5  # reports (epochs) every trial makes before it may be stopped
 
 
 def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:

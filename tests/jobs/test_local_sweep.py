@@ -57,11 +57,7 @@ def by_state(trials) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("early_stopping", ["median", "decay_curve"])
-def test_sweep_with_crash_and_early_stop(tmp_path, monkeypatch, early_stopping):
-    from jobs.local import search
-
-    # Four good trials in this grid: the shipped rules would wait for five completed ones, so for the bad.
-    monkeypatch.setattr(search, "STOPPING_STARTUP", 3)
+def test_sweep_with_crash_and_early_stop(tmp_path, early_stopping):
     spec = toy_spec(tmp_path, parameters={
         "mode": {"type": "categorical", "values": ["good", "bad", "crash"]},
         "x": {"type": "discrete", "values": [0, 1, 2, 3]},

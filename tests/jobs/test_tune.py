@@ -109,9 +109,11 @@ def test_resuming_an_unknown_run_says_so(tmp_path):
     assert "not a run folder" in done.stderr
 
 
-def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path):
+@pytest.mark.parametrize("stop_decided", [False, True])
+def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path, stop_decided):
     """A trial whose process has ended is concluded from its reports: the pruner no longer gets a say
-    (it once killed the finished trial, waited 10 s for it and called it STOPPED)."""
+    (it once killed the finished trial, waited 10 s for it and called it STOPPED), and a stop decided as
+    it was ending (its exit status is then 0) does not count (it once left it ACTIVE, FAIL in Optuna)."""
     import optuna
 
     from jobs.local.backend import LocalSweep, views
@@ -129,8 +131,12 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path):
     [(number, run)] = sweep.active.items()
     while (code := run.process.poll()) is None:  # let it finish without reading its reports
         time.sleep(0.05)
+    if stop_decided:
+        sweep._observe(run)  # reads its reports as if it still ran: the pruner stops it, the kill finds it ended
+        assert run.stop == "STOPPED"
     sweep._conclude(number, code)
     sweep.launcher.close()
     [trial] = views(sweep.study)
     assert (code, trial.state, trial.reason) == (0, "SUCCEEDED", "")
     assert trial.objective is not None and trial.step == 20
+    assert sweep.study.trials[0].state == optuna.trial.TrialState.COMPLETE
