@@ -3,7 +3,7 @@
     commands.py    LocalBackend (jobs/backends.py): plan, run or resume, status, cancel, records
     backend.py     the sweep loop: Optuna asks, trial processes run, their reports come back
     search.py      samplers, pruners, suggestions and grid points
-    decay.py       the decay-curve pruner
+    stopping.py    the early stopping rules (median, decay curve) as Optuna pruners
     process.py     a trial as a process (or a fork of the warm server); ending its process group
     forkserver.py  the warm server that forks the reference trainer's trials; warm.py, what it preloads
     guard.py       the process-group guard of any other trainer's trial

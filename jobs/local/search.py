@@ -45,11 +45,11 @@ def sampler_for(spec: Spec, seed: int | None) -> optuna.samplers.BaseSampler:
 
 
 def pruner_for(spec: Spec) -> optuna.pruners.BasePruner:
-    if spec.early_stopping == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=STOPPING_STARTUP, n_warmup_steps=STOPPING_WARMUP)
-    if spec.early_stopping == "decay_curve":
-        from jobs.local.decay import DecayCurvePruner
+    from jobs.local.stopping import DecayCurvePruner, MedianStoppingPruner
 
+    if spec.early_stopping == "median":
+        return MedianStoppingPruner(n_startup_trials=STOPPING_STARTUP, n_warmup_steps=STOPPING_WARMUP)
+    if spec.early_stopping == "decay_curve":
         return DecayCurvePruner(n_startup_trials=STOPPING_STARTUP, n_warmup_steps=STOPPING_WARMUP,
                                 best_counts=spec.measurement == "best")
     return optuna.pruners.NopPruner()

@@ -7,7 +7,7 @@ import json
 import optuna
 import pytest
 
-from jobs.local.decay import DecayCurvePruner, extrapolate
+from jobs.local.stopping import DecayCurvePruner, MedianStoppingPruner, extrapolate
 from jobs.measurements import FileTail, Reports
 
 
@@ -104,3 +104,31 @@ def test_decay_curve_keeps_a_trial_whose_best_report_already_wins_when_the_best_
                                       intermediate_values=dict(enumerate(curve, start=1)))
     assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5, best_counts=True).prune(study, trial) is False
     assert DecayCurvePruner(n_startup_trials=3, n_warmup_steps=5, best_counts=False).prune(study, trial) is True
+
+
+def test_median_rule_holds_a_slow_trial_to_the_trials_that_finished_early():
+    """Vertex AI's median rule: completed trials count with the running average of all they reported up to
+    the step, also when they ended before it. Two fast trials ended at step 10 near 0.3 (running averages
+    0.43 and 0.45), one slow trial ran to 100 and reached 0.6 (0.7 at step 50); a trial at step 50 with a
+    best of 0.65 is stopped (Optuna's MedianPruner, seeing only the slow trial at step 50, lets it run), a
+    trial at 0.35 is not."""
+    study = optuna.create_study(direction="minimize")
+    for curve in ({s: 0.3 + 0.5 / s for s in range(1, 11)}, {s: 0.28 + 0.5 / s for s in range(1, 11)},
+                  {s: 0.5 + 10.0 / s for s in range(1, 101)}):
+        study.add_trial(optuna.trial.create_trial(value=min(curve.values()), intermediate_values=curve))
+    for best, stop in ((0.65, True), (0.35, False)):
+        curve = {s: best + 1.0 / s - 1.0 / 50 for s in range(1, 51)}
+        trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, intermediate_values=curve)
+        assert MedianStoppingPruner(n_startup_trials=3, n_warmup_steps=5).prune(study, trial) is stop
+        assert not optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5).prune(study, trial)
+
+
+def test_median_rule_waits_for_warmup_and_startup_trials_and_reads_maximize():
+    study = _study_with([0.9, 0.9, 0.9])  # maximize: each completed trial reported 0.9 at every step
+    low, high = (optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                           intermediate_values=dict.fromkeys(range(1, 11), value))
+                 for value in (0.5, 0.95))
+    assert MedianStoppingPruner(n_startup_trials=3, n_warmup_steps=5).prune(study, low) is True
+    assert MedianStoppingPruner(n_startup_trials=3, n_warmup_steps=5).prune(study, high) is False
+    assert MedianStoppingPruner(n_startup_trials=4, n_warmup_steps=5).prune(study, low) is False
+    assert MedianStoppingPruner(n_startup_trials=3, n_warmup_steps=11).prune(study, low) is False
