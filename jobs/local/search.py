@@ -32,9 +32,9 @@ ADAPTIVE: str | None = None  # None: adaptive_choice decides; bench/search.py na
 
 def adaptive_choice(spec: Spec) -> str:
     """The sampler ``algorithm: adaptive`` runs (bench/search.py measured both on seven problems, 20 seeds):
-    a Gaussian process (Bayesian optimization, as Vertex AI's default is) unless a parameter is conditional. Optuna's GP
-    models only the parameters every trial has and draws the others at random, so on a conditional space
-    it barely beat random search; TPE models each parameter where it is set."""
+    a Gaussian process (Bayesian optimization, as Vertex AI's default is) unless a parameter is
+    conditional. Optuna's GP models only the parameters every trial has and draws the others at random,
+    so on a conditional space it barely beat random search; TPE models each parameter where it is set."""
     return "tpe" if any(p.when for p in spec.parameters.values()) else "gp"
 
 
