@@ -34,3 +34,11 @@ def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR) -> list[TrialRec
     """A run's trials as the report receives them."""
     folder = RunFolder.open(run_id, runs_dir)
     return chosen.records(folder, load_spec(folder.spec_path))
+
+
+def in_a_terminal() -> None:
+    """A child's ``preexec_fn``: Ctrl-C's default action, as a process a terminal starts in the foreground has,
+    whatever this test run inherited (a shell's background job, CI's among them, ignores SIGINT)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

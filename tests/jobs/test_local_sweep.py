@@ -18,7 +18,7 @@ from rich.console import Console
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
 from tests.conftest import REPO
-from tests.jobs.sweeps import tune_local
+from tests.jobs.sweeps import in_a_terminal, tune_local
 
 TOY = str(REPO / "tests" / "toy_trainer.py")
 
@@ -170,7 +170,7 @@ def _start_tune(tmp_path: Path, spec: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
                              str(spec), "--data-root", str(tmp_path), "--seed", "2", *extra],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=in_a_terminal)
 
 
 def _wait_for(predicate, timeout=60.0):

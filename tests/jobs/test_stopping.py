@@ -18,6 +18,7 @@ import yaml
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
 from tests.conftest import REPO, make_split
+from tests.jobs.sweeps import in_a_terminal
 
 pytestmark = pytest.mark.slow
 INVOKE = [sys.executable, "-m", "invoke", "--search-root", str(REPO)]
@@ -90,7 +91,7 @@ def test_ctrl_c_and_sigterm_stop_a_warm_sweep_cleanly(tmp_path, how, expected):
     reference_spec(tmp_path)
     sweep = subprocess.Popen([*INVOKE, "tune", "--spec", "spec.yaml", "--data-root", "data", "--run-id", "r"],
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=in_a_terminal)
     wait_for(lambda: running_trials(tmp_path) == 2)
     if how == "ctrl-c":
         os.killpg(sweep.pid, signal.SIGINT)  # what a terminal sends: every process in the foreground group
