@@ -161,10 +161,10 @@ class LocalSweep:
                 self.study.enqueue_trial(point, skip_if_exists=False)
             self.study.set_user_attr("grid_enqueued", True)
         rerun = list(self.study.user_attrs.get("rerun", []))
-        ids = [int(t.user_attrs[RECORD]["trial_id"]) for t in self.study.get_trials(deepcopy=False)
-               if RECORD in t.user_attrs]
-        self.next_id = max(ids, default=0) + 1
+        self.next_id = 1  # trial ids go on from the highest recorded one
         for t in self.study.get_trials(deepcopy=False):
+            if RECORD in t.user_attrs:
+                self.next_id = max(self.next_id, int(t.user_attrs[RECORD]["trial_id"]) + 1)
             state = t.user_attrs.get(RECORD, {}).get("state")
             if t.state == OptunaState.RUNNING or state == S.INTERRUPTED:
                 if t.number in rerun:
