@@ -34,3 +34,24 @@ def median_wall(command: list[str], repeat: int, **kwargs) -> float:
 
 
 PYTHON = sys.executable
+
+
+def local_sweep(spec: dict, run_id: str, tmp: Path, seed: int, warm: bool = True):
+    """Run ``spec`` (a spec file's fields) as ``invoke tune`` would, in ``tmp`` with data in tmp/data;
+    returns the loaded spec, the run's folder and its trial records."""
+    import yaml
+    from rich.console import Console
+
+    from jobs.backends import TuneRequest
+    from jobs.local.commands import LocalBackend
+    from jobs.runs import RunFolder
+    from jobs.spec import load_spec
+
+    spec_file = tmp / f"{run_id}.yaml"
+    spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    backend = LocalBackend(warm=warm)
+    backend.run(TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
+                            data_root=str(tmp / "data")), Console(quiet=True))
+    loaded = load_spec(spec_file)
+    folder = RunFolder.open(run_id, tmp / "runs")
+    return loaded, folder, backend.records(folder, loaded)

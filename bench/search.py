@@ -31,17 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from rich.console import Console
 
-from bench.common import REPO, TITANIC, prepare_data
+from bench.common import REPO, TITANIC, local_sweep, prepare_data
 from bench.problems import OPTIMA, PROBLEMS
-from jobs.backends import TuneRequest
 from jobs.defaults import DEFAULT_SPEC
 from jobs.local import search
 from jobs.local.backend import SUGGEST_SECONDS, load_run_study
-from jobs.local.commands import LocalBackend
-from jobs.runs import RunFolder
-from jobs.spec import load_spec, parse_spec
+from jobs.spec import parse_spec
 from jobs.trials import TrialState
 
 TITANIC_PROBLEM = "titanic"
@@ -66,19 +62,11 @@ def spec_of(problem: str) -> dict:
 def sweep(problem: str, sampler: str, seed: int, trials: int, parallel: int, tmp: Path) -> Sweep:
     """One real sweep of ``problem`` by ``sampler`` (random or one of the adaptive samplers)."""
     run_id = f"{problem.replace('_', '-')}-{sampler}-{trials}-{seed}"
-    spec_file = tmp / f"{run_id}.yaml"
     algorithm = "random" if sampler == "random" else "adaptive"
-    spec_file.write_text(yaml.safe_dump(spec_of(problem) | {"algorithm": algorithm,
-                                                           "trials": {"max": trials, "parallel": parallel}},
-                                        sort_keys=False))
-    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
-                          data_root=str(tmp / "data"))
     search.ADAPTIVE = None if sampler == "random" else sampler
-    backend = LocalBackend(warm=problem == TITANIC_PROBLEM)  # the reference trainer forks from a warm server
-    backend.run(request, Console(quiet=True))
-    spec = load_spec(spec_file)
-    folder = RunFolder.open(run_id, tmp / "runs")
-    records = backend.records(folder, spec)
+    spec, folder, records = local_sweep(spec_of(problem) | {"algorithm": algorithm,
+                                                           "trials": {"max": trials, "parallel": parallel}},
+                                        run_id, tmp, seed, warm=problem == TITANIC_PROBLEM)
     done = sorted((r for r in records if r.state == TrialState.SUCCEEDED), key=lambda r: r.started or 0)
     study = load_run_study(folder, spec.name)
     return Sweep([r.objective for r in done if r.objective is not None],

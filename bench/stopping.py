@@ -21,16 +21,11 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from rich.console import Console
 
-from bench.common import prepare_data
+from bench.common import local_sweep, prepare_data
 from jobs.artifacts import METRICS_FILE
-from jobs.backends import TuneRequest
 from jobs.defaults import DEFAULT_SPEC
 from jobs.local import search
-from jobs.local.commands import LocalBackend
-from jobs.runs import RunFolder
-from jobs.spec import load_spec
 from jobs.trials import TrialState, best_trial
 
 RULES = ("none", "median", "decay_curve")
@@ -42,15 +37,7 @@ def sweep(rule: str, seed: int, trials: int, parallel: int, tmp: Path) -> dict[s
     spec = yaml.safe_load(Path(DEFAULT_SPEC).read_text())
     spec |= {"name": f"stopping-{rule.replace('_', '-')}", "early_stopping": rule,
              "trials": {"max": trials, "parallel": parallel}}
-    run_id = f"{spec['name']}-{trials}-{seed}"
-    spec_file = tmp / f"{run_id}.yaml"
-    spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
-                          data_root=str(tmp / "data"))
-    backend = LocalBackend()
-    backend.run(request, Console(quiet=True))
-    loaded = load_spec(spec_file)
-    records = backend.records(RunFolder.open(run_id, tmp / "runs"), loaded)
+    loaded, _, records = local_sweep(spec, f"{spec['name']}-{trials}-{seed}", tmp, seed)
     best = best_trial(records, loaded.metric.goal)
     accuracy = {r.trial_id: json.loads((Path(r.artifact_dir) / "model" / METRICS_FILE).read_text())
                 ["final_val_accuracy"] for r in records if r.state == TrialState.SUCCEEDED}
