@@ -85,3 +85,24 @@ def test_a_seed_repeats_the_search_and_another_seed_differs(algorithm):
     assert search(algorithm, 7) == first
     assert search(algorithm, 8)[:5] != first[:5]
 
+
+
+def test_the_gaussian_process_suggests_on_one_torch_thread_and_gives_the_threads_back(monkeypatch):
+    torch = pytest.importorskip("torch")
+    seen: list[int] = []
+    model_based = optuna.samplers.GPSampler.sample_relative
+
+    def watched(self, study, trial, search_space):
+        seen.append(torch.get_num_threads())
+        return model_based(self, study, trial, search_space)
+
+    monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", watched)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        search("adaptive", 0, trials=8)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert seen[:5] == [2] * 5  # the random start fits no model
+    assert seen[5:] == [1, 1, 1]
