@@ -124,6 +124,8 @@ class StackConfig(BaseModel):
     noncurrent_retention_days: int = Field(30, ge=1)
     soft_delete_days: int = Field(7, ge=0, le=90)
     image_keep_count: int = Field(5, ge=1)
+    # false: no trainer image is built (no Docker needed); trials take the package route (jobs/vertex/routes.py)
+    build_image: bool = True
     trainer_image: DigestRef | None = None
     # A second trainer image with CUDA torch, for specs that ask for GPUs: built (cudaImage) or named.
     cuda_image: bool = False
@@ -140,6 +142,9 @@ class StackConfig(BaseModel):
             raise ValueError(f"softDeleteDays {self.soft_delete_days}: use 0 (off) or 7-90 days")
         if (self.budget_amount is None) != (self.billing_account is None):
             raise ValueError("budgetAmount and billingAccount go together: set both or neither")
+        if self.cuda_image and not self.build_image:
+            raise ValueError("cudaImage builds a CUDA trainer image and buildImage false builds none: name one with "
+                             "trainerCudaImage, or leave cudaImage out (GPU trials then take the package route)")
         if self.cuda_image and self.trainer_cuda_image:
             raise ValueError("cudaImage builds a CUDA trainer image and trainerCudaImage names one: set one of them")
         if self.budget_amount is not None and self.project_number is None:

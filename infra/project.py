@@ -61,7 +61,7 @@ class SweepsProject(pulumi.ComponentResource):
         self._grant_launchers()
         if config.has_budget:
             self._budget(services)
-        image = config.trainer_image or self._image(args, IMAGE)
+        image = config.trainer_image or (self._image(args, IMAGE) if config.build_image else None)
         cuda_image = config.trainer_cuda_image or (
             self._image(args, CUDA_IMAGE, {"TORCH_INDEX_URL": CUDA_TORCH_INDEX}) if config.cuda_image else None)
         bucket_root = pulumi.Output.concat("gs://", self.bucket.name)
@@ -73,8 +73,10 @@ class SweepsProject(pulumi.ComponentResource):
             "artifacts_root": pulumi.Output.concat(bucket_root, f"/{ARTIFACTS}"),
             "staging": pulumi.Output.concat(bucket_root, f"/{STAGING}"),
             "trainer_service_account": self.trainer.email,
-            "image": image,
+            **({"image": image} if image else {}),
             **({"cuda_image": cuda_image} if cuda_image else {}),
+            # image: trials run the trainer image; package: a package on a prebuilt container (jobs/vertex/routes.py)
+            "routes": ["image", "package"] if image else ["package"],
             "repository": pulumi.Output.concat(f"{config.names.registry}/{config.project}/",
                                                self.repository.repository_id),
         }

@@ -67,6 +67,11 @@ def read_bytes(location: str) -> bytes:
     return fetched
 
 
+def exists(location: str) -> bool:
+    """Whether the file or object is there."""
+    return _blob(location).exists() if is_gcs(location) else Path(location).exists()
+
+
 def write_bytes(location: str, data: bytes, content_type: str = "application/octet-stream") -> None:
     """Write a whole file (its folder made) or object."""
     if is_gcs(location):

@@ -14,7 +14,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from jobs.containers import PREBUILT_IMAGE
 from jobs.machines import machine_problem
+from jobs.reference import module_of
 from jobs.spec.base import StrictModel, raise_if
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
 
@@ -27,6 +29,15 @@ def _name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError("must be 1 to 41 characters: a lowercase letter, then lowercase letters, "
                          f"digits or '-', got {value!r}")
+    return value
+
+
+def _prebuilt(value: str | None) -> str | None:
+    if value is not None and not PREBUILT_IMAGE.fullmatch(value):
+        raise ValueError("must be one of Vertex AI's prebuilt training containers "
+                         "(PythonPackageSpec.executorImageUri: 'You must use an image from this list'), "
+                         "e.g. us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest, with the latest tag, "
+                         f"got {value!r}")
     return value
 
 
@@ -69,15 +80,21 @@ class Trials(StrictModel):
 
 
 class TrainerCommand(StrictModel):
-    """What a trial runs: ``command`` locally (the image's entrypoint on Vertex AI) plus ``args``."""
+    """What a trial runs: ``command`` locally (on Vertex AI, the image's entrypoint, or ``python -m MODULE`` from
+    the package built from ``package``) plus ``args``."""
 
     command: list[str] = Field(default_factory=lambda: ["python", "-m", "trainer"], min_length=1)
     args: list[str] = Field(default_factory=list)
+    package: str | None = Field(default=None, min_length=1)  # a folder with pyproject.toml or setup.py
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        raise_if([(f"args[{i}]", f"unknown placeholder {{{name}}}; only {{data}} is supported")
-                  for i, arg in enumerate(self.args) for name in _PLACEHOLDER.findall(arg) if name != "data"])
+        problems = [(f"args[{i}]", f"unknown placeholder {{{name}}}; only {{data}} is supported")
+                    for i, arg in enumerate(self.args) for name in _PLACEHOLDER.findall(arg) if name != "data"]
+        if self.package and module_of(self.command) is None:
+            problems.append(("command", "must be [python, -m, MODULE] when package is set: on Vertex AI the "
+                                        f"package's MODULE runs with python -m, got {self.command}"))
+        raise_if(problems)
         return self
 
 
@@ -87,6 +104,9 @@ class VertexResources(StrictModel):
     machine_type: str = Field(default="n1-standard-4", min_length=1)
     accelerator_type: str | None = Field(default=None, min_length=1)
     accelerator_count: int = Field(default=0, ge=0)
+    # image: the stack's trainer image; package: a Python package on a prebuilt container (jobs/vertex/routes.py)
+    route: Literal["image", "package"] | None = None
+    executor_image: Annotated[str | None, AfterValidator(_prebuilt)] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -122,6 +142,9 @@ class Spec(StrictModel):
         if self.algorithm == "grid" and doubles:
             problems.append(("algorithm", "grid needs every parameter integer, discrete or categorical; "
                                           f"double: {', '.join(doubles)}"))
+        if self.vertex.route == "image" and self.trainer.package:
+            problems.append(("vertex.route", "image runs the stack's trainer image, which does not run "
+                                             "trainer.package: use route package, or leave trainer.package out"))
         for i, arg in enumerate(self.trainer.args):
             flag = arg.split("=", 1)[0]
             if flag.startswith("--") and flag[2:] in self.parameters:

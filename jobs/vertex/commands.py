@@ -8,6 +8,7 @@ of creating a second one: by the run folder, or else by the job's ``run_id`` lab
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,9 +29,11 @@ from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_pric
 from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.outputs import load_outputs
+from jobs.vertex.package import TrainerPackage, build_package, upload
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, trainer_note
+from jobs.vertex.routes import choose_route
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
 ENDED_BADLY = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
@@ -59,8 +62,14 @@ class VertexBackend:
         self.settings = settings
 
     def plan(self, request: TuneRequest, console: Console) -> int:
-        """The exact REST request and a cost estimate; nothing is submitted."""
-        spec, outputs, job, cost = self._job(request, console)
+        """The exact REST request, what it would upload, and a cost estimate; nothing is uploaded or submitted."""
+        with tempfile.TemporaryDirectory() as scratch:
+            spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
+            if package:
+                uri = job.trial_job_spec.worker_pool_specs[0].python_package_spec.package_uris[0]
+                console.print(f"would upload the trainer package {package.archive.name} "
+                              f"({package.archive.stat().st_size / 1024:.0f} KiB, module {package.module}) to {uri}",
+                              soft_wrap=True)
         console.print(plan_table(spec))
         console.print(f"POST https://{outputs.region}-aiplatform.googleapis.com/v1/projects/{outputs.project}"
                       f"/locations/{outputs.region}/hyperparameterTuningJobs", soft_wrap=True)
@@ -74,14 +83,17 @@ class VertexBackend:
         run_id = request.resume or request.run_id
         if run_id and (request.runs_dir / run_id / "run.json").exists():
             return self._attach(RunFolder.open(run_id, request.runs_dir), request.detach, console)
-        spec, outputs, job, cost = self._job(request, console)
-        console.print(cost.text(), soft_wrap=True)
-        jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), console)
-        image = job.trial_job_spec.worker_pool_specs[0].container_spec.image_uri
-        run_id = job.labels["run_id"]
-        if warning := keep_image(image, run_id, jobs.credentials, jobs.context, self.settings.retry,
-                                 self.settings.registry_endpoint):
-            console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
+            console.print(cost.text(), soft_wrap=True)
+            jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), console)
+            run_id = job.labels["run_id"]
+            pool = job.trial_job_spec.worker_pool_specs[0]
+            if package:
+                _upload(package, pool.python_package_spec.package_uris[0], console)
+            elif warning := keep_image(pool.container_spec.image_uri, run_id, jobs.credentials, jobs.context,
+                                       self.settings.retry, self.settings.registry_endpoint):
+                console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         job, created = jobs.submit(job)
         spec_file = request.spec or str(DEFAULT_SPEC)
         RunFolder.create(Path(spec_file), VertexRun(
@@ -122,19 +134,26 @@ class VertexBackend:
         meta, _, jobs = self._open(folder, user_console(stderr=True))
         return trial_records(jobs.get(meta.job), spec)
 
-    def _job(self, request: TuneRequest, console: Console):
-        """The spec with the run's budget, the stack's outputs, the job to submit and its cost estimate."""
-        spec = with_budget(load_runnable_spec(Path(request.spec or DEFAULT_SPEC)), request.trials, request.parallel,
-                           request.smoke)
-        for advice in [*spec.advisories(), trainer_note(spec)]:
+    def _job(self, request: TuneRequest, console: Console, scratch: Path):
+        """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
+        package route, the trainer package (built into ``scratch``, not uploaded)."""
+        spec_file = Path(request.spec or DEFAULT_SPEC)
+        spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
+        outputs = load_outputs(request.stack, request.outputs)
+        route = choose_route(spec, outputs)
+        for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None]:
             if advice:
                 console.print(f"[yellow]warning:[/] {escape(advice)}")
-        outputs = load_outputs(request.stack, request.outputs)
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
-        job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout)
+        package = package_uri = None
+        if route == "package":
+            console.print(f"building the trainer package ({spec.trainer.package or 'the reference trainer'})")
+            package = build_package(spec, spec_file.parent, scratch)
+            package_uri = package.uri(outputs.staging, spec.name, run_id)
+        job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout, package_uri)
         cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
-        return spec, outputs, job, cost
+        return spec, outputs, job, cost, package
 
     def _connect(self, context: Context, console: Console) -> VertexJobs:
         return VertexJobs(context, self.settings, on_retry=lambda message: console.print(
@@ -176,6 +195,13 @@ class VertexBackend:
             return 1
         console.print(progress.summary())
         return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console, jobs.context)
+
+
+def _upload(package: TrainerPackage, uri: str, console: Console) -> None:
+    if upload(package, uri):
+        console.print(f"uploaded the trainer package to {uri}", soft_wrap=True)
+    else:
+        console.print(f"the trainer package is already at {uri} (same content): not uploaded again", soft_wrap=True)
 
 
 def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, console: Console,

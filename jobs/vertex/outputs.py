@@ -16,7 +16,8 @@ from pathlib import Path
 from infra.config import check_digest_ref, check_project_id, check_region, check_team
 from jobs.errors import UserError
 
-REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account", "image")
+REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account")
+PREFIXES = ("data_root", "artifacts_root", "staging")  # staging: where the package route uploads trainer packages
 GCS_PREFIX = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
 TRAINER_ACCOUNT = re.compile(r"^(?P<team>[a-z][a-z0-9-]*)-trainer@")
 
@@ -34,10 +35,17 @@ class StackOutputs:
     data_root: str  # gs://<bucket>/data
     artifacts_root: str  # gs://<bucket>/artifacts
     trainer_service_account: str
-    image: str  # REGISTRY/PATH@sha256:<digest>
     team: str
     source: str
+    image: str | None = None  # REGISTRY/PATH@sha256:<digest>; None when the stack builds no image
     cuda_image: str | None = None  # the same trainer with CUDA torch, for GPU trials; by digest
+    staging: str | None = None  # gs://<bucket>/staging
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """The routes a trial can take on this stack (jobs/vertex/routes.py): the trainer image when the stack
+        has one, a package on a prebuilt container when it has a staging prefix to upload it to."""
+        return (*(("image",) if self.image else ()), *(("package",) if self.staging else ()))
 
     @classmethod
     def parse(cls, values: dict, source: str) -> StackOutputs:
@@ -47,8 +55,8 @@ class StackOutputs:
                      for name in REQUIRED if values.get(name) and not isinstance(values[name], str)]
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
-        for name in ("data_root", "artifacts_root"):
-            if not GCS_PREFIX.match(values[name]):
+        for name in PREFIXES:
+            if (name in REQUIRED or values.get(name) is not None) and not GCS_PREFIX.match(str(values[name])):
                 problems.append(f"output {name!r} must be a gs://BUCKET/PATH prefix (bucket: 3-63 of a-z, 0-9, "
                                 f"'-', '_', '.'), got {values[name]!r}")
         for name, check in (("region", check_region), ("project", check_project_id)):
@@ -57,7 +65,7 @@ class StackOutputs:
             except ValueError as exc:
                 problems.append(f"output {name!r}: {exc}")
         for name in ("image", "cuda_image"):
-            if name == "image" or values.get(name) is not None:
+            if values.get(name) is not None:
                 try:
                     check_digest_ref(str(values[name]))
                 except ValueError as exc:
@@ -74,8 +82,8 @@ class StackOutputs:
                 problems.append(f"output 'team': {exc}")
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
-        return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source,
-                   cuda_image=values.get("cuda_image"))
+        return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source, image=values.get("image"),
+                   cuda_image=values.get("cuda_image"), staging=values.get("staging"))
 
 
 def _team_of(service_account: str) -> str | None:

@@ -1,8 +1,9 @@
 """A sweep spec as the Vertex AI HyperparameterTuningJob that runs it (aiplatform_v1 types).
 
 Every parameter keeps its type and scale; a conditional parameter is nested under its parent as a
-``conditional_parameter_spec``. Each trial runs the stack's trainer image (entrypoint
-``python -m trainer``) with ``trainer.args`` ({data} = the stack's data root), as the trainer service
+``conditional_parameter_spec``. Each trial runs, with ``trainer.args`` ({data} = the stack's data root), either
+the stack's trainer image (entrypoint ``python -m trainer``; ``containerSpec``) or ``python -m MODULE`` from an
+uploaded package on a prebuilt container (``pythonPackageSpec``, jobs/vertex/routes.py), as the trainer service
 account, writing under ``<artifacts_root>/<spec name>/<run id>/<trial id>/``.
 """
 
@@ -18,14 +19,16 @@ from google.cloud.aiplatform_v1.types import (
     GcsDestination,
     HyperparameterTuningJob,
     MachineSpec,
+    PythonPackageSpec,
     Scheduling,
     StudySpec,
     WorkerPoolSpec,
 )
 from google.protobuf import json_format
 
+from jobs.containers import executor_image
 from jobs.errors import UserError
-from jobs.reference import ACCELERATOR_ENV, is_reference_trainer
+from jobs.reference import ACCELERATOR_ENV, is_reference_trainer, module_of
 from jobs.runs import check_run_id
 from jobs.spec import Parameter, Spec
 from jobs.vertex.outputs import StackOutputs
@@ -54,12 +57,13 @@ def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
 
 
 def trainer_note(spec: Spec) -> str | None:
-    """What to tell the user when ``trainer.command`` is not the reference trainer the image runs."""
+    """What to tell the user when the image route runs and ``trainer.command`` is not the reference trainer."""
     if is_reference_trainer(spec.trainer.command):
         return None
-    return (f"trainer.command is {' '.join(spec.trainer.command)!r}, but on Vertex AI each trial runs the trainer "
-            f"image's entrypoint ({' '.join(ENTRYPOINT)}); the command is not sent. To tune another trainer, "
-            "build an image whose entrypoint runs it and set it as the stack's trainerImage.")
+    return (f"trainer.command is {' '.join(spec.trainer.command)!r}, but on the image route each trial runs the "
+            f"trainer image's entrypoint ({' '.join(ENTRYPOINT)}); the command is not sent. To tune another "
+            "trainer, run it as a package (trainer.package, vertex.route: package) or set an image whose "
+            "entrypoint runs it as the stack's trainerImage.")
 
 
 def study_spec(spec: Spec) -> StudySpec:
@@ -119,11 +123,23 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
     return outputs.cuda_image
 
 
-def _container(spec: Spec, outputs: StackOutputs, data_root: str) -> ContainerSpec:
-    """The trial's image, args and, with GPUs, ACCELERATOR_ENV (the reference trainer then refuses the CPU)."""
+def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri: str | None) -> WorkerPoolSpec:
+    """One replica running the stack's image, or the package at ``package_uri`` on a prebuilt container (the
+    two are a oneof, ``task``), with the trainer's args and, with GPUs, ACCELERATOR_ENV (the reference trainer
+    then refuses the CPU)."""
     env = [EnvVar(name=ACCELERATOR_ENV, value=f"{spec.vertex.accelerator_count}x{spec.vertex.accelerator_type}")
            ] if spec.vertex.accelerator_type else []
-    return ContainerSpec(image_uri=trial_image(spec, outputs), args=spec.trainer_args(data_root), env=env)
+    pool = WorkerPoolSpec(machine_spec=_machine_spec(spec), replica_count=1)
+    if package_uri is None:
+        pool.container_spec = ContainerSpec(image_uri=trial_image(spec, outputs), args=spec.trainer_args(data_root),
+                                            env=env)
+    else:  # PythonPackageSpec: executorImageUri, packageUris (gs://), pythonModule, args, env: all as documented
+        pool.python_package_spec = PythonPackageSpec(
+            executor_image_uri=spec.vertex.executor_image or executor_image(outputs.region,
+                                                                            bool(spec.vertex.accelerator_type)),
+            package_uris=[package_uri], python_module=module_of(spec.trainer.command),
+            args=spec.trainer_args(data_root), env=env)
+    return pool
 
 
 def _machine_spec(spec: Spec) -> MachineSpec:
@@ -136,9 +152,10 @@ def _machine_spec(spec: Spec) -> MachineSpec:
 
 
 def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None,
-                     trial_timeout_s: float | None = None) -> HyperparameterTuningJob:
+                     trial_timeout_s: float | None = None, package_uri: str | None = None) -> HyperparameterTuningJob:
     """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's;
-    ``trial_timeout_s`` caps each trial's job (Vertex AI's default is 7 days)."""
+    ``trial_timeout_s`` caps each trial's job (Vertex AI's default is 7 days); with ``package_uri`` (the
+    uploaded trainer package) trials take the package route, else the stack's image."""
     check_run_id(run_id)
     data_root = data_root or outputs.data_root
     if not data_root.startswith("gs://"):
@@ -152,11 +169,7 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
         # maxFailedTrialCount 0 would let Vertex AI pick the limit (aiplatform v1 reference): never sent.
         max_failed_trial_count=trials.failure_limit,
         trial_job_spec=CustomJobSpec(
-            worker_pool_specs=[WorkerPoolSpec(
-                machine_spec=_machine_spec(spec),
-                replica_count=1,
-                container_spec=_container(spec, outputs, data_root),
-            )],
+            worker_pool_specs=[_worker_pool(spec, outputs, data_root, package_uri)],
             service_account=outputs.trainer_service_account,
             # CustomJobSpec.scheduling.timeout: "the maximum job running time" of each trial.
             scheduling=Scheduling(timeout=dt.timedelta(seconds=trial_timeout_s)) if trial_timeout_s else None,

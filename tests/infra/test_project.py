@@ -160,6 +160,18 @@ def test_existing_image_is_used_instead_of_building(config):
     assert deployed.outputs["image"] == existing
 
 
+def test_a_stack_without_docker_builds_no_image_and_offers_the_package_route(config):
+    from jobs.vertex.outputs import StackOutputs
+
+    deployed = deploy(lambda: project_outputs(config.model_copy(update={"build_image": False})))
+    assert not deployed.of_type("docker-build:index:Image")
+    assert "image" not in deployed.outputs and deployed.outputs["routes"] == ["package"]
+    assert StackOutputs.parse(dict(deployed.outputs), "outputs").routes == ("package",)
+    assert policy.check(deployed.resources, deployed.outputs) == []
+    with pytest.raises(ConfigError, match="buildImage false builds none"):
+        StackConfig.parse({**config.model_dump(), "build_image": False, "cuda_image": True})
+
+
 def test_a_cuda_image_is_built_with_cuda_torch_when_asked(config):
     deployed = deploy(lambda: project_outputs(config.model_copy(update={"cuda_image": True})))
     images = {r.name: r.inputs for r in deployed.of_type("docker-build:index:Image")}
@@ -201,6 +213,7 @@ def test_outputs(deployed):
         "staging": "gs://acme-ml-vision-sweeps/staging",
         "trainer_service_account": "vision-trainer@acme-ml.iam.gserviceaccount.com",
         "repository": "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps",
+        "routes": ["image", "package"],
     }
 
 

@@ -10,11 +10,12 @@ jobs (see google/cloud/aiplatform_v1/services/job_service/transports/rest_base.p
 
 A created job runs in a thread as Vertex would: it samples parameters from the study spec (random,
 conditional parameters only under their parents' listed values), runs the container's entrypoint
-locally with the container args plus ``--<id>=<value>`` (discrete values as floats), in the trial
-environment (AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE, and the
-container spec's env), reads the hypertune file into measurements, and ends a trial without the metric
-INFEASIBLE. Trials are served in shuffled order, as Vertex gives no order. ``fail_next`` scripts errors
-and dropped connections.
+locally with the container args plus ``--<id>=<value>`` (discrete values as floats), or, for a
+``pythonPackageSpec``, installs its packages into a prebuilt container's stand-in (prebuilt.py) and runs
+``python -m pythonModule`` there with its args and the same flags, in the trial environment
+(AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE, and the spec's env),
+reads the hypertune file into measurements, and ends a trial without the metric INFEASIBLE. Trials are
+served in shuffled order, as Vertex gives no order. ``fail_next`` scripts errors and dropped connections.
 
 Each rule below names the reference it follows; where Google's documentation is silent the comment
 says so and what the stand-in does instead. It also serves ``POST /token``, Google's OAuth2 token
@@ -41,6 +42,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from google.cloud.aiplatform_v1.types import AcceleratorType, HyperparameterTuningJob, JobState, StudySpec, Trial
 from google.protobuf import json_format
+
+from jobs.containers import PREBUILT_IMAGE
+from tests.jobs.vertex import prebuilt
 
 JobPb = HyperparameterTuningJob.pb()
 
@@ -162,6 +166,7 @@ class VertexStandIn:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered; 0 when dropped)
         self.faults: list[Fault] = []
         self.tags: dict[tuple[str, str], str] = {}  # Artifact Registry: (package, tag id) -> version
+        self.containers: dict[str, tuple[Path | None, Path]] = {}  # job -> its prebuilt container's python, log
         self.lock = threading.RLock()
         self._cancelled: set[str] = set()
         # A quota metric that runs out once a job starts: its jobs fail with error code 8 and Vertex's
@@ -292,12 +297,19 @@ class VertexStandIn:
             ("max_trial_count", job.max_trial_count <= 0),
             ("parallel_trial_count", job.parallel_trial_count <= 0),
             ("trial_job_spec.worker_pool_specs", len(job.trial_job_spec.worker_pool_specs) != 1),
-            ("container_spec.image_uri", not job.trial_job_spec.worker_pool_specs
-             or not job.trial_job_spec.worker_pool_specs[0].container_spec.image_uri),
             ("base_output_directory", not job.trial_job_spec.base_output_directory.output_uri_prefix),
         ) if bad]
+        problems += _task_problems(job.trial_job_spec.worker_pool_specs)
         if problems:
             raise ApiError(400, "required: " + ", ".join(problems))
+        package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
+        # PythonPackageSpec.executorImageUri: "You must use an image from this list" (the prebuilt training
+        # containers); the service's answer to any other is not documented: the stand-in refuses it (400).
+        if package.executor_image_uri and not PREBUILT_IMAGE.fullmatch(package.executor_image_uri):
+            raise ApiError(400, f"executor_image_uri {package.executor_image_uri} is not a prebuilt training container")
+        # packageUris: "The Google Cloud Storage location ... The maximum number of package URIs is 100."
+        if len(package.package_uris) > 100 or any(not uri.startswith("gs://") for uri in package.package_uris):
+            raise ApiError(400, f"package_uris must be at most 100 gs:// URIs: {list(package.package_uris)}")
         machine = job.trial_job_spec.worker_pool_specs[0].machine_spec
         # MachineSpec: "accelerator_type ... accelerator_count"; an unsupported pair is INVALID_ARGUMENT.
         why = machine_problem(machine.machine_type, AcceleratorType(machine.accelerator_type).name,
@@ -359,6 +371,10 @@ class VertexStandIn:
         timeout = job.trial_job_spec.scheduling.timeout.ToTimedelta().total_seconds() or None
         running: list[_Running] = []
         started = failed = 0
+        package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
+        if package.package_uris:  # the prebuilt container, once per job (tests/jobs/vertex/prebuilt.py)
+            self.containers[job.name] = prebuilt.install(list(package.package_uris),
+                                                         self.workdir / job.name.rsplit("/", 1)[1] / "container")
         while True:
             cancelled = job.name in self._cancelled or self._stopping.is_set()
             limit_hit = failed >= failure_limit
@@ -409,14 +425,23 @@ class VertexStandIn:
         folder = self.workdir / job.name.rsplit("/", 1)[1] / trial_id
         folder.mkdir(parents=True, exist_ok=True)
         metric_file = folder / "hypertune.json"
-        # ContainerSpec.env: "Environment variables to be passed to the container."
-        env = {**os.environ, **{e.name: e.value for e in pool.container_spec.env},
+        package = pool.python_package_spec
+        # ContainerSpec.env: "Environment variables to be passed to the container."; PythonPackageSpec.env:
+        # "Environment variables to be passed to the python module."
+        env = {**os.environ, **{e.name: e.value for e in [*pool.container_spec.env, *package.env]},
                # BaseOutputDirectory for hyperparameter tuning: AIP_MODEL_DIR = <base>/<trial id>/model/
                "AIP_MODEL_DIR": f"{base}/{trial_id}/model/",
                "AIP_CHECKPOINT_DIR": f"{base}/{trial_id}/checkpoints/",
                "AIP_TENSORBOARD_LOG_DIR": f"{base}/{trial_id}/logs/",
                "CLOUD_ML_TRIAL_ID": trial_id, "CLOUD_ML_HP_METRIC_FILE": str(metric_file)}
-        argv = [*self.entrypoint, *pool.container_spec.args, *(f"--{pid}={_flag(v)}" for pid, v in values)]
+        flags = [f"--{pid}={_flag(v)}" for pid, v in values]
+        if not package.package_uris:
+            argv = [*self.entrypoint, *pool.container_spec.args, *flags]
+        elif (python := self.containers[job.name][0]) is not None:  # pythonModule run with args, then the flags
+            argv = [str(python), "-m", package.python_module, *package.args, *flags]
+        else:  # the install failed: the trial fails with pip's output in its log
+            argv = [sys.executable, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read()); sys.exit(1)",
+                    str(self.containers[job.name][1])]
         with open(folder / "log.txt", "wb") as log:
             process = subprocess.Popen(argv, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
@@ -543,6 +568,18 @@ class VertexStandIn:
                                        f"the trial exited with status {code}" if code else
                                        f"the trial reported no {job.study_spec.metrics[0].metric_id}")
             return 1
+
+
+def _task_problems(pools) -> list[str]:
+    """WorkerPoolSpec's oneof ``task``: a container_spec (image_uri Required) or a python_package_spec
+    (executor_image_uri, package_uris and python_module Required)."""
+    if not pools:
+        return []
+    if pools[0].HasField("python_package_spec"):
+        package = pools[0].python_package_spec
+        return [f"python_package_spec.{name}" for name in ("executor_image_uri", "package_uris", "python_module")
+                if not getattr(package, name)]
+    return [] if pools[0].container_spec.image_uri else ["container_spec.image_uri"]
 
 
 def _flag(value: object) -> str:

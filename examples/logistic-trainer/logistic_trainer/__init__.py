@@ -1,0 +1,1 @@
+"""Logistic regression trainer for sweeps (see task.py)."""
