@@ -7,9 +7,9 @@ Titanic split (the built-in dataset when ../shared/data has no Titanic CSV) thre
 ``early_stopping`` none, median and decay_curve, through ``invoke tune``'s code path (forked trials,
 ``parallel`` at a time). Per rule: the epochs the sweep trained (every trial's last epoch, summed), the
 share saved against none, and the best trial's validation loss and accuracy (the accuracy of the model the
-sweep delivers), as medians over seeds, as the mean paired change against none (same seed) and as the
-seeds on which the accuracy fell; last, the best accuracy of any trial that ran to its end, and its change.
-``--warmup`` and ``--startup`` try other settings of the rules than the shipped ones.
+sweep delivers), as medians over seeds, as the mean paired change against none (same seed, ± its standard
+error) and as the seeds on which the accuracy fell; last, the best accuracy of any trial that ran to its end,
+and its change. ``--warmup`` and ``--startup`` try other settings of the rules than the shipped ones.
 """
 
 from __future__ import annotations
@@ -73,11 +73,14 @@ def main() -> None:
     for rule, results in runs.items():
         epochs = statistics.median(r["epochs"] for r in results)
         saved = 1 - sum(r["epochs"] for r in results) / sum(r["epochs"] for r in base)
-        change = statistics.mean(100 * (r["accuracy"] - b["accuracy"]) for r, b in zip(results, base))
+        changes = [100 * (r["accuracy"] - b["accuracy"]) for r, b in zip(results, base)]
+        change = statistics.mean(changes)
+        error = statistics.stdev(changes) / len(changes) ** 0.5 if len(changes) > 1 else 0.0
         worse = sum(r["accuracy"] < b["accuracy"] for r, b in zip(results, base))
         top_change = statistics.mean(100 * (r["top"] - b["top"]) for r, b in zip(results, base))
+        paired = f"{change:+.2f} ± {error:.2f}"
         print(f"{rule:<13}{epochs:>8g}{saved:>8.0%}{statistics.median(r['loss'] for r in results):>11.4f}"
-              f"{statistics.median(r['accuracy'] for r in results):>10.4f}{change:>+24.2f}{worse:>13}"
+              f"{statistics.median(r['accuracy'] for r in results):>10.4f}{paired:>24}{worse:>13}"
               f"{statistics.median(r['top'] for r in results):>14.4f}{top_change:>+15.2f}")
 
 
