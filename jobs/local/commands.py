@@ -7,8 +7,10 @@ import dataclasses
 import datetime as dt
 import errno
 import functools
+import importlib.machinery
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +25,7 @@ from jobs.budget import with_budget
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
 from jobs.plan import plan_table
-from jobs.reference import is_reference_trainer
+from jobs.reference import is_reference_trainer, module_of
 from jobs.runs import RunFolder, RunLock, RunMeta, check_run_id, new_run_id
 from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
 from jobs.trials import BOOKKEEPING, TrialRecord, TrialState, best_trial, ties, trial_order
@@ -48,6 +50,21 @@ def _missing_inputs(spec: Spec, data_root: str) -> list[tuple[str, str]]:
             missing.append((f"trainer.args[{i}]", f"{template} is {path}, which does not exist; prepare the data "
                             f"(invoke data --out {data_root}) or point --data-root at it"))
     return missing
+
+
+def _unimportable(spec: Spec, spec_file: str) -> list[tuple[str, str]]:
+    """A ``python -m MODULE`` command whose top-level package this interpreter cannot find (from the working
+    folder, as ``-m`` looks first): every trial would fail with ModuleNotFoundError. Found, not imported."""
+    module = module_of(spec.trainer.command)
+    if module is None or spec.trainer.command[0] not in ("python", "python3", sys.executable):
+        return []
+    top = module.split(".", 1)[0]
+    if importlib.machinery.PathFinder.find_spec(top, [os.getcwd(), *sys.path]) or top in sys.builtin_module_names:
+        return []
+    where = (f"pip install -e {(Path(spec_file).parent / spec.trainer.package).resolve()} (trainer.package)"
+             if spec.trainer.package else "install its package into this environment")
+    return [("trainer.command", f"runs python -m {module}, but {sys.executable} cannot import {top} from here: "
+                                f"{where}, or run from the folder that holds it")]
 
 
 class Terminated(KeyboardInterrupt):
@@ -132,7 +149,7 @@ class LocalBackend:
         spec = sweep.spec
         _advise(spec, console)
         ensure_default_data(sweep.data_root, console)
-        if missing := _missing_inputs(spec, sweep.data_root):
+        if missing := _unimportable(spec, sweep.spec_file) + _missing_inputs(spec, sweep.data_root):
             raise SpecError(sweep.spec_file, missing)
         launcher = Launcher(warm=self.warm)
         if is_reference_trainer(spec.trainer.command):

@@ -1,0 +1,53 @@
+"""A trainer that is not the reference one (examples/logistic-trainer) runs locally from its command, the
+same spec that runs it on Vertex AI's package route (tests/jobs/vertex/test_package_route.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from rich.console import Console
+
+from jobs.spec import SpecError
+from tests.conftest import REPO, make_split
+from tests.jobs.sweeps import records_of, tune_local
+
+EXAMPLE = REPO / "examples" / "logistic-trainer"
+
+
+@pytest.fixture
+def example(tmp_path):
+    """The example's folder, its spec cut to 2 trials, and a small split in tmp_path/data."""
+    folder = tmp_path / "logistic"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec | {"trials": {"max": 2, "parallel": 1}}))
+    make_split(tmp_path / "data", rows=120)
+    return folder
+
+
+def test_it_runs_locally_where_its_package_can_be_imported(example, tmp_path, monkeypatch):
+    from jobs.local.commands import LocalBackend
+
+    monkeypatch.chdir(example)  # python -m finds the package in the working folder, as after pip install -e
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
+    status = tune_local("spec.yaml", data_root=str(tmp_path / "data"), run_id="lr", runs_dir=tmp_path / "runs",
+                        console=console)
+    assert status == 0, (tmp_path / "out.txt").read_text()
+    records = records_of(LocalBackend(), "lr", tmp_path / "runs")
+    assert [r.state for r in records] == ["SUCCEEDED", "SUCCEEDED"]
+    for record in records:
+        metrics = json.loads((tmp_path / "runs" / "lr" / "artifacts" / record.trial_id / "model" /
+                              "metrics.json").read_text())
+        assert metrics["l2"] == pytest.approx(record.parameters["l2"]) and 0 < metrics["final_val_loss"] < 1
+
+
+def test_a_package_this_python_cannot_import_is_named_before_any_trial(example, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match=r"cannot import logistic_trainer from here: pip install -e "
+                                        rf"{example}.*\(trainer.package\)"):
+        tune_local(str(example / "spec.yaml"), data_root=str(tmp_path / "data"), run_id="lr",
+                   runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
