@@ -19,13 +19,14 @@ GOOD = {"project": "acme-ml", "team": "vision", "region": "europe-west4",
 def test_written_file_loads_back_into_the_stack_config(tmp_path):
     path = onboard.write_stack_config(**GOOD, out_dir=tmp_path, budget_amount=300,
                                       billing_account="012345-6789AB-CDEF01", project_number="123456789012",
-                                      artifacts_retention_days=30)
+                                      artifacts_retention_days=30, build_image=False)
     assert path == tmp_path / "Pulumi.vision-acme-ml.yaml"
     config = StackConfig.from_stack_file(path)
     assert (config.project, config.team, config.region) == ("acme-ml", "vision", "europe-west4")
     assert config.launchers == GOOD["launchers"]
     assert (config.budget_amount, config.artifacts_retention_days) == (300, 30)
     assert yaml.safe_load(path.read_text())["config"]["sweeps:budgetAmount"] == 300
+    assert config.build_image is False  # `invoke onboard --no-image`: pulumi up without Docker
 
 
 def test_rewriting_keeps_what_pulumi_and_people_added(tmp_path):
