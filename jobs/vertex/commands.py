@@ -147,7 +147,8 @@ class VertexBackend:
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
         package = package_uri = None
         if route == "package":
-            console.print(f"building the trainer package ({spec.trainer.package or 'the reference trainer'})")
+            source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
+            console.print(f"building the trainer package from {source}", soft_wrap=True)
             package = build_package(spec, spec_file.parent, scratch)
             package_uri = package.uri(outputs.staging, spec.name, run_id)
         job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout, package_uri)

@@ -125,10 +125,11 @@ def _sdist(source: Path, out: Path, where: str) -> Path:
             env.install(builder.get_requires_for_build("sdist"))
             return Path(builder.build("sdist", out))
     except BuildBackendException as exc:
-        output = getattr(exc.exception, "output", b"") or b""
-        detail = output.decode(errors="replace").strip().splitlines()[-15:]
-        raise PackageError(f"{where}: building its source distribution failed: {exc}" +
-                           ("\n" + "\n".join(detail) if detail else "")) from None
+        output = (getattr(exc.exception, "output", b"") or b"").decode(errors="replace")
+        said = [line for line in output.splitlines() if line.strip() and not line[0].isspace()
+                and not line.startswith("Traceback")][-5:]  # the backend's own words, not its traceback
+        raise PackageError(f"{where}: building its source distribution failed" +
+                           (":\n" + "\n".join(said) if said else f": {exc}")) from None
     except BuildException as exc:
         raise PackageError(f"{where}: {exc}") from None
 

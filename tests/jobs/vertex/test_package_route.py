@@ -188,3 +188,15 @@ def test_the_packaged_trainers_parse_as_the_containers_python(source):
     major, minor = map(int, PYTHON.split("."))
     for module in source.glob("*.py"):
         ast.parse(module.read_text(), str(module), feature_version=(major, minor))
+
+
+def test_a_package_its_backend_cannot_build_says_what_the_backend_said(tmp_path):
+    source = tmp_path / "broken"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    project = source / "pyproject.toml"
+    project.write_text(project.read_text().replace('dependencies = [', 'dependencies = "numpy"\nx = ['))
+    with pytest.raises(PackageError) as raised:
+        build_package(load_spec(source / "spec.yaml"), source, tmp_path / "out")
+    message = str(raised.value)
+    assert "building its source distribution failed" in message and "`project.dependencies` must be array" in message
+    assert "Traceback" not in message and '  File "' not in message
