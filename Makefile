@@ -26,6 +26,14 @@ browser:
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium and no root apt-get: the report's browser test will be skipped"; fi
 
-test: $(STAMP) browser
+# The policy pack's own environment, as Pulumi makes it (infra/policypack/PulumiPolicy.yaml: virtualenv venv);
+# its tests start the pack from it the way the engine does.
+POLICY_VENV := infra/policypack/venv
+$(POLICY_VENV)/.installed: infra/policypack/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet -r infra/policypack/requirements.txt
+	touch $@
+
+test: $(STAMP) $(POLICY_VENV)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest

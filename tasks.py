@@ -275,7 +275,7 @@ def onboard(c, project=None, team=None, region=None, launchers="", budget=None, 
         print(f"next: invoke infra.preview --stack {stack}, then invoke infra.up --stack {stack}")
 
 
-def _pulumi(c, action: str, stack: str | None) -> None:
+def _pulumi(c, action: str, stack: str | None, policy: bool = True) -> None:
     from jobs.onboard import pulumi_available, stack_command
 
     _required(f"infra.{action}", stack=stack)
@@ -283,19 +283,23 @@ def _pulumi(c, action: str, stack: str | None) -> None:
         raise Exit("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/), "
                    "then `pulumi login`", code=2)
     c.run(shlex.join(stack_command("select", stack)))
-    c.run(shlex.join(stack_command(action, stack)), pty=sys.stdout.isatty())
+    c.run(shlex.join(stack_command(action, stack, policy)), pty=sys.stdout.isatty())
 
 
-@task(positional=[], help={"stack": "the stack, <team>-<project>"})
-def preview(c, stack=None):
-    """Show what pulumi up would change for a stack."""
-    _pulumi(c, "preview", stack)
+POLICY_HELP = ("check the stack against the policy pack infra/policypack (default true; its config file "
+               "infra/policypack/config.json when present)")
 
 
-@task(positional=[], help={"stack": "the stack, <team>-<project>"})
-def up(c, stack=None):
-    """Create or update a project's APIs, bucket, IAM, repository and trainer image."""
-    _pulumi(c, "up", stack)
+@task(positional=[], help={"stack": "the stack, <team>-<project>", "policy": POLICY_HELP})
+def preview(c, stack=None, policy=True):
+    """Show what pulumi up would change for a stack, and what the policy pack says of it."""
+    _pulumi(c, "preview", stack, policy)
+
+
+@task(positional=[], help={"stack": "the stack, <team>-<project>", "policy": POLICY_HELP})
+def up(c, stack=None, policy=True):
+    """Create or update a project's APIs, bucket, IAM, repository and trainer image; a mandatory policy stops it."""
+    _pulumi(c, "up", stack, policy)
 
 
 @task(positional=[], help={"stack": "the stack, <team>-<project>"})

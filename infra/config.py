@@ -19,11 +19,12 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.policy import ADVISORY, DIGEST_REF, RULES
+
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # At most 22 characters, so that "<team>-trainer" fits a service account id (6-30 characters).
 TEAM = re.compile(r"^[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?$")
 MEMBER = re.compile(r"^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-DIGEST_REF = re.compile(r"^[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 PROJECT_NUMBER = re.compile(r"^[1-9][0-9]{5,18}$")
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 # Regions where Vertex AI runs custom training and hyperparameter tuning jobs.
@@ -109,6 +110,15 @@ class ResourceNames:
                    repository=f"{registry}/{project}/{repository_id}")
 
 
+def _advisory_only(names: list[str]) -> list[str]:
+    for name in names:
+        if name not in ADVISORY:
+            known = {rule.name: rule.level for rule in RULES}
+            why = "is mandatory and cannot be relaxed" if name in known else "is not a policy of the pack"
+            raise ValueError(f"{name!r} {why}; advisory policies: {', '.join(sorted(ADVISORY))}")
+    return names
+
+
 class StackConfig(BaseModel):
     """Everything one stack needs to know about the project it onboards."""
 
@@ -135,6 +145,8 @@ class StackConfig(BaseModel):
     # Given rather than looked up: reading it needs the Resource Manager API, which this program enables.
     project_number: ProjectNumber | None = None
     budget_thresholds: list[Annotated[float, Field(gt=0, le=10)]] = [0.5, 0.9, 1.0]
+    # Advisory policies (infra/policy.py) this stack is excused from; mandatory ones cannot be relaxed.
+    relaxed_policies: Annotated[list[str], AfterValidator(check_unique), AfterValidator(_advisory_only)] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:

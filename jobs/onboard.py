@@ -16,6 +16,8 @@ from infra.config import StackConfig
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = REPO / "infra" / "stacks"
+POLICY_PACK = REPO / "infra" / "policypack"  # checked on every preview and update (infra/policy.py's rules)
+POLICY_CONFIG = POLICY_PACK / "config.json"  # a platform team's settings for the pack, when present
 ACTIONS = {
     "select": ["stack", "select", "--create"],  # create the stack in the backend if it is new
     "preview": ["preview"],
@@ -50,8 +52,14 @@ def pulumi_available() -> bool:
     return shutil.which("pulumi") is not None
 
 
-def stack_command(action: str, stack: str) -> list[str]:
-    """The ``pulumi`` command line for ``select`` (create if new), ``preview``, ``up`` or ``destroy``."""
+def stack_command(action: str, stack: str, policy: bool = True) -> list[str]:
+    """The ``pulumi`` command line for ``select`` (create if new), ``preview``, ``up`` or ``destroy``; a preview or
+    an update runs the policy pack (with its config file when there is one) unless ``policy`` is False."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
-    return ["pulumi", *ACTIONS[action], "--stack", stack, "--cwd", str(REPO)]
+    checks = []
+    if policy and action in ("preview", "up"):
+        checks = ["--policy-pack", str(POLICY_PACK)]
+        if POLICY_CONFIG.exists():
+            checks += ["--policy-pack-config", str(POLICY_CONFIG)]
+    return ["pulumi", *ACTIONS[action], "--stack", stack, "--cwd", str(REPO), *checks]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import runpy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class GcpMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[Registered] = []
+        self.states: list[dict] = []  # each resource's outputs, as the engine would record them
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.resources.append(Registered(args.typ, args.name, args.inputs))
@@ -48,6 +49,7 @@ class GcpMocks(pulumi.runtime.Mocks):
             state["name"] = f"projects/{args.inputs['project']}/roles/{args.inputs['roleId']}"
         elif args.typ == "docker-build:index:Image":
             state["digest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+        self.states.append(state)
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -64,6 +66,7 @@ class Deployment:
     resources: list[Registered]
     urns: list[str]
     outputs: dict[str, Any]
+    states: list[dict] = field(default_factory=list)  # each resource's outputs, in the order of resources
 
     def of_type(self, token: str) -> list[Registered]:
         return [r for r in self.resources if r.type == token]
@@ -85,7 +88,7 @@ def deploy(program: Callable[[], Mapping[str, Any]], stack: str = "test") -> Dep
         return pulumi.Output.from_input(program()).apply(outputs.update)
 
     run()
-    return Deployment(mocks.resources, list(monitor.resources), outputs)
+    return Deployment(mocks.resources, list(monitor.resources), outputs, mocks.states)
 
 
 def project_outputs(config: StackConfig) -> Mapping[str, Any]:

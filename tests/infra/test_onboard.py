@@ -65,7 +65,10 @@ def test_unknown_and_bad_options_are_errors(tmp_path):
 
 def test_stack_commands():
     assert onboard.stack_command("up", "vision-acme-ml") == [
-        "pulumi", "up", "--stack", "vision-acme-ml", "--cwd", str(REPO)]
+        "pulumi", "up", "--stack", "vision-acme-ml", "--cwd", str(REPO), "--policy-pack", str(onboard.POLICY_PACK)]
+    assert onboard.stack_command("preview", "vision-acme-ml", policy=False) == [
+        "pulumi", "preview", "--stack", "vision-acme-ml", "--cwd", str(REPO)]
+    assert "--policy-pack" not in onboard.stack_command("destroy", "vision-acme-ml")
     assert onboard.stack_command("select", "vision-acme-ml")[:4] == ["pulumi", "stack", "select", "--create"]
     with pytest.raises(ValueError, match="unknown action 'apply'"):
         onboard.stack_command("apply", "vision-acme-ml")

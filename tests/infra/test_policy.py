@@ -27,29 +27,44 @@ class TrainingJob(pulumi.CustomResource):
                          {"workerPoolSpecs": [{"containerSpec": {"imageUri": image_uri}}]})
 
 
+def bucket(**changes: Any) -> gcp.storage.Bucket:
+    """A bucket that passes every rule, but for ``changes``."""
+    fields = {"location": "EUROPE-WEST4", "uniform_bucket_level_access": True, "public_access_prevention": "enforced",
+              "labels": {"team": "vision", "project": "acme-ml"},
+              "lifecycle_rules": [gcp.storage.BucketLifecycleRuleArgs(
+                  action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                  condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=7, matches_prefixes=["staging/"]))]}
+    return gcp.storage.Bucket("bad", **{k: v for k, v in (fields | changes).items() if v is not None})
+
+
 def primitive_role_in_a_policy() -> None:
     policy_data = json.dumps({"bindings": [{"role": "roles/owner", "members": [EVE]}]})
     gcp.projects.IAMPolicy("bad", project="acme-ml", policy_data=policy_data)
 
 
 BAD: dict[str, tuple[str, Callable[[], Any]]] = {
-    "editor on the project": ("no_primitive_roles", lambda: gcp.projects.IAMMember(
+    "editor on the project": ("no-primitive-roles", lambda: gcp.projects.IAMMember(
         "bad", project="acme-ml", role="roles/editor", member=EVE)),
-    "owner inside a policy document": ("no_primitive_roles", primitive_role_in_a_policy),
-    "bucket objects to allUsers": ("no_public_members", lambda: gcp.storage.BucketIAMMember(
+    "owner inside a policy document": ("no-primitive-roles", primitive_role_in_a_policy),
+    "bucket objects to allUsers": ("no-public-members", lambda: gcp.storage.BucketIAMMember(
         "bad", bucket="acme-ml-vision-sweeps", role="roles/storage.objectViewer", member="allUsers")),
-    "images to allAuthenticatedUsers": ("no_public_members", lambda: gcp.artifactregistry.RepositoryIamMember(
+    "images to allAuthenticatedUsers": ("no-public-members", lambda: gcp.artifactregistry.RepositoryIamMember(
         "bad", repository="vision-sweeps", role="roles/artifactregistry.reader", member="allAuthenticatedUsers")),
-    "bucket with defaults": ("buckets_locked_down", lambda: gcp.storage.Bucket("bad", location="EU")),
-    "bucket with inherited public access": ("buckets_locked_down", lambda: gcp.storage.Bucket(
-        "bad", location="EU", uniform_bucket_level_access=True, public_access_prevention="inherited")),
-    "service account key": ("no_service_account_keys", lambda: gcp.serviceaccount.Key(
+    "bucket with defaults": ("buckets-locked-down", lambda: bucket(uniform_bucket_level_access=None,
+                                                                   public_access_prevention=None)),
+    "bucket with inherited public access": ("buckets-locked-down", lambda: bucket(
+        public_access_prevention="inherited")),
+    "bucket without a team label": ("labels-present", lambda: bucket(labels={"project": "acme-ml"})),
+    "repository without labels": ("labels-present", lambda: gcp.artifactregistry.Repository(
+        "bad", repository_id="x", location="europe-west4", format="DOCKER")),
+    "bucket keeping staging forever": ("staging-expires", lambda: bucket(lifecycle_rules=[])),
+    "service account key": ("no-service-account-keys", lambda: gcp.serviceaccount.Key(
         "bad", service_account_id=TRAINER_NAME)),
-    "HMAC key": ("no_service_account_keys", lambda: gcp.storage.HmacKey(
+    "HMAC key": ("no-service-account-keys", lambda: gcp.storage.HmacKey(
         "bad", service_account_email="vision-trainer@acme-ml.iam.gserviceaccount.com")),
-    "act-as on the project": ("act_as_on_account_only", lambda: gcp.projects.IAMMember(
+    "act-as on the project": ("act-as-on-account-only", lambda: gcp.projects.IAMMember(
         "bad", project="acme-ml", role="roles/iam.serviceAccountUser", member=EVE)),
-    "a job running an image by tag": ("images_by_digest", lambda: TrainingJob("bad", BY_TAG)),
+    "a job running an image by tag": ("images-by-digest", lambda: TrainingJob("bad", BY_TAG)),
 }
 
 
@@ -86,8 +101,20 @@ def test_bucket_rule_names_both_faults(config):
 def test_an_image_output_by_tag_is_caught(config):
     deployed = deploy(lambda: {**project_outputs(config), "image": BY_TAG})
     (violation,) = policy.check(deployed.resources, deployed.outputs)
-    assert (violation.rule, violation.subject) == ("images_by_digest", "outputs")
+    assert (violation.rule, violation.subject) == ("stack-outputs-by-digest", "outputs")
     assert BY_TAG in str(violation)
+
+
+def test_regions_outside_the_allowed_ones_are_named_and_a_relaxed_rule_is_not_checked(config):
+    deployed = deploy(lambda: project_outputs(config))
+    assert policy.check(deployed.resources, deployed.outputs, policy.Settings(("europe-west4",))) == []
+    violations = policy.check(deployed.resources, deployed.outputs, policy.Settings(("us-central1", "us-east1")))
+    assert {v.subject for v in violations} == {"gcp:storage/bucket:Bucket vision-acme-ml-bucket",
+                                               "gcp:artifactregistry/repository:Repository vision-acme-ml-repository"}
+    assert {v.message for v in violations} == {"is in EUROPE-WEST4, outside the allowed regions us-central1, us-east1",
+                                               "is in europe-west4, outside the allowed regions us-central1, us-east1"}
+    assert policy.check(deployed.resources, deployed.outputs, policy.Settings(("us-central1",)),
+                        relaxed=["regions-allowed"]) == []
 
 
 def test_act_as_on_the_trainer_account_is_allowed():

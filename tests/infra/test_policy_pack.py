@@ -1,0 +1,74 @@
+"""The policy pack (infra/policypack) as Pulumi runs it: its own process and environment, spoken to over gRPC
+(tests/infra/analyzer.py), fed the resources of the program run under mocks. The shipped example stack passes
+every policy; each policy fires on a graph that breaks it, at its level; a stack relaxes an advisory one and
+only an advisory one."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import policy
+from tests.infra.analyzer import PolicyPackProcess
+from tests.infra.conftest import deploy, project_outputs, run_main
+from tests.infra.test_policy import BAD, BY_TAG
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pack():
+    with PolicyPackProcess() as running:
+        yield running
+
+
+def test_the_pack_declares_every_rule_at_its_level(pack):
+    assert pack.info.name == "sweeps" and pack.info.supportsConfig
+    assert pack.levels() == {**{rule.name: rule.level for rule in policy.RULES}, policy.OUTPUTS_RULE: "mandatory"}
+
+
+def test_the_shipped_example_stack_passes_every_policy(pack, example_keys, monkeypatch):
+    deployed = deploy(run_main(example_keys, monkeypatch), stack="ml-research-my-ml-project")
+    assert pack.analyze(deployed) == []
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_each_policy_fires_on_its_bad_resource(pack, config, case):
+    rule = BAD[case][0]
+    found = pack.analyze(graph_with(config, case))
+    level = next(r.level for r in policy.RULES if r.name == rule)
+    assert found and {(d.policy, d.level) for d in found} == {(rule, level)}, found
+    assert all(d.urn.endswith("::bad") for d in found), found
+
+
+def test_an_image_output_by_tag_fails_the_stack_policy(pack, config):
+    found = pack.analyze(deploy(lambda: {**project_outputs(config), "image": BY_TAG}))
+    assert [(d.policy, d.level) for d in found] == [(policy.OUTPUTS_RULE, "mandatory")]
+    assert BY_TAG in found[0].message and found[0].urn.endswith("pulumi:pulumi:Stack::sweeps-test")
+
+
+def test_allowed_regions_come_from_the_pack_config(config):
+    deployed = deploy(lambda: project_outputs(config))
+    with PolicyPackProcess(pack_config={"regions-allowed": {"allowedRegions": ["us-central1"]}}) as pack:
+        found = pack.analyze(deployed)
+    assert {(d.policy, d.level) for d in found} == {("regions-allowed", "advisory")}
+    assert {d.urn.rsplit("::", 1)[1] for d in found} == {"vision-acme-ml-bucket", "vision-acme-ml-repository"}
+
+
+def graph_with(config, case: str):
+    """The project's graph plus BAD[case]'s resource, under mocks."""
+    def program():
+        outputs = project_outputs(config)
+        BAD[case][1]()
+        return outputs
+
+    return deploy(program)
+
+
+def test_a_stack_relaxes_an_advisory_policy_but_not_a_mandatory_one(config):
+    relaxed = {"sweeps:relaxedPolicies": ["labels-present", "no-public-members"]}  # infra/config refuses the 2nd
+    with PolicyPackProcess(stack_config=relaxed) as pack:
+        assert pack.levels()["labels-present"] == "disabled"
+        assert pack.levels()["no-public-members"] == "mandatory"
+        assert pack.analyze(graph_with(config, "bucket without a team label")) == []
+        found = pack.analyze(graph_with(config, "bucket objects to allUsers"))
+    assert {(d.policy, d.level) for d in found} == {("no-public-members", "mandatory")}
