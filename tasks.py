@@ -117,10 +117,12 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     "detach": "vertex: submit and return at once",
     "minutes_per_trial": "vertex: expected minutes per trial, for the cost estimate (10)",
     "prices": "vertex: a YAML price table over jobs/prices.yaml",
+    "max_cost": "vertex: override trials.max_cost, the most the sweep may cost (the price table's currency); "
+                "the job is cancelled before its trials cross it",
 })
 def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, smoke=False, resume=None,
          dry_run=False, data_root=None, seed=None, trial_timeout=None, stack=None, outputs=None, detach=False,
-         minutes_per_trial=None, prices=None):
+         minutes_per_trial=None, prices=None, max_cost=None):
     """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
     from jobs import backends
     from jobs.progress import user_console
@@ -130,7 +132,8 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
         parallel=_int(parallel, "--parallel", 1), smoke=smoke, dry_run=dry_run, data_root=data_root,
         trial_timeout=_seconds(trial_timeout, "--trial-timeout", "of seconds"), seed=_int(seed, "--seed", 0),
         stack=stack, outputs=outputs, detach=detach,
-        minutes_per_trial=_seconds(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices)
+        minutes_per_trial=_seconds(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices,
+        max_cost=_seconds(max_cost, "--max-cost", "(in the price table's currency)"))
     status = _guarded("tune", lambda: backends.tune(request, backend, user_console()))
     if status:
         raise Exit(code=status)

@@ -47,6 +47,7 @@ class TuneRequest:
     detach: bool = False
     minutes_per_trial: float | None = None
     prices: str | None = None
+    max_cost: float | None = None  # overrides trials.max_cost
 
 
 COMMON = frozenset({"spec", "run_id", "resume", "trials", "parallel", "smoke", "dry_run", "data_root", "trial_timeout",

@@ -6,9 +6,13 @@ from __future__ import annotations
 from jobs.spec import Spec
 
 
-def with_budget(spec: Spec, trials: int | None, parallel: int | None, smoke: bool = False) -> Spec:
-    """The spec with ``--trials``/``--parallel`` applied (``--smoke``: one trial); parallel at most max."""
+def with_budget(spec: Spec, trials: int | None, parallel: int | None, smoke: bool = False,
+                max_cost: float | None = None) -> Spec:
+    """The spec with ``--trials``/``--parallel``/``--max-cost`` applied (``--smoke``: one trial); parallel at
+    most max."""
     budget = spec.trials.model_dump()
+    if max_cost is not None:
+        budget["max_cost"] = max_cost
     if smoke:
         budget.update(max=1, parallel=1)
     if trials is not None:

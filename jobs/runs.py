@@ -44,6 +44,9 @@ class RunMeta(BaseModel):
     trials: int  # the budget as the run started (after --trials, --parallel, --smoke)
     parallel: int
     created: str = ""  # ISO time, to the second
+    hourly_cost: float | None = None  # one trial's price per hour, where trials are billed (Vertex AI)
+    currency: str | None = None
+    max_cost: float | None = None  # the ceiling the run was submitted with
 
     def of(self, kind: type[M]) -> M:
         """This record read as a backend's own (its fields checked); a RunError names what is wrong."""

@@ -2,7 +2,8 @@
 
 The frame's columns, in order (the report contract): ``trial_id``, ``state``, ``objective``, one
 column per parameter (spec order), the metrics.json keys (first seen first; a parameter or a column
-above wins a name clash), ``duration_s``, ``artifact_dir``, ``error``. A trial whose metrics.json is
+above wins a name clash), ``duration_s``, ``cost`` (only for runs that know their price per trial-hour:
+Vertex AI's, at list prices), ``artifact_dir``, ``error``. A trial whose metrics.json is
 missing or corrupt keeps its row; ``error`` says why, after the trial's own failure reason.
 """
 
@@ -33,6 +34,12 @@ class Sweep:
     records: list[TrialRecord]
     frame: pd.DataFrame
     histories: dict[str, pd.DataFrame]
+    currency: str = ""  # of the frame's cost column, when it has one
+
+    @property
+    def cost(self) -> float | None:
+        """What the trials cost at list prices (their hours x the run's hourly price); None when not known."""
+        return float(self.frame["cost"].sum()) if "cost" in self.frame else None
 
     @property
     def goal(self) -> str:
@@ -70,10 +77,15 @@ class Sweep:
         return line
 
 
-def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = storage.WORKERS) -> Sweep:
-    """Fetch every finished trial's metrics.json, build the frame, then read the top trials' curves."""
+def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = storage.WORKERS,
+            hourly_cost: float | None = None, currency: str = "") -> Sweep:
+    """Fetch every finished trial's metrics.json, build the frame (with each trial's cost when
+    ``hourly_cost`` is known), then read the top trials' curves."""
     frame = trials_frame(records, spec, workers)
-    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {})
+    if hourly_cost is not None:
+        cost = frame["duration_s"].fillna(0) / 3600 * hourly_cost
+        frame.insert(frame.columns.get_loc("duration_s") + 1, "cost", cost)
+    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency)
     top = sweep.ranked()["trial_id"].head(CURVES).tolist()
     sweep.histories = eval_histories({r.trial_id: r for r in records}, top, workers)
     return sweep

@@ -25,8 +25,10 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
         sweeps = []
         for folder in folders:
             spec = load_spec(folder.spec_path)
-            records = choose(folder.meta().backend).records(folder, spec)
-            sweeps.append(collect(folder.run_id, spec, records))
+            meta = folder.meta()
+            records = choose(meta.backend).records(folder, spec)
+            sweeps.append(collect(folder.run_id, spec, records, hourly_cost=meta.hourly_cost,
+                                  currency=meta.currency or ""))
     except (RunError, SpecError) as exc:
         console.print(f"[red]report:[/] {exc}", highlight=False)
         return 2

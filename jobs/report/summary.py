@@ -30,8 +30,9 @@ class Summary:
     @property
     def subtitle(self) -> str:
         spec = self.sweep.spec
+        cost = "" if self.sweep.cost is None else f" · trials cost {number(self.sweep.cost)} {self.sweep.currency}"
         return (f"{spec.metric.goal} {spec.metric.id} · {spec.algorithm} search · {spec.measurement} report · "
-                f"early stopping {spec.early_stopping} · {counts_line(self.sweep.frame['state'].tolist())}")
+                f"early stopping {spec.early_stopping} · {counts_line(self.sweep.frame['state'].tolist())}{cost}")
 
     def best_parameters(self) -> list[tuple[str, str, str]]:
         """(parameter, best value, the spec's range) in spec order, parameters the best trial lacks left out."""
@@ -56,12 +57,14 @@ class Summary:
         return ties(self.sweep.records, self.sweep.goal)
 
     def top_table(self) -> tuple[list[str], list[list[str]]]:
-        """Header and text rows of the best trials: rank, trial, objective, parameters, duration."""
+        """Header and text rows of the best trials: rank, trial, objective, parameters, duration (and cost)."""
         parameters = list(self.sweep.spec.parameters)
-        header = ["#", "trial", self.sweep.spec.metric.id, *parameters, "duration"]
+        priced = self.sweep.cost is not None
+        header = ["#", "trial", self.sweep.spec.metric.id, *parameters, "duration", *(["cost"] if priced else [])]
         ranked = self.sweep.ranked().head(TOP)
         rows = [[str(i), r["trial_id"], number(r["objective"]), *(number(r[p]) for p in parameters),
-                 duration(r["duration_s"])] for i, (_, r) in enumerate(ranked.iterrows(), 1)]
+                 duration(r["duration_s"]), *([number(r["cost"])] if priced else [])]
+                for i, (_, r) in enumerate(ranked.iterrows(), 1)]
         return header, rows
 
     def failures(self) -> list[list[str]]:

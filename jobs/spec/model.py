@@ -60,6 +60,7 @@ class Trials(StrictModel):
     max: int = Field(ge=1)
     parallel: int = Field(default=1, ge=1)
     max_failed: int | None = None
+    max_cost: float | None = Field(default=None, gt=0)  # Vertex AI: the most the sweep may cost (jobs/vertex/cost.py)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

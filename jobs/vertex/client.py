@@ -35,6 +35,9 @@ class ApiSettings:
     retry: Retry = RETRY  # which errors are retried, the waits between tries, when to give up (errors.RETRY)
     poll_s: float = 15.0
     call_timeout_s: float = 60.0  # a call unanswered this long (a silently dropped connection) is retried
+    # How long trials may still be billed once a cancel is asked: the aiplatform reference says a cancelled job
+    # "is attempted to be cancelled" and gives no time; the cost ceiling keeps this much in reserve.
+    cancel_s: float = 60.0
 
 
 class VertexJobs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,7 +26,14 @@ from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs
-from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
+from jobs.vertex.cost import (
+    DEFAULT_MINUTES_PER_TRIAL,
+    Ceiling,
+    check_ceiling,
+    estimate_cost,
+    load_prices,
+    trials_cost,
+)
 from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.outputs import load_outputs
@@ -56,7 +64,8 @@ class VertexBackend:
     """Trials as a Vertex AI HyperparameterTuningJob; ``settings`` say how to reach Vertex AI."""
 
     name: ClassVar[str] = "vertex"
-    options: ClassVar[frozenset[str]] = frozenset({"stack", "outputs", "detach", "minutes_per_trial", "prices"})
+    options: ClassVar[frozenset[str]] = frozenset({"stack", "outputs", "detach", "minutes_per_trial", "prices",
+                                                   "max_cost"})
 
     def __init__(self, settings: ApiSettings = ApiSettings()):
         self.settings = settings
@@ -101,10 +110,12 @@ class VertexBackend:
             region=outputs.region, trainer_service_account=outputs.trainer_service_account, outputs=outputs.source,
             data_root=request.data_root or outputs.data_root, base_output_dir=base_output_dir(outputs, spec.name,
                                                                                              run_id),
-            trials=spec.trials.max, parallel=spec.trials.parallel,
+            trials=spec.trials.max, parallel=spec.trials.parallel, hourly_cost=cost.hourly,
+            currency=cost.prices.currency, max_cost=spec.trials.max_cost,
             created=dt.datetime.now().isoformat(timespec="seconds")), request.runs_dir)
         console.print(f"run {run_id}: {'submitted' if created else 'already on Vertex AI, attached to'} job {job.name}")
-        return self._watch(run_id, job.name, spec, jobs, request.detach, console)
+        return self._watch(run_id, job.name, spec, jobs, request.detach, console,
+                           RunFolder.open(run_id, request.runs_dir).meta())
 
     def status(self, folder: RunFolder, console: Console) -> int:
         """The job's state, its trials and the best so far."""
@@ -138,7 +149,8 @@ class VertexBackend:
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
         package route, the trainer package (built into ``scratch``, not uploaded)."""
         spec_file = Path(request.spec or DEFAULT_SPEC)
-        spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
+        spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
+                           request.max_cost)
         outputs = load_outputs(request.stack, request.outputs)
         route = choose_route(spec, outputs)
         for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None]:
@@ -154,11 +166,28 @@ class VertexBackend:
         job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout, package_uri)
         cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
+        check_ceiling(cost, spec.trials.max_cost)
         return spec, outputs, job, cost, package
 
     def _connect(self, context: Context, console: Console) -> VertexJobs:
         return VertexJobs(context, self.settings, on_retry=lambda message: console.print(
             f"[yellow]{escape(message)}[/]", soft_wrap=True))
+
+    def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, console: Console):
+        """While the run is followed: cancel its job once its trials' cost would reach the run's max_cost."""
+        if meta.max_cost is None or meta.hourly_cost is None:
+            return None
+        ceiling = Ceiling(meta.max_cost, meta.hourly_cost, meta.currency or "", 2 * self.settings.poll_s +
+                          self.settings.cancel_s)
+        cancelled = []
+
+        def check(job) -> None:
+            if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
+                console.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
+                jobs.cancel(name)
+                cancelled.append(why)
+
+        return check
 
     def _open(self, folder: RunFolder, console: Console) -> tuple[VertexRun, Spec, VertexJobs]:
         """A Vertex run's record, its spec (with the run's budget) and a client for its project."""
@@ -173,19 +202,24 @@ class VertexBackend:
         meta, spec, jobs = self._open(folder, console)
         console.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
                       "as recorded then)")
-        return self._watch(folder.run_id, meta.job, spec, jobs, detach, console)
+        return self._watch(folder.run_id, meta.job, spec, jobs, detach, console, meta)
 
-    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, console: Console) -> int:
+    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, console: Console,
+               meta: RunMeta) -> int:
         console.print(f"console: {CONSOLE_URL.format(project=jobs.context.project)}", soft_wrap=True)
         if detach:
             console.print(f"detached; the job runs on. `invoke status {run_id}` shows it, `invoke cancel {run_id}` "
                           "stops it")
+            if meta.max_cost is not None:
+                console.print(f"[yellow]warning:[/] trials.max_cost is enforced only while the run is followed: "
+                              f"`invoke tune --resume {run_id}` follows it again", soft_wrap=True)
             return 0
         progress = Progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel, console=console)
+        guard = self._guard(name, jobs, meta, console)
         try:
             with progress:
                 job = follow(jobs, name, spec, progress, self.settings.poll_s,
-                             on_job_state=lambda state: console.print(f"job {state}"))
+                             on_job_state=lambda state: console.print(f"job {state}"), on_poll=guard)
         except KeyboardInterrupt:
             console.print(f"stopped watching; the job runs on. Watch again: invoke tune --resume {run_id}; stop it: "
                           f"invoke cancel {run_id}")
@@ -195,6 +229,10 @@ class VertexBackend:
                           f"{run_id}", soft_wrap=True)
             return 1
         console.print(progress.summary())
+        if meta.hourly_cost is not None:
+            spent = trials_cost(job.trials, meta.hourly_cost, time.time())[0]
+            console.print(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
+                          "comes later and is what counts)")
         return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console, jobs.context)
 
 

@@ -146,3 +146,60 @@ def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEF
     hourly = machine + accelerators + size * prices.disks[disk]
     total = trials * minutes_per_trial / 60 * hourly
     return CostEstimate(total, hourly, resources, trials, minutes_per_trial, prices, notes)
+
+
+class CeilingError(UserError, ValueError):
+    """A sweep whose worst-case cost is above ``trials.max_cost``, or whose cost cannot be known."""
+
+
+def check_ceiling(estimate: CostEstimate, max_cost: float | None) -> None:
+    """Refuse a sweep whose worst-case estimate is above ``max_cost``, saying how many trials would fit."""
+    if max_cost is None:
+        return
+    currency = estimate.prices.currency
+    if estimate.total is None:
+        raise CeilingError(f"trials.max_cost {max_cost:g} {currency} cannot be enforced: " + "; ".join(estimate.notes))
+    if estimate.total <= max_cost:
+        return
+    per_trial = estimate.total / estimate.trials
+    fits = int(max_cost // per_trial)
+    fit = (f"{fits} trials fit (--trials {fits})" if fits else "not one trial fits") + \
+        f" at {per_trial:.4g} {currency} each"
+    raise CeilingError(f"the worst case, {estimate.total:.4g} {currency} ({estimate.trials} trials x "
+                       f"{estimate.minutes_per_trial:g} min x {estimate.hourly:.4f} {currency}/h), is above "
+                       f"trials.max_cost {max_cost:g} {currency}: {fit}; or raise max_cost (--max-cost), or give "
+                       "--minutes-per-trial if trials run shorter")
+
+
+def trials_cost(trials, hourly: float, now: float) -> tuple[float, int]:
+    """(what ``trials`` have cost so far at ``hourly``, how many are still running) from their start and end
+    times: the machine time Vertex AI bills, at list prices."""
+    hours, running = 0.0, 0
+    for trial in trials:
+        if not trial.start_time:
+            continue
+        ended = trial.end_time.timestamp() if trial.end_time else None
+        running += ended is None
+        hours += max(0.0, (ended or now) - trial.start_time.timestamp()) / 3600
+    return hours * hourly, running
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """``max_cost`` over a running job: its trials cost their hours so far times ``hourly`` (list prices; real
+    billing lags and may differ). ``margin_s``: how long running trials may still be billed after a check, until
+    the next check and the cancellation's end."""
+
+    max_cost: float
+    hourly: float
+    currency: str
+    margin_s: float
+
+    def breach(self, trials, now: float) -> str | None:
+        """Why the job must be cancelled now, or None: when what it has cost plus its running trials' next
+        ``margin_s`` would reach ``max_cost``."""
+        cost, running = trials_cost(trials, self.hourly, now)
+        if cost + running * self.hourly * self.margin_s / 3600 < self.max_cost:
+            return None
+        return (f"trials have cost {cost:.4g} {self.currency} of trials.max_cost {self.max_cost:g} {self.currency}, "
+                f"{running} still running: cancelling the job before it crosses the ceiling")

@@ -96,9 +96,10 @@ class TrialEvents:
 
 
 def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: float,
-           on_job_state: Callable[[str], None] | None = None) -> HyperparameterTuningJob:
-    """Poll the job until it ends; returns its last snapshot. Raises VertexError when Vertex AI stays
-    unreachable past the client's retry deadline (the job itself runs on)."""
+           on_job_state: Callable[[str], None] | None = None,
+           on_poll: Callable[[HyperparameterTuningJob], None] | None = None) -> HyperparameterTuningJob:
+    """Poll the job until it ends, calling ``on_poll`` with each snapshot; returns the last one. Raises
+    VertexError when Vertex AI stays unreachable past the client's retry deadline (the job itself runs on)."""
     events, state = TrialEvents(spec, progress), None
     while True:
         job = jobs.get(name)
@@ -107,6 +108,8 @@ def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: 
             if on_job_state:
                 on_job_state(state)
         events.update(job)
+        if on_poll:
+            on_poll(job)
         if job.state in FINISHED:
             return job
         time.sleep(poll_s)
