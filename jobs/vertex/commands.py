@@ -157,6 +157,9 @@ class VertexBackend:
             if advice:
                 console.print(f"[yellow]warning:[/] {escape(advice)}")
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
+        cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
+                             outputs.region)
+        check_ceiling(cost, spec.trials.max_cost)
         package = package_uri = None
         if route == "package":
             source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
@@ -164,9 +167,6 @@ class VertexBackend:
             package = build_package(spec, spec_file.parent, scratch)
             package_uri = package.uri(outputs.staging, spec.name, run_id)
         job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout, package_uri)
-        cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
-                             outputs.region)
-        check_ceiling(cost, spec.trials.max_cost)
         return spec, outputs, job, cost, package
 
     def _connect(self, context: Context, console: Console) -> VertexJobs:
