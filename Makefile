@@ -1,20 +1,43 @@
-# Two entry points for a fresh machine: `make sweep` and `make test`.
+# Two entry points for a fresh machine: `make sweep` and `make test`. Each installs what its command needs
+# (pyproject.toml: the base packages for a local sweep; the dev extra, which brings the vertex and infra extras,
+# for the tests and everything else), with uv where the package index has it, else pip, one line per step.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# uv reads no pip config: the wheel folder pip is pointed at (PIP_FIND_LINKS) is passed on, so a machine whose
+# disk holds the CPU build of torch (CI's) keeps taking it; constraints.txt pins which torch.
+FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 
 .PHONY: install sweep test browser
 
-$(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,infra]'
-	touch $(STAMP)
+$(BIN)/python:
+	@echo "==> creating the environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)
+$(BIN)/uv: | $(BIN)/python
+	@echo "==> fetching uv, a faster installer (pip installs if it cannot be had)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check uv || echo "    no uv: pip installs"
 
-sweep: $(STAMP)
+# $(call install,PYTHON,ARGS...): uv when it is there, else pip, showing each step
+define install
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --python $(1) $(FIND_LINKS) $(2); \
+	else $(1) -m pip install --progress-bar off $(2); fi
+endef
+
+$(VENV)/.sweep: pyproject.toml constraints.txt | $(BIN)/uv
+	@echo "==> installing what a local sweep needs"
+	$(call install,$(BIN)/python,-c constraints.txt -e .)
+	@touch $@
+
+$(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/uv
+	@echo "==> installing everything: Vertex AI, Pulumi, the test tools"
+	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]')
+	@touch $@ $(VENV)/.sweep
+
+install: $(VENV)/.test
+
+sweep: $(VENV)/.sweep
+	@echo "==> a local sweep of the built-in dataset"
 	$(BIN)/invoke tune
 
 # Headless Chromium for the report's browser test, from Debian's packages where this runs as root with
@@ -29,11 +52,13 @@ browser:
 # The policy pack's own environment, as Pulumi makes it (infra/policypack/PulumiPolicy.yaml: virtualenv venv);
 # its tests start the pack from it the way the engine does.
 POLICY_VENV := infra/policypack/venv
-$(POLICY_VENV)/.installed: infra/policypack/requirements.txt
-	$(PYTHON) -m venv $(POLICY_VENV)
-	$(POLICY_VENV)/bin/pip install --quiet -r infra/policypack/requirements.txt
-	touch $@
+$(POLICY_VENV)/.installed: infra/policypack/requirements.txt | $(BIN)/uv
+	@echo "==> installing the policy pack's own environment"
+	@$(PYTHON) -m venv $(POLICY_VENV)
+	$(call install,$(POLICY_VENV)/bin/python,-r infra/policypack/requirements.txt)
+	@touch $@
 
-test: $(STAMP) $(POLICY_VENV)/.installed browser
+test: $(VENV)/.test $(POLICY_VENV)/.installed browser
+	@echo "==> checks and tests"
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist loadfile

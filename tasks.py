@@ -198,9 +198,12 @@ def _on_run(run_id: str, action: str) -> None:
 def _guarded(name: str, call):
     """Run a command; an error the user can fix is one line and exit status 2, a cloud service's 1 (missing
     or expired Google Cloud credentials included)."""
-    from google.auth.exceptions import GoogleAuthError
-
     from jobs.errors import ServiceError, UserError, auth_problem
+
+    try:
+        from google.auth.exceptions import GoogleAuthError
+    except ModuleNotFoundError:  # installed without the vertex extra: no Google client to raise it
+        GoogleAuthError = ()  # catches nothing
 
     try:
         return call()

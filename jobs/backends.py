@@ -86,7 +86,11 @@ def backend(name: str) -> Backend:
     if name not in IMPLEMENTATIONS:
         raise UserError(f"unknown backend {name!r}: {' or '.join(IMPLEMENTATIONS)}")
     module, _, cls = IMPLEMENTATIONS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    try:
+        return getattr(importlib.import_module(module), cls)()
+    except ModuleNotFoundError as exc:  # an extra this install left out (pyproject.toml)
+        raise UserError(f"the {name} backend needs {exc.name}, which this environment lacks: `make install` "
+                        f"installs it (or pip install -e '.[{name}]')") from None
 
 
 def tune(request: TuneRequest, name: str | None, console: Console, choose=backend) -> int:

@@ -54,7 +54,13 @@ def _blob(location: str):
 @functools.cache
 def gcs_client():
     """One google-cloud-storage client per process (it honours ``STORAGE_EMULATOR_HOST``)."""
-    from google.cloud import storage
+    try:
+        from google.cloud import storage
+    except ModuleNotFoundError:  # the vertex extra (pyproject.toml) brings it
+        from jobs.errors import UserError
+
+        raise UserError("gs:// locations need google-cloud-storage, which this environment lacks: `make install` "
+                        "installs it (or pip install -e '.[vertex]')") from None
 
     return storage.Client()
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, pip_install
 
 DOCKERFILE = REPO / "trainer" / "Dockerfile"
 
@@ -30,8 +30,7 @@ def test_requirements_install_clean_and_entrypoint_runs(tmp_path, small_data):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              "-r", str(REPO / "trainer" / "requirements.txt")], capture_output=True, text=True)
+    install = pip_install(python, "-r", str(REPO / "trainer" / "requirements.txt"), capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
     app = tmp_path / "app"  # what the image's COPY lays out: the trainer package alone
     shutil.copytree(REPO / "trainer", app / "trainer", ignore=shutil.ignore_patterns("__pycache__"))

@@ -4,7 +4,9 @@ needs) and nothing else, into which a job's ``pythonPackageSpec.packageUris`` ar
 As documented ("Create a Python training application for a prebuilt container"): the container pip-installs
 each package URI, dependencies from PyPI, then runs ``python -m pythonModule`` with ``args`` and the trial's
 parameters. Vertex AI installs in each trial's own container; the stand-in installs once per job (the same
-packages into the same kind of environment) so that a test does not pay for it on every trial. The real
+packages into the same kind of environment) so that a test does not pay for it on every trial, and with uv
+when it is installed here (tests/conftest.py: pip_install; the same archives, built and resolved by the same
+standards, in seconds rather than tens of them). The real
 images carry more (PyTorch 2.4, pandas, cloudml-hypertune...); here the torch is this machine's, shared into
 the environment by a .pth file, so that a package which forgets to declare a need beyond torch fails here too.
 """
@@ -21,6 +23,7 @@ from google.cloud.storage import Blob
 from packaging.markers import Marker
 
 from jobs.storage import gcs_client
+from tests.conftest import pip_install
 
 
 def _with_requirements(name: str, found: dict[str, Distribution]) -> dict[str, Distribution]:
@@ -63,7 +66,5 @@ def install(package_uris: list[str], folder: Path) -> tuple[Path | None, Path]:
         archives.append(folder / uri.rsplit("/", 1)[1])
         Blob.from_uri(uri, client=gcs_client()).download_to_filename(str(archives[-1]))
     with open(log, "wb") as out:
-        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input",
-                               "--disable-pip-version-check", *map(str, archives)], stdout=out,
-                              stderr=subprocess.STDOUT)
+        done = pip_install(python, *map(str, archives), stdout=out, stderr=subprocess.STDOUT)
     return (python if done.returncode == 0 else None), log

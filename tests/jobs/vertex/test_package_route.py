@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import tarfile
 
@@ -64,6 +65,15 @@ def sweep_on_standin(tmp_path, bucket, console, spec, run_id):
     return status, records, reported, job, log
 
 
+def installed(log: str) -> set[str]:
+    """The distributions an install log says it installed: uv's "+ name==version" lines, or pip's
+    "Successfully installed name-version ..." line."""
+    names = set(re.findall(r"^ \+ ([A-Za-z0-9_.-]+)==", log, re.M))
+    for line in re.findall(r"^Successfully installed (.*)$", log, re.M):
+        names |= {name.rsplit("-", 1)[0] for name in line.split()}
+    return {name.lower().replace("_", "-") for name in names}
+
+
 def assert_reported(tmp_path, run_id, records):
     """Every trial SUCCEEDED and its metrics.json is in the report's table, read from GCS."""
     assert sorted(r.state for r in records) == ["SUCCEEDED", "SUCCEEDED"]
@@ -84,8 +94,7 @@ def test_the_reference_trainer_runs_as_a_package_on_a_stack_without_an_image(tmp
     assert archive.startswith(f"gs://{bucket}/staging/pkg/pkg-1/packages/")
     assert archive.endswith("/sweeps_trainer-0.1.0.tar.gz") and storage.exists(archive)
     # the container had only torch: the package's declared needs came with it
-    installed = log[log.index("Successfully installed"):]
-    assert all(name in installed for name in ("sweeps-trainer", "numpy", "google-cloud-storage")), log
+    assert {"sweeps-trainer", "numpy", "google-cloud-storage"} <= installed(log), log
     assert_reported(tmp_path, "pkg-1", records)
     assert f"uploaded the trainer package to {archive}" in read(console)
 
@@ -101,7 +110,7 @@ def test_a_trainer_that_is_not_the_reference_runs_from_its_own_package(tmp_path,
     package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
     assert package.python_module == "logistic_trainer.task"
     assert package.package_uris[0].endswith("/logistic_trainer-0.1.0.tar.gz")
-    assert "cloudml-hypertune" in log[log.index("Successfully installed"):], log
+    assert {"logistic-trainer", "cloudml-hypertune"} <= installed(log), log
     assert_reported(tmp_path, "lr-1", records)
     for record in records:
         metrics = json.loads(uri.read_bytes(f"{record.artifact_dir}/model/metrics.json"))

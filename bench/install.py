@@ -1,0 +1,81 @@
+"""What a new user waits for: a fresh clone's ``make sweep`` and ``make test``, split into install and run.
+
+    python3 bench/install.py [--source .] [--skip-test] [--keep]
+
+Clones ``--source`` (its committed HEAD) into a temporary folder, with ../shared beside it when this repository
+has one (as CI has), and runs the README's two commands there one after the other, timing each output line as
+it arrives: ``make sweep`` until its first trial result and to its end, its install (everything before the sweep
+starts) and the size of the environment it made; then ``make test``, whose install is what comes before ruff.
+Standard library only: it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TRIAL_RESULT = re.compile(r"^trial \S+ [A-Z]+")  # the progress line of a finished trial (jobs/progress.py)
+
+
+def timed(command: list[str], cwd: Path, marks: dict[str, re.Pattern[str]]) -> dict[str, float]:
+    """Run ``command``, echoing its output; seconds from the start to the first line matching each mark, and
+    to the end (``end``). Fails loudly when the command fails."""
+    started, seen = time.perf_counter(), {}
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in process.stdout:
+        now = time.perf_counter() - started
+        print(f"{now:7.1f}s | {line.rstrip()}", flush=True)
+        for name, pattern in marks.items():
+            if name not in seen and pattern.search(line):
+                seen[name] = now
+    if process.wait():
+        sys.exit(f"{' '.join(command)} failed with status {process.returncode}")
+    return {**seen, "end": time.perf_counter() - started}
+
+
+def size_gb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", default=str(REPO), help="the repository to clone (default: this one)")
+    parser.add_argument("--skip-test", action="store_true", help="time make sweep only")
+    parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-install-"))
+    try:
+        clone = scratch / "repo"
+        subprocess.run(["git", "clone", "--quiet", args.source, str(clone)], check=True)
+        if (REPO.parent / "shared").exists():
+            (scratch / "shared").symlink_to(REPO.parent / "shared")
+        sweep = timed(["make", "sweep"], clone, {"run": re.compile(r"invoke tune"), "first": TRIAL_RESULT})
+        rows = [("make sweep: install", sweep.get("run", sweep["end"])),
+                ("make sweep: first trial result", sweep.get("first", float("nan"))),
+                ("make sweep: whole", sweep["end"])]
+        venv_gb = size_gb(clone / ".venv")
+        if not args.skip_test:
+            test = timed(["make", "test"], clone, {"run": re.compile(r"ruff check")})
+            rows += [("make test: install", test.get("run", test["end"])), ("make test: whole", test["end"])]
+        print()
+        for what, seconds in rows:
+            print(f"{what:<32}{seconds:8.1f} s")
+        print(f"{'environment (.venv) after sweep':<32}{venv_gb:8.2f} GB")
+    finally:
+        if args.keep:
+            print(f"clone kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
