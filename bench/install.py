@@ -2,10 +2,11 @@
 
     python3 bench/install.py [--source .] [--skip-test] [--keep]
 
-Clones ``--source`` (its committed HEAD) into a temporary folder, with ../shared beside it when this repository
-has one (as CI has), and runs the README's two commands there one after the other, timing each output line as
-it arrives: ``make sweep`` until its first trial result and to its end, its install (everything before the sweep
-starts) and the size of the environment it made; then ``make test``, whose install is what comes before ruff.
+Clones ``--source`` (its committed HEAD) twice into a temporary folder, with ../shared beside it when this
+repository has one (as CI has), and runs each of the README's two commands in its own fresh clone, as a new
+machine would, timing each output line as it arrives: ``make sweep`` until its first trial result and to its
+end, its install (everything before the sweep starts) and the size of the environment it made; ``make test``,
+whose install is what comes before ruff. Package caches (pip's, uv's) are left as they are.
 Standard library only: it runs before anything is installed.
 """
 
@@ -27,7 +28,7 @@ TRIAL_RESULT = re.compile(r"^trial \S+ [A-Z]+")  # the progress line of a finish
 
 def timed(command: list[str], cwd: Path, marks: dict[str, re.Pattern[str]]) -> dict[str, float]:
     """Run ``command``, echoing its output; seconds from the start to the first line matching each mark, and
-    to the end (``end``). Fails loudly when the command fails."""
+    to the end (``end``), and its exit status (``status``)."""
     started, seen = time.perf_counter(), {}
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -37,9 +38,15 @@ def timed(command: list[str], cwd: Path, marks: dict[str, re.Pattern[str]]) -> d
         for name, pattern in marks.items():
             if name not in seen and pattern.search(line):
                 seen[name] = now
-    if process.wait():
-        sys.exit(f"{' '.join(command)} failed with status {process.returncode}")
-    return {**seen, "end": time.perf_counter() - started}
+    status = process.wait()
+    return {**seen, "end": time.perf_counter() - started, "status": status}
+
+
+def fresh_clone(source: str, where: Path) -> Path:
+    subprocess.run(["git", "clone", "--quiet", source, str(where)], check=True)
+    head = subprocess.run(["git", "-C", str(where), "log", "--oneline", "-1"], capture_output=True, text=True)
+    print(f"{source} at {head.stdout.strip()}, cloned into {where}", flush=True)
+    return where
 
 
 def size_gb(folder: Path) -> float:
@@ -53,23 +60,26 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-install-"))
+    scratch.chmod(0o755)  # as a clone anywhere else: the suite runs `make` there as another user too
     try:
-        clone = scratch / "repo"
-        subprocess.run(["git", "clone", "--quiet", args.source, str(clone)], check=True)
         if (REPO.parent / "shared").exists():
             (scratch / "shared").symlink_to(REPO.parent / "shared")
+        clone = fresh_clone(args.source, scratch / "sweep")
         sweep = timed(["make", "sweep"], clone, {"run": re.compile(r"invoke tune"), "first": TRIAL_RESULT})
         rows = [("make sweep: install", sweep.get("run", sweep["end"])),
                 ("make sweep: first trial result", sweep.get("first", float("nan"))),
-                ("make sweep: whole", sweep["end"])]
-        venv_gb = size_gb(clone / ".venv")
+                (f"make sweep: whole (exit {sweep['status']})", sweep["end"]),
+                ("environment (.venv) after sweep, GB", size_gb(clone / ".venv"))]
         if not args.skip_test:
+            clone = fresh_clone(args.source, scratch / "test")
             test = timed(["make", "test"], clone, {"run": re.compile(r"ruff check")})
-            rows += [("make test: install", test.get("run", test["end"])), ("make test: whole", test["end"])]
+            rows += [("make test: install", test.get("run", test["end"])),
+                     (f"make test: whole (exit {test['status']})", test["end"])]
         print()
-        for what, seconds in rows:
-            print(f"{what:<32}{seconds:8.1f} s")
-        print(f"{'environment (.venv) after sweep':<32}{venv_gb:8.2f} GB")
+        for what, value in rows:
+            print(f"{what:<40}{value:8.2f}")
+        if sweep["status"] or (not args.skip_test and test["status"]):
+            sys.exit(1)
     finally:
         if args.keep:
             print(f"clone kept in {scratch}")

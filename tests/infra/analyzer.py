@@ -13,6 +13,7 @@ the JSON-schema check of the config file, which the engine makes before Configur
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from tests.conftest import pip_install
 from tests.infra.conftest import REPO, Deployment
 
 PACK = REPO / "infra" / "policypack"
@@ -36,11 +38,12 @@ LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"
 def ensure_pack_environment() -> Path:
     """The pack's virtual environment (as Pulumi makes it from requirements.txt, PulumiPolicy.yaml's virtualenv);
     ``make test`` makes it first, this only when it is missing."""
-    ready = PYTHON.exists() and subprocess.run([str(PYTHON), "-c", "import pulumi_policy"]).returncode == 0
-    if not ready:
-        subprocess.run([sys.executable, "-m", "venv", str(PACK / "venv")], check=True)
-        subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-r", str(PACK / "requirements.txt")],
-                       check=True)
+    with open(PACK / ".venv.lock", "w") as lock:  # test workers (pytest -n) make it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = PYTHON.exists() and subprocess.run([str(PYTHON), "-c", "import pulumi_policy"]).returncode == 0
+        if not ready:
+            subprocess.run([sys.executable, "-m", "venv", str(PACK / "venv")], check=True)
+            pip_install(PYTHON, "-r", str(PACK / "requirements.txt"), check=True)
     return PYTHON
 
 
