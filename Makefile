@@ -29,9 +29,10 @@ $(VENV)/.sweep: pyproject.toml constraints.txt | $(BIN)/uv
 	$(call install,$(BIN)/python,-c constraints.txt -e .)
 	@touch $@
 
+# Compiled ahead (pip's default, not uv's): else the test workers' first imports each compile the same modules.
 $(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/uv
 	@echo "==> installing everything: Vertex AI, Pulumi, the test tools"
-	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]')
+	$(call install,$(BIN)/python,--compile-bytecode -c constraints.txt -e '.[dev]')
 	@touch $@ $(VENV)/.sweep
 
 install: $(VENV)/.test

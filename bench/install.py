@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", default=str(REPO), help="the repository to clone (default: this one)")
     parser.add_argument("--skip-test", action="store_true", help="time make sweep only")
+    parser.add_argument("--skip-sweep", action="store_true", help="time make test only")
     parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-install-"))
@@ -64,21 +65,25 @@ def main() -> None:
     try:
         if (REPO.parent / "shared").exists():
             (scratch / "shared").symlink_to(REPO.parent / "shared")
-        clone = fresh_clone(args.source, scratch / "sweep")
-        sweep = timed(["make", "sweep"], clone, {"run": re.compile(r"invoke tune"), "first": TRIAL_RESULT})
-        rows = [("make sweep: install", sweep.get("run", sweep["end"])),
-                ("make sweep: first trial result", sweep.get("first", float("nan"))),
-                (f"make sweep: whole (exit {sweep['status']})", sweep["end"]),
-                ("environment (.venv) after sweep, GB", size_gb(clone / ".venv"))]
+        rows, statuses = [], []
+        if not args.skip_sweep:
+            clone = fresh_clone(args.source, scratch / "sweep")
+            sweep = timed(["make", "sweep"], clone, {"run": re.compile(r"invoke tune"), "first": TRIAL_RESULT})
+            statuses.append(sweep["status"])
+            rows += [("make sweep: install", sweep.get("run", sweep["end"])),
+                     ("make sweep: first trial result", sweep.get("first", float("nan"))),
+                     (f"make sweep: whole (exit {sweep['status']})", sweep["end"]),
+                     ("environment (.venv) after sweep, GB", size_gb(clone / ".venv"))]
         if not args.skip_test:
             clone = fresh_clone(args.source, scratch / "test")
             test = timed(["make", "test"], clone, {"run": re.compile(r"ruff check")})
+            statuses.append(test["status"])
             rows += [("make test: install", test.get("run", test["end"])),
                      (f"make test: whole (exit {test['status']})", test["end"])]
         print()
         for what, value in rows:
             print(f"{what:<40}{value:8.2f}")
-        if sweep["status"] or (not args.skip_test and test["status"]):
+        if any(statuses):
             sys.exit(1)
     finally:
         if args.keep:
