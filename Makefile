@@ -62,4 +62,4 @@ $(POLICY_VENV)/.installed: infra/policypack/requirements.txt | $(BIN)/uv
 test: $(VENV)/.test $(POLICY_VENV)/.installed browser
 	@echo "==> checks and tests"
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 4
+	$(BIN)/pytest

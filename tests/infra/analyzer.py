@@ -38,7 +38,7 @@ LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"
 def ensure_pack_environment() -> Path:
     """The pack's virtual environment (as Pulumi makes it from requirements.txt, PulumiPolicy.yaml's virtualenv);
     ``make test`` makes it first, this only when it is missing."""
-    with open(PACK / ".venv.lock", "w") as lock:  # test workers (pytest -n) make it once
+    with open(PACK / ".venv.lock", "w") as lock:  # concurrent test runs make it once
         fcntl.flock(lock, fcntl.LOCK_EX)
         ready = PYTHON.exists() and subprocess.run([str(PYTHON), "-c", "import pulumi_policy"]).returncode == 0
         if not ready:
