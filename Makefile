@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # uv reads no pip config: the wheel folder pip is pointed at (PIP_FIND_LINKS) is passed on, so a machine whose
 # disk holds the CPU build of torch (CI's) keeps taking it; constraints.txt pins which torch.
-FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+UV_SOURCES := $(if $(PIP_INDEX_URL),--index-url $(PIP_INDEX_URL)) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 
 .PHONY: install sweep test browser
 
@@ -18,9 +18,9 @@ $(BIN)/uv: | $(BIN)/python
 	@echo "==> fetching uv, a faster installer (pip installs if it cannot be had)"
 	@$(BIN)/pip install --quiet --disable-pip-version-check uv || echo "    no uv: pip installs"
 
-# $(call install,PYTHON,ARGS...): uv when it is there, else pip, showing each step
+# $(call install,PYTHON,ARGS,UV-ONLY ARGS): uv when it is there (pip if uv fails), else pip, showing each step
 define install
-	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --python $(1) $(FIND_LINKS) $(2); \
+	@if [ -x $(BIN)/uv ] && $(BIN)/uv pip install --python $(1) $(UV_SOURCES) $(3) $(2); then :; \
 	else $(1) -m pip install --progress-bar off $(2); fi
 endef
 
@@ -32,7 +32,7 @@ $(VENV)/.sweep: pyproject.toml constraints.txt | $(BIN)/uv
 # Compiled ahead (pip's default, not uv's): else the test workers' first imports each compile the same modules.
 $(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/uv
 	@echo "==> installing everything: Vertex AI, Pulumi, the test tools"
-	$(call install,$(BIN)/python,--compile-bytecode -c constraints.txt -e '.[dev]')
+	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]',--compile-bytecode)
 	@touch $@ $(VENV)/.sweep
 
 install: $(VENV)/.test

@@ -8,6 +8,7 @@ import datetime as dt
 import errno
 import functools
 import importlib.machinery
+import importlib.util
 import os
 import signal
 import sys
@@ -59,7 +60,8 @@ def _unimportable(spec: Spec, spec_file: str) -> list[tuple[str, str]]:
     if module is None or spec.trainer.command[0] not in ("python", "python3", sys.executable):
         return []
     top = module.split(".", 1)[0]
-    if importlib.machinery.PathFinder.find_spec(top, [os.getcwd(), *sys.path]) or top in sys.builtin_module_names:
+    # find_spec sees what this environment installed (editable finders included), PathFinder the working folder
+    if importlib.util.find_spec(top) or importlib.machinery.PathFinder.find_spec(top, [os.getcwd()]):
         return []
     where = (f"pip install -e {(Path(spec_file).parent / spec.trainer.package).resolve()} (trainer.package)"
              if spec.trainer.package else "install its package into this environment")

@@ -143,6 +143,9 @@ class Spec(StrictModel):
         if self.algorithm == "grid" and doubles:
             problems.append(("algorithm", "grid needs every parameter integer, discrete or categorical; "
                                           f"double: {', '.join(doubles)}"))
+        if self.vertex.route == "image" and self.vertex.executor_image:
+            problems.append(("vertex.executor_image", "is the package route's container; vertex.route image runs "
+                                                      "the stack's image: leave one of them out"))
         if self.vertex.route == "image" and self.trainer.package:
             problems.append(("vertex.route", "image runs the stack's trainer image, which does not run "
                                              "trainer.package: use route package, or leave trainer.package out"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -132,6 +133,9 @@ def _sdist(source: Path, out: Path, where: str) -> Path:
                            (":\n" + "\n".join(said) if said else f": {exc}")) from None
     except BuildException as exc:
         raise PackageError(f"{where}: {exc}") from None
+    except (subprocess.CalledProcessError, OSError) as exc:  # installing its build backend, isolated, failed
+        raise PackageError(f"{where}: installing its build backend failed ({exc}); install the backend here "
+                           "(pip install BACKEND) so the build needs no download") from None
 
 
 def upload(package: TrainerPackage, uri: str) -> bool:

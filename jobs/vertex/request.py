@@ -119,7 +119,8 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
             f"vertex.accelerator_type {spec.vertex.accelerator_type}: the stack ({outputs.source}) has no CUDA "
             "trainer image, and its CPU image would leave the GPUs idle while they are billed; set "
             "sweeps:cudaImage: true (or name one with sweeps:trainerCudaImage) in the stack config and run "
-            "`invoke infra.up --stack STACK`, or leave accelerator_type out")
+            "`invoke infra.up --stack STACK`, or run it on the package route (vertex.route: package), or leave "
+            "accelerator_type out")
     return outputs.cuda_image
 
 

@@ -15,13 +15,16 @@ from jobs.vertex.request import RequestError
 
 
 def choose_route(spec: Spec, outputs: StackOutputs) -> str:
-    """``vertex.route`` when the spec names one, else: the package route when ``trainer.package`` is set, the
-    image route when the stack has an image (a stack may name its own image for its own trainer), else the
-    package route. Refused, saying what to change, when the stack cannot serve the route."""
+    """``vertex.route`` when the spec names one, else: the package route when ``trainer.package`` or
+    ``vertex.executor_image`` is set or GPU trials would find no CUDA image, the image route when the stack has
+    an image (a stack may name its own image for its own trainer), else the package route. Refused, saying what
+    to change, when the stack cannot serve the route."""
     reference = is_reference_trainer(spec.trainer.command) and not spec.trainer.package
     route = spec.vertex.route
-    if route is None:
-        route = "image" if outputs.image and not spec.trainer.package else "package"
+    if route is None:  # GPU trials need the CUDA image; without one, the prebuilt GPU container runs them
+        gpus_unserved = spec.vertex.accelerator_type and not outputs.cuda_image
+        asks_package = spec.trainer.package or spec.vertex.executor_image
+        route = "image" if outputs.image and not asks_package and not gpus_unserved else "package"
     if route == "image" and not outputs.image:
         raise RequestError(f"vertex.route image: the stack ({outputs.source}) has no trainer image (routes it "
                            f"offers: {', '.join(outputs.routes) or 'none'}); use vertex.route: package, or build the "

@@ -51,3 +51,11 @@ def test_a_package_this_python_cannot_import_is_named_before_any_trial(example, 
         tune_local(str(example / "spec.yaml"), data_root=str(tmp_path / "data"), run_id="lr",
                    runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_trainer_installed_in_this_environment_is_found_from_any_folder(tmp_path, monkeypatch):
+    from jobs.local.commands import _unimportable
+    from jobs.spec import load_spec
+
+    monkeypatch.chdir(tmp_path)  # the reference trainer is installed (editable), not in this folder
+    assert _unimportable(load_spec(REPO / "jobs" / "specs" / "breast-cancer.yaml"), "spec.yaml") == []
