@@ -304,7 +304,11 @@ class LocalSweep:
             run.process.kill()
             run.process.close()
         if self.launching is not None and self.launching.number not in self.active:
-            record = self.launching.user_attrs.get(RECORD)  # None: stopped before it was recorded
+            # Read back from the study, not the trial's own copy: the signal may land between the journal's write of
+            # the record and that copy's update (seen under load), leaving the record ACTIVE in the journal.
+            number = self.launching.number
+            stored = next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
+            record = stored.user_attrs.get(RECORD)  # None: stopped before it was recorded
             stopped.append((self.launching, TrialRecord(**record) if record else None))
         self.active.clear()
         for trial, view in stopped:

@@ -323,3 +323,27 @@ def test_status_lists_every_trial_and_says_a_killed_run_is_not_running(tmp_path)
     assert "carry it on with: invoke tune --resume k" in done.stdout
     assert all(len(line) <= 200 for line in done.stdout.splitlines())  # a pipe: not wrapped at 80 columns
     assert any(len(line) > 80 for line in done.stdout.splitlines())
+
+
+def test_a_signal_between_the_journal_and_the_trial_still_marks_it_interrupted(tmp_path, monkeypatch):
+    """A Ctrl-C can land after the journal took a starting trial's record and before Optuna's trial object saw
+    it (seen under load: the journal's write is fsynced). The trial must still end INTERRUPTED, not ACTIVE.
+    Nothing real lands a signal on that instruction, so the test raises it there."""
+    import optuna
+
+    from jobs.local.backend import RECORD
+
+    spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
+                    trials={"max": 4, "parallel": 2}, args=["--step_seconds=0.3"])
+    original = optuna.trial.Trial.set_user_attr
+
+    def journal_then_signal(self, key, value):
+        if key == RECORD and value["trial_id"] == "2" and value["state"] == "ACTIVE":
+            self.storage.set_trial_user_attr(self._trial_id, key, value)  # the journal has it, the trial not yet
+            raise KeyboardInterrupt
+        return original(self, key, value)
+
+    monkeypatch.setattr(optuna.trial.Trial, "set_user_attr", journal_then_signal)
+    status, trials, _ = run_sweep(tmp_path, spec)
+    assert status == 130
+    assert [(t.trial_id, t.state) for t in trials] == [("1", "INTERRUPTED"), ("2", "INTERRUPTED")]
