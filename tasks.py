@@ -60,7 +60,7 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
     """Prepare train/val .npz files for the trainer from a CSV or the built-in dataset."""
     from jobs.data import prepare_to
 
-    fraction = _seconds(val_fraction, "--val-fraction", "(a share below 1)", "data")
+    fraction = _positive(val_fraction, "--val-fraction", "(a share below 1)", "data")
     if fraction >= 1:
         raise Exit(f"data: --val-fraction must be below 1, got {val_fraction!r}", code=2)
     seed = _int(seed, "--seed", 0, "data")
@@ -130,10 +130,10 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
     request = backends.TuneRequest(
         spec=spec, run_id=run_id, resume=resume, trials=_int(trials, "--trials", 1),
         parallel=_int(parallel, "--parallel", 1), smoke=smoke, dry_run=dry_run, data_root=data_root,
-        trial_timeout=_seconds(trial_timeout, "--trial-timeout", "of seconds"), seed=_int(seed, "--seed", 0),
+        trial_timeout=_positive(trial_timeout, "--trial-timeout", "of seconds"), seed=_int(seed, "--seed", 0),
         stack=stack, outputs=outputs, detach=detach,
-        minutes_per_trial=_seconds(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices,
-        max_cost=_seconds(max_cost, "--max-cost", "(in the price table's currency)"))
+        minutes_per_trial=_positive(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices,
+        max_cost=_positive(max_cost, "--max-cost", "(in the price table's currency)"))
     status = _guarded("tune", lambda: backends.tune(request, backend, user_console()))
     if status:
         raise Exit(code=status)
@@ -224,8 +224,8 @@ def _guarded(name: str, call):
                    + ", then run the same command again", code=2) from None
 
 
-def _seconds(value, flag: str, unit: str, task_name: str = "tune") -> float | None:
-    """A positive number (of seconds), or None when the flag was not given."""
+def _positive(value, flag: str, unit: str, task_name: str = "tune") -> float | None:
+    """A positive number (``unit`` says of what, for the error), or None when the flag was not given."""
     if value in (None, ""):
         return None
     try:

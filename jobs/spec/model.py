@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from jobs.containers import PREBUILT_IMAGE
+from jobs.containers import PREBUILT_IMAGE, executor_image
 from jobs.machines import machine_problem
 from jobs.reference import module_of
 from jobs.spec.base import StrictModel, raise_if
@@ -36,7 +36,7 @@ def _prebuilt(value: str | None) -> str | None:
     if value is not None and not PREBUILT_IMAGE.fullmatch(value):
         raise ValueError("must be one of Vertex AI's prebuilt training containers "
                          "(PythonPackageSpec.executorImageUri: 'You must use an image from this list'), "
-                         "e.g. us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest, with the latest tag, "
+                         f"e.g. {executor_image('us-central1', gpus=False)}, with the latest tag, "
                          f"got {value!r}")
     return value
 

@@ -105,17 +105,17 @@ class VertexBackend:
                 console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         job, created = jobs.submit(job)
         spec_file = request.spec or str(DEFAULT_SPEC)
-        RunFolder.create(Path(spec_file), VertexRun(
+        meta = VertexRun(
             run_id=run_id, backend=self.name, spec=spec_file, job=job.name, project=outputs.project,
             region=outputs.region, trainer_service_account=outputs.trainer_service_account, outputs=outputs.source,
             data_root=request.data_root or outputs.data_root, base_output_dir=base_output_dir(outputs, spec.name,
                                                                                              run_id),
             trials=spec.trials.max, parallel=spec.trials.parallel, hourly_cost=cost.hourly,
             currency=cost.prices.currency, max_cost=spec.trials.max_cost,
-            created=dt.datetime.now().isoformat(timespec="seconds")), request.runs_dir)
+            created=dt.datetime.now().isoformat(timespec="seconds"))
+        RunFolder.create(Path(spec_file), meta, request.runs_dir)
         console.print(f"run {run_id}: {'submitted' if created else 'already on Vertex AI, attached to'} job {job.name}")
-        return self._watch(run_id, job.name, spec, jobs, request.detach, console,
-                           RunFolder.open(run_id, request.runs_dir).meta())
+        return self._watch(run_id, job.name, spec, jobs, request.detach, console, meta)
 
     def status(self, folder: RunFolder, console: Console) -> int:
         """The job's state, its trials and the best so far."""

@@ -73,8 +73,8 @@ def build_package(spec: Spec, spec_dir: Path, out: Path) -> TrainerPackage:
             source = (spec_dir / spec.trainer.package).resolve()
             where = f"trainer.package {spec.trainer.package!r} ({source})"
             if not any((source / name).is_file() for name in ("pyproject.toml", "setup.py")):
-                raise PackageError(f"{where}: no pyproject.toml or setup.py there; name the folder a "
-                                   f"`python -m build` of {module}'s package runs in")
+                raise PackageError(f"{where}: no pyproject.toml or setup.py there; set trainer.package to the "
+                                   f"folder holding those of the package that contains {module}")
         else:
             source, where = reference_project(Path(scratch)), f"the reference trainer ({REFERENCE_MODULE})"
         archive = _sdist(source, out, where)
