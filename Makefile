@@ -7,6 +7,14 @@ BIN := $(VENV)/bin
 # uv reads no pip config: the wheel folder pip is pointed at (PIP_FIND_LINKS) is passed on, so a machine whose
 # disk holds the CPU build of torch (CI's) keeps taking it; constraints.txt pins which torch.
 UV_SOURCES := $(if $(PIP_INDEX_URL),--index-url $(PIP_INDEX_URL)) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+# Python's own default, whatever the shell says: each module is compiled on first import and the bytecode kept. The
+# tests start hundreds of processes (trials, tasks) importing the same modules; compiling them in each one (what
+# PYTHONDONTWRITEBYTECODE=1 makes happen) nearly doubles torch's import, and compiling every installed module ahead
+# (uv --compile-bytecode) takes longer than the whole test run saves.
+unexport PYTHONDONTWRITEBYTECODE
+# Test processes at once: one per core (pytest-xdist's auto). On 2 cores, 3 workers were no faster than 2 (the
+# trials' processes keep both cores busy).
+TEST_WORKERS ?= auto
 
 .PHONY: install sweep test browser
 
@@ -18,9 +26,9 @@ $(BIN)/uv: | $(BIN)/python
 	@echo "==> fetching uv, a faster installer (pip installs if it cannot be had)"
 	@$(BIN)/pip install --quiet --disable-pip-version-check uv || echo "    no uv: pip installs"
 
-# $(call install,PYTHON,ARGS,UV-ONLY ARGS): uv when it is there (pip if uv fails), else pip, showing each step
+# $(call install,PYTHON,ARGS): uv when it is there (pip if uv fails), else pip, showing each step
 define install
-	@if [ -x $(BIN)/uv ] && $(BIN)/uv pip install --python $(1) $(UV_SOURCES) $(3) $(2); then :; \
+	@if [ -x $(BIN)/uv ] && $(BIN)/uv pip install --python $(1) $(UV_SOURCES) $(2); then :; \
 	else $(1) -m pip install --progress-bar off $(2); fi
 endef
 
@@ -29,10 +37,9 @@ $(VENV)/.sweep: pyproject.toml constraints.txt | $(BIN)/uv
 	$(call install,$(BIN)/python,-c constraints.txt -e .)
 	@touch $@
 
-# Compiled ahead (pip's default, not uv's): else the test workers' first imports each compile the same modules.
 $(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/uv
 	@echo "==> installing everything: Vertex AI, Pulumi, the test tools"
-	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]',--compile-bytecode)
+	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]')
 	@touch $@ $(VENV)/.sweep
 
 install: $(VENV)/.test
@@ -59,7 +66,9 @@ $(POLICY_VENV)/.installed: infra/policypack/requirements.txt | $(BIN)/uv
 	$(call install,$(POLICY_VENV)/bin/python,-r infra/policypack/requirements.txt)
 	@touch $@
 
-test: $(VENV)/.test $(POLICY_VENV)/.installed browser
+# The three installs need nothing of each other: made side by side, Debian's chromium unpacks while uv installs.
+test:
+	@$(MAKE) --no-print-directory -j3 $(VENV)/.test $(POLICY_VENV)/.installed browser
 	@echo "==> checks and tests"
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal

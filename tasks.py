@@ -17,7 +17,7 @@ import invoke
 from invoke import Collection, Exit
 from invoke.parser import Argument
 
-from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
+from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC, ensure_default_data
 
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
 WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
@@ -86,7 +86,6 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
 def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=""):
     """Run the trainer once (python -m trainer) on prepared data."""
     from jobs import storage
-    from jobs.data import ensure_default_data
     from jobs.progress import user_console
 
     ensure_default_data(data_root, user_console())

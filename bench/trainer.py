@@ -1,9 +1,10 @@
 """One trial as a fresh process vs the same training in-process, and where the time goes.
 
-    python -m bench.trainer [--repeat 5] [--lesson PATH/TO/train_nn.py]
+    python -m bench.trainer [--repeat 5] [--epochs N] [--lesson PATH/TO/train_nn.py]
 
 With --lesson, the seed lesson's train_nn.py runs on the same data at the same settings and the
-ratio of the two fresh-process times is printed too. All figures are medians from this one run.
+ratio of the two fresh-process times is printed too. All figures are medians from this one run. --epochs caps
+the epochs (the trainer's own limit by default; the lesson's script has no such flag, so not with --lesson).
 """
 
 from __future__ import annotations
@@ -16,26 +17,26 @@ import time
 from pathlib import Path
 
 from bench.common import PYTHON, median_wall, prepare_data
+from trainer.config import TrainConfig
 
 IMPORTS = "import torch; from trainer import cli, train, metrics, artifacts"
 
 
-def in_process(train_path: str, val_path: str, model_dir: Path, repeat: int) -> dict[str, float]:
+def in_process(train_path: str, val_path: str, model_dir: Path, repeat: int, epochs: int) -> dict[str, float]:
     import torch
 
     from trainer import artifacts
-    from trainer.config import TrainConfig
     from trainer.data import load_split
     from trainer.metrics import EpochReporter
     from trainer.train import fit
 
     phases: dict[str, list[float]] = {"data": [], "epochs": [], "artifacts": []}
-    epochs = 0
+    epoch_count = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         train, val = load_split(train_path, "train"), load_split(val_path, "val")
         t1 = time.perf_counter()
-        config = TrainConfig()
+        config = TrainConfig(epochs=epochs)
         reporter = EpochReporter(config.epochs, 0)
         result = fit(config, train, val, torch.device("cpu"), on_epoch=reporter)
         reporter.close()
@@ -43,19 +44,22 @@ def in_process(train_path: str, val_path: str, model_dir: Path, repeat: int) -> 
         metrics = artifacts.metrics_record(config, result, (len(train.y), len(val.y)), "cpu")
         artifacts.write_all(str(model_dir), config, result, metrics)
         t3 = time.perf_counter()
-        epochs = result.stopped_epoch
+        epoch_count = result.stopped_epoch
         for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
             phases[name].append(seconds)
     summary = {name: statistics.median(values) for name, values in phases.items()}
-    summary["epoch_count"] = epochs
+    summary["epoch_count"] = epoch_count
     return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="at most this many epochs a trial")
     parser.add_argument("--lesson", type=Path, help="the seed lesson's train_nn.py, to compare against")
     args = parser.parse_args()
+    if args.lesson and args.epochs != TrainConfig.epochs:
+        parser.error("--epochs cannot be used with --lesson: the lesson's script always runs its own epochs")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -64,10 +68,10 @@ def main() -> None:
         env = {**os.environ, "AIP_MODEL_DIR": str(tmp_path / "model"),
                "CLOUD_ML_HP_METRIC_FILE": str(tmp_path / "hp" / "metrics")}
         settings = ["--learning_rate=1e-4", "--patience=10", "--min_delta=1e-3"]
-        fresh = median_wall([PYTHON, "-m", "trainer", f"--train={train}", f"--val={val}", *settings, "--log_every=0"],
-                            args.repeat, env=env)
+        fresh = median_wall([PYTHON, "-m", "trainer", f"--train={train}", f"--val={val}", *settings, "--log_every=0",
+                             f"--epochs={args.epochs}"], args.repeat, env=env)
         startup = median_wall([PYTHON, "-c", IMPORTS], args.repeat)
-        inside = in_process(train, val, tmp_path / "model-in", args.repeat)
+        inside = in_process(train, val, tmp_path / "model-in", args.repeat, args.epochs)
         lesson = None
         if args.lesson:
             lesson = median_wall([PYTHON, str(args.lesson), f"--train={train}", f"--val={val}", *settings],

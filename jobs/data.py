@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from jobs import storage
-from jobs.defaults import DEFAULT_DATA
 from jobs.errors import UserError
 
 DEFAULT_DATASET = "scikit-learn breast_cancer (Wisconsin diagnostic, 569 rows, 30 features)"
@@ -170,13 +168,6 @@ def write(prepared: Prepared, out: str) -> list[str]:
         storage.write_bytes(target, data)
         written.append(target)
     return written
-
-
-def ensure_default_data(data_root: str, console) -> None:
-    """Prepare the built-in dataset into the default data folder when that is what is asked for and it is not there."""
-    if data_root == DEFAULT_DATA and not os.path.exists(os.path.join(DEFAULT_DATA, "train_data.npz")):
-        console.print(f"preparing the built-in dataset into {DEFAULT_DATA}/: {DEFAULT_DATASET}")
-        prepare_to(DEFAULT_DATA)
 
 
 def prepare_to(out: str, csv: str | None = None, target: str | None = None,

@@ -43,6 +43,15 @@ def titanic_csv() -> Path:
     return TITANIC_TRAIN
 
 
+INVOKE = [sys.executable, "-m", "invoke", "--search-root", str(REPO)]  # the tasks, as a user runs them from any folder
+
+
+def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
+           timeout: float = 300) -> subprocess.CompletedProcess:
+    """``invoke ARGS`` as a real process started in ``cwd``, its output captured as text."""
+    return subprocess.run([*INVOKE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+
+
 def run_trainer(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m trainer`` as a real subprocess (as a trial runs it)."""

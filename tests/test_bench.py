@@ -15,9 +15,10 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(("args", "last_words"), [
     (["bench.sweep", "--trials", "2", "--repeat", "1", "--no-fresh"], "median ratio"),
     (["bench.report", "--trials", "10", "--repeat", "1"], "ratio seed / collector"),
-    (["bench.trainer", "--repeat", "1"], "ratio fresh / in-process"),
-    (["bench.search", "--seeds", "1", "--trials", "7", "--problems", "conditional", "titanic"], "titanic"),
-    (["bench.stopping", "--seeds", "1", "--trials", "4"], "decay_curve"),
+    (["bench.trainer", "--repeat", "1", "--epochs", "20"], "ratio fresh / in-process"),
+    (["bench.search", "--seeds", "1", "--trials", "3", "--samplers", "gp", "--problems", "conditional", "titanic"],
+     "titanic"),
+    (["bench.stopping", "--seeds", "1", "--trials", "2"], "decay_curve"),
 ])
 def test_a_benchmark_runs_to_its_figures(args, last_words):
     done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)

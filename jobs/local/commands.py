@@ -145,7 +145,7 @@ class LocalBackend:
     def run(self, request: TuneRequest, console: Console) -> int:
         """Ctrl-C ends it with 130 and SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a
         line saying how to resume."""
-        from jobs.data import ensure_default_data
+        from jobs.defaults import ensure_default_data
 
         sweep = _prepared(request)
         spec = sweep.spec

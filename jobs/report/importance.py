@@ -6,7 +6,9 @@ same code rates a local run and a Vertex run.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from types import ModuleType
 
 import pandas as pd
 
@@ -20,9 +22,9 @@ def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, fl
     """Importance of each parameter (summing to 1, largest first) from the succeeded trials in the
     contract frame, and a note for the reader: why there are none, or how much to trust them."""
     import optuna
-    from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.trial import create_trial
 
+    importance = _optuna_importance()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {pid: space.distribution(p) for pid, p in spec.parameters.items()}
     study = optuna.create_study(direction=spec.metric.goal)
@@ -38,7 +40,7 @@ def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, fl
         return {}, f"needs at least {MIN_TRIALS} succeeded trials (have {placed})"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PED-ANOVA warns when few trials make its quantiles coincide
-        importances = optuna.importance.get_param_importances(study, evaluator=PedAnovaImportanceEvaluator())
+        importances = importance.get_param_importances(study, evaluator=importance.PedAnovaImportanceEvaluator())
     rated = {pid: float(v) for pid, v in importances.items()}
     unrated = [pid for pid in spec.parameters if pid not in rated]
     notes = [f"Optuna PED-ANOVA over {placed} succeeded trials"]
@@ -48,3 +50,17 @@ def param_importances(spec: Spec, succeeded: pd.DataFrame) -> tuple[dict[str, fl
         notes.append(f"not rated (no succeeded trial set it): {', '.join(unrated)}")
     return rated, "; ".join(notes)
 
+
+def _optuna_importance() -> ModuleType:
+    """``optuna.importance`` without loading scikit-learn: the package imports it for its fANOVA evaluator, which
+    the report does not use, and that import is about a second of every report. Optuna's ``try_import`` then
+    leaves only fANOVA unavailable in this process; sklearn itself imports as usual afterwards."""
+    blocked = "sklearn" not in sys.modules
+    if blocked:
+        sys.modules["sklearn"] = None  # importing sklearn now raises ImportError, which try_import catches
+    try:
+        import optuna.importance
+    finally:
+        if blocked:
+            del sys.modules["sklearn"]
+    return optuna.importance

@@ -46,10 +46,12 @@ class VertexJobs:
     def __init__(self, context: Context, settings: ApiSettings = ApiSettings(),
                  on_retry: Callable[[str], None] | None = None):
         import google.auth
+
+        # Credentials first: without a login the user hears so before the SDK's second of imports.
+        credentials = settings.credentials or google.auth.default(scopes=[CLOUD_PLATFORM])[0]
         from google.cloud import aiplatform
         from google.cloud.aiplatform import compat, initializer, utils
 
-        credentials = settings.credentials or google.auth.default(scopes=[CLOUD_PLATFORM])[0]
         # Everything explicit: aiplatform.init keeps earlier values for arguments left None.
         aiplatform.init(project=context.project, location=context.region, credentials=credentials,
                         api_endpoint=settings.api_endpoint or f"{context.region}-aiplatform.googleapis.com",

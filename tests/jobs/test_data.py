@@ -10,6 +10,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from jobs import data
+from tests.conftest import invoke
 from trainer.data import load_split
 
 LESSON_FEATURES = ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked"]
@@ -117,19 +118,13 @@ def test_csv_from_and_splits_to_gcs(gcs_emulator, bucket, titanic_csv):
 
 
 def test_an_infinite_cell_and_too_few_rows_are_one_clear_error(tmp_path):
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
     rows = ["a,b,y"] + [f"{i},{i % 3},{i % 2}" for i in range(30)]
     rows[4] = "inf,1,1"
     (tmp_path / "inf.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "two.csv").write_text("a,y\n1,0\n2,1\n")
     for name, says in (("inf.csv", "column 'a' holds 1 infinite value(s) (CSV line 5)"),
                        ("two.csv", "2 labelled rows; at least 20 are needed")):
-        done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "data", "--csv",
-                               str(tmp_path / name), "--target", "y", "--out", str(tmp_path / "out")],
-                              capture_output=True, text=True, timeout=120)
+        done = invoke("data", "--csv", str(tmp_path / name), "--target", "y", "--out", str(tmp_path / "out"),
+                      timeout=120)
         assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -17,14 +17,9 @@ import yaml
 from jobs.local.backend import load_run_study, views
 from jobs.local.journal import split_torn
 from jobs.runs import RunFolder
-from tests.conftest import REPO
+from tests.conftest import REPO, invoke
 
 TOY = str(REPO / "tests" / "toy_trainer.py")
-
-
-def invoke(cwd, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
 
 
 def write_spec(path, trials: int, mode: str = "good") -> None:
@@ -48,33 +43,33 @@ def test_split_torn_keeps_every_whole_record():
 
 def test_a_torn_journal_is_set_aside_and_the_run_stays_readable_and_resumable(tmp_path):
     write_spec(tmp_path / "spec.yaml", trials=2)
-    assert invoke(tmp_path, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    assert invoke("tune", "--spec", "spec.yaml", "--run-id", "r", cwd=tmp_path).returncode == 0
     journal = tmp_path / "runs" / "r" / "study.journal"
     whole = journal.read_bytes()
     journal.write_bytes(whole + b'{"op_code": 5, "worker_id": "torn-by-a-full-di')  # the write a full disk cut
     assert len(trials_of(tmp_path)) == 2  # readers skip a torn tail
     meta = json.loads((tmp_path / "runs" / "r" / "run.json").read_text())
     (tmp_path / "runs" / "r" / "run.json").write_text(json.dumps({**meta, "trials": 4}))  # room to carry on
-    resumed = invoke(tmp_path, "tune", "--resume", "r")
+    resumed = invoke("tune", "--resume", "r", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "ended in a torn write" in resumed.stdout and "torn bytes are kept in study.journal.torn-" in resumed.stdout
     (aside,) = (tmp_path / "runs" / "r").glob("study.journal.torn-*")
     assert aside.read_bytes() == b'{"op_code": 5, "worker_id": "torn-by-a-full-di'
     assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 4
     for command in (("status", "r"), ("report", "--run-id", "r")):
-        done = invoke(tmp_path, *command)
+        done = invoke(*command, cwd=tmp_path)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
 def test_a_journal_an_older_resume_glued_onto_a_torn_line_is_read_and_repaired(tmp_path):
     write_spec(tmp_path / "spec.yaml", trials=2)
-    assert invoke(tmp_path, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    assert invoke("tune", "--spec", "spec.yaml", "--run-id", "r", cwd=tmp_path).returncode == 0
     journal = tmp_path / "runs" / "r" / "study.journal"
     lines = journal.read_bytes().split(b"\n")
     journal.write_bytes(b"\n".join([*lines[:3], b'{"op_code": 9, "wor' + lines[3], *lines[4:]]))
     assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 2  # through a repaired copy
-    assert invoke(tmp_path, "status", "r").returncode == 0
-    resumed = invoke(tmp_path, "tune", "--resume", "r")
+    assert invoke("status", "r", cwd=tmp_path).returncode == 0
+    resumed = invoke("tune", "--resume", "r", cwd=tmp_path)
     assert resumed.returncode == 0 and "torn bytes are kept" in resumed.stdout, resumed.stderr
     assert split_torn(journal.read_bytes())[1] == b""
 
@@ -95,10 +90,10 @@ def small_disk(tmp_path):
 
 def test_a_full_disk_ends_the_sweep_with_one_line_and_loses_nothing(small_disk):
     write_spec(small_disk / "spec.yaml", trials=30)
-    assert invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "r", "--trials", "3").returncode == 0
+    assert invoke("tune", "--spec", "spec.yaml", "--run-id", "r", "--trials", "3", cwd=small_disk).returncode == 0
     (small_disk / "ballast").write_bytes(b"\0" * 200_000)
     write_spec(small_disk / "spec.yaml", trials=30, mode="spew")  # each trial's log takes 50 KB
-    spew = invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "s", "--trials", "30")
+    spew = invoke("tune", "--spec", "spec.yaml", "--run-id", "s", "--trials", "30", cwd=small_disk)
     assert spew.returncode == 1, spew.stdout + spew.stderr
     assert "Traceback" not in spew.stdout + spew.stderr
     assert "the disk is full" in spew.stdout and "resume with: invoke tune --resume s" in spew.stdout
@@ -108,7 +103,7 @@ def test_a_full_disk_ends_the_sweep_with_one_line_and_loses_nothing(small_disk):
     subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
     (small_disk / "ballast").unlink()
     write_spec(small_disk / "runs" / "s" / "spec.yaml", trials=30)  # the trainer is fixed
-    resumed = invoke(small_disk, "tune", "--resume", "s")
+    resumed = invoke("tune", "--resume", "s", cwd=small_disk)
     assert resumed.returncode in (0, 1) and "Traceback" not in resumed.stderr, resumed.stderr
     finished = trials_of(small_disk, "s")
     assert len([t for t in finished if t.state in ("SUCCEEDED", "FAILED")]) == 30
@@ -116,17 +111,17 @@ def test_a_full_disk_ends_the_sweep_with_one_line_and_loses_nothing(small_disk):
 
 def test_a_read_only_runs_folder_can_still_be_read(small_disk, tmp_path):
     write_spec(small_disk / "spec.yaml", trials=2)
-    assert invoke(small_disk, "tune", "--spec", "spec.yaml", "--run-id", "r").returncode == 0
+    assert invoke("tune", "--spec", "spec.yaml", "--run-id", "r", cwd=small_disk).returncode == 0
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    status = invoke(small_disk, "status", "r")
+    status = invoke("status", "r", cwd=small_disk)
     assert status.returncode == 0 and "not running; 2/2 done" in status.stdout, status.stderr
-    report = invoke(small_disk, "report", "--run-id", "r")
+    report = invoke("report", "--run-id", "r", cwd=small_disk)
     assert report.returncode == 2 and "Traceback" not in report.stderr
     assert report.stderr.strip().splitlines() == [
         "report: cannot write runs/r/trials.csv: Read-only file system. Free some space or fix the folder's "
         "permissions, or write the report elsewhere with --out, then run the same command again"]
-    elsewhere = invoke(small_disk, "report", "--run-id", "r", "--out", str(tmp_path / "report"))
+    elsewhere = invoke("report", "--run-id", "r", "--out", str(tmp_path / "report"), cwd=small_disk)
     assert elsewhere.returncode == 0 and (tmp_path / "report" / "trials.csv").exists(), elsewhere.stderr
-    resumed = invoke(small_disk, "tune", "--resume", "r")
+    resumed = invoke("tune", "--resume", "r", cwd=small_disk)
     assert resumed.returncode == 2 and "cannot write runs/r/.lock: Read-only file system" in resumed.stderr
     assert "Traceback" not in resumed.stderr

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
-from tests.conftest import REPO
+from tests.conftest import INVOKE, REPO, invoke
 from tests.jobs.sweeps import in_a_terminal, tune_local
 
 TOY = str(REPO / "tests" / "toy_trainer.py")
@@ -167,8 +167,7 @@ def _toy_processes(marker: str, guards: bool = False) -> list[int]:
 
 
 def _start_tune(tmp_path: Path, spec: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
-                             str(spec), "--data-root", str(tmp_path), "--seed", "2", *extra],
+    return subprocess.Popen([*INVOKE, "tune", "--spec", str(spec), "--data-root", str(tmp_path), "--seed", "2", *extra],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, preexec_fn=in_a_terminal)
 
@@ -313,8 +312,7 @@ def test_inputs_that_cannot_work_are_caught_before_or_at_the_first_trial(tmp_pat
 
 def test_status_lists_every_trial_and_says_a_killed_run_is_not_running(tmp_path):
     _kill_mid_sweep(tmp_path, "k", trials=30, step_seconds=0.05, after=14)
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "status", "k"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = invoke("status", "k", cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if re.match(r"^│\s+\d+ │", line)]
     assert len(rows) == len(views(load_run_study(RunFolder.open("k", tmp_path / "runs"), "toy"))) >= 15

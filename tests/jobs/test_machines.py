@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 
 import pytest
 
 from jobs.machines import FIXED_GPUS, N1_GPUS, machine_problem
 from jobs.spec import SpecError, parse_spec
-from tests.conftest import REPO
+from tests.conftest import invoke
 from tests.jobs.vertex import standin
 from tests.jobs.vertex.conftest import DIGEST, write_outputs
 
@@ -76,9 +74,8 @@ def test_dry_run_of_an_a100_on_n1_exits_2_naming_a2(tmp_path):
                     "trials: {max: 4, parallel: 2}\n"
                     "vertex: {machine_type: n1-standard-4, accelerator_type: NVIDIA_TESLA_A100, "
                     "accelerator_count: 1}\n")
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--backend", "vertex",
-                           "--outputs", str(tmp_path / "none.json"), "--spec", str(spec), "--dry-run"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = invoke("tune", "--backend", "vertex", "--outputs", str(tmp_path / "none.json"), "--spec", str(spec),
+                  "--dry-run", cwd=tmp_path, timeout=120)
     assert done.returncode == 2
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert len(lines) == 1 and "a2-highgpu-1g (1)" in lines[0], lines
@@ -86,9 +83,8 @@ def test_dry_run_of_an_a100_on_n1_exits_2_naming_a2(tmp_path):
     outputs = tmp_path / "outputs.json"
     write_outputs(outputs, cuda_image=CUDA)
     spec.write_text(spec.read_text().replace("machine_type: n1-standard-4", "machine_type: a2-highgpu-1g"))
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--backend", "vertex",
-                           "--outputs", str(outputs), "--spec", str(spec), "--dry-run"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = invoke("tune", "--backend", "vertex", "--outputs", str(outputs), "--spec", str(spec), "--dry-run",
+                  cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f'"imageUri": "{CUDA}"' in done.stdout
     assert '"name": "SWEEPS_ACCELERATOR",\n' in done.stdout and '"value": "1xNVIDIA_TESLA_A100"' in done.stdout

@@ -1,5 +1,6 @@
 """`report` over local run folders: a real small sweep of the reference trainer, --latest, several
-runs compared, bookkeeping trials left out, a sweep still running, and the usage errors."""
+runs compared, bookkeeping trials left out, a sweep still running, the usage errors, and
+parameter importance without loading scikit-learn."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from jobs.local.backend import load_run_study, views
 from jobs.report import report
 from jobs.runs import RunFolder, RunMeta
 from jobs.trials import best_trial
-from tests.conftest import REPO, make_split
+from tests.conftest import INVOKE, REPO, make_split
 from tests.jobs.sweeps import tune_local
 from tests.jobs.test_local_sweep import toy_spec
 
@@ -164,8 +165,8 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
                     trials={"max": 8, "parallel": 2}, args=["--step_seconds=0.25"])
     log = tmp_path / "tune.log"
     with open(log, "w") as output:
-        orchestrator = subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--spec",
-                                         str(spec), "--data-root", str(tmp_path), "--run-id", "live", "--seed", "1"],
+        orchestrator = subprocess.Popen([*INVOKE, "tune", "--spec", str(spec), "--data-root", str(tmp_path), "--run-id",
+                                         "live", "--seed", "1"],
                                         cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -203,3 +204,17 @@ def test_a_run_without_trials_yet_says_so(tmp_path):
     assert report(["fresh"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console) == 0
     assert "run fresh has no trials yet" in console.file.getvalue()
     assert not (tmp_path / "runs" / "fresh" / "report.html").exists()
+
+
+def test_parameter_importance_leaves_scikit_learn_unloaded_and_importable():
+    check = """
+import sys
+from jobs.report.importance import _optuna_importance
+_optuna_importance()
+print("sklearn" in sys.modules)
+import sklearn.ensemble
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "ok"]

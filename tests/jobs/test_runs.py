@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, write_atomically
-from tests.conftest import REPO
+from tests.conftest import invoke
 
 
 @pytest.mark.parametrize("run_id", ["../../x", "/etc/x", "a/b", "x" * 64, "", ".hidden", "UPPER", "-dash"])
@@ -35,9 +33,7 @@ def test_the_tune_task_refuses_an_escaping_run_id_and_writes_nothing_outside(tmp
     (tmp_path / "work").mkdir()
     outside = tmp_path / "spec.yaml"
     outside.write_text("mine\n")
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", "--run-id",
-                           "../../spec", "--trials", "1"], capture_output=True, text=True, cwd=tmp_path / "work",
-                          timeout=120)
+    done = invoke("tune", "--run-id", "../../spec", "--trials", "1", cwd=tmp_path / "work", timeout=120)
     assert done.returncode == 2 and "must be 1-63 characters" in done.stderr and "Traceback" not in done.stderr
     assert outside.read_text() == "mine\n"
 
@@ -71,8 +67,7 @@ def test_the_record_is_written_whole_or_not_at_all(tmp_path):
 def test_a_damaged_record_is_one_line_on_every_task(tmp_path, command):
     (tmp_path / "runs" / "g").mkdir(parents=True)
     (tmp_path / "runs" / "g" / "run.json").write_text("")
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), *command],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = invoke(*command, cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
     said = (done.stderr + done.stdout).strip().splitlines()
     assert len(said) == 1 and "runs/g/run.json is damaged" in said[0], said

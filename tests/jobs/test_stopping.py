@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +16,10 @@ import yaml
 
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
-from tests.conftest import REPO, make_split
+from tests.conftest import INVOKE, invoke, make_split
 from tests.jobs.sweeps import in_a_terminal
 
 pytestmark = pytest.mark.slow
-INVOKE = [sys.executable, "-m", "invoke", "--search-root", str(REPO)]
 
 
 def reference_spec(tmp_path: Path) -> Path:
@@ -80,7 +78,7 @@ def check_stopped(tmp_path: Path, output: str, code: int, expected: int) -> None
 def resume_to_the_end(tmp_path: Path) -> None:
     spec = tmp_path / "runs" / "r" / "spec.yaml"
     spec.write_text(spec.read_text().replace("--epochs=4000", "--epochs=3"))
-    done = subprocess.run([*INVOKE, "tune", "--resume", "r"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    done = invoke("tune", "--resume", "r", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     states = [t.state for t in views(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long"))]
     assert states.count("SUCCEEDED") == 3 and states.count("RESTARTED") == 2, states
@@ -109,7 +107,7 @@ def test_cancel_stops_a_sweep_a_script_started_in_the_background(tmp_path):
                                                        "--run-id", "r", "> sweep.log 2>&1 & wait"])],
                               cwd=tmp_path, start_new_session=True)
     wait_for(lambda: running_trials(tmp_path) == 2)
-    cancel = subprocess.run([*INVOKE, "cancel", "r"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    cancel = invoke("cancel", "r", cwd=tmp_path, timeout=60)
     assert cancel.returncode == 0, cancel.stdout + cancel.stderr
     assert "stopped run r" in cancel.stdout and "resume it with: invoke tune --resume r" in cancel.stdout
     script.wait(timeout=60)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, make_split
+from tests.conftest import REPO, invoke, make_split
 
 DEFAULT_SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
 
@@ -27,8 +26,7 @@ def small_spec(tmp_path: Path, **changes) -> Path:
 
 
 def tune(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "tune", *args],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return invoke("tune", *args, cwd=tmp_path)
 
 
 def _metrics(run: Path) -> dict[str, dict]:

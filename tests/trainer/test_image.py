@@ -28,7 +28,7 @@ def test_dockerfile_runs_the_trainer_and_takes_a_cuda_switch():
 @pytest.mark.slow
 def test_requirements_install_clean_and_entrypoint_runs(tmp_path, small_data):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # pip_install needs none
     python = venv / "bin" / "python"
     install = pip_install(python, "-r", str(REPO / "trainer" / "requirements.txt"), capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
 from jobs.runs import RunFolder
 from jobs.vertex.commands import VertexRun
-from tests.conftest import REPO
+from tests.conftest import invoke
 from tests.jobs.vertex.conftest import write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
 
@@ -36,10 +35,9 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def invoke(cwd, credentials: str, *args: str) -> subprocess.CompletedProcess:
+def invoke_with(credentials: str, cwd, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": credentials, "GOOGLE_CLOUD_PROJECT": "acme-ml"}
-    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=120)
+    return invoke(*args, cwd=cwd, env=env, timeout=120)
 
 
 COMMANDS = [("tune", "--backend", "vertex", "--spec", "spec.yaml", "--outputs", "outputs.json", "--detach"),
@@ -84,7 +82,7 @@ def test_an_expired_login_is_one_line(workdir, action):
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
 def test_no_credentials_is_one_line(workdir, command):
-    done = invoke(workdir, str(workdir / "missing.json"), *command)
+    done = invoke_with(str(workdir / "missing.json"), workdir, *command)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
