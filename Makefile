@@ -10,7 +10,7 @@ UV_SOURCES := $(if $(PIP_INDEX_URL),--index-url $(PIP_INDEX_URL)) $(if $(PIP_FIN
 # Python's own default, whatever the shell says: each module is compiled on first import and the bytecode kept. The
 # tests start hundreds of processes (trials, tasks) importing the same modules; compiling them in each one (what
 # PYTHONDONTWRITEBYTECODE=1 makes happen) nearly doubles torch's import, and compiling every installed module ahead
-# (uv --compile-bytecode) takes longer than the whole test run saves.
+# (uv --compile-bytecode, pip's default) takes longer than the whole test run saves: neither installer does it here.
 unexport PYTHONDONTWRITEBYTECODE
 # Test processes at once: one per core (pytest-xdist's auto). On 2 cores, 3 workers were no faster than 2 (the
 # trials' processes keep both cores busy).
@@ -29,7 +29,7 @@ $(BIN)/uv: | $(BIN)/python
 # $(call install,PYTHON,ARGS): uv when it is there (pip if uv fails), else pip, showing each step
 define install
 	@if [ -x $(BIN)/uv ] && $(BIN)/uv pip install --python $(1) $(UV_SOURCES) $(2); then :; \
-	else $(1) -m pip install --progress-bar off $(2); fi
+	else $(1) -m pip install --progress-bar off --no-compile $(2); fi
 endef
 
 $(VENV)/.sweep: pyproject.toml constraints.txt | $(BIN)/uv
