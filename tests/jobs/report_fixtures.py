@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -103,9 +105,11 @@ class Chromium:
         "--remote-debugging-port=0", "--window-size=1280,900"]
 
     def __init__(self, profile: Path):
-        self.profile = profile
+        # Its temporary files, which a killed Chromium leaves behind; a short path, as its socket's must be.
+        self.profile, self.scratch = profile, Path(tempfile.mkdtemp(prefix="chromium-"))
         self.process = subprocess.Popen([str(CHROMIUM), *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env={**os.environ, "TMPDIR": str(self.scratch)})
         self.errors: list[str] = []
         self._next_id = 0
         self._closing = ExitStack()
@@ -125,7 +129,8 @@ class Chromium:
         self._closing.close()
         self.process.kill()
         self.process.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        for folder in (self.profile, self.scratch):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _port(self, timeout: float = 20) -> int:
         marker = self.profile / "DevToolsActivePort"
