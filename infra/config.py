@@ -113,8 +113,8 @@ class ResourceNames:
 def _advisory_only(names: list[str]) -> list[str]:
     for name in names:
         if name not in ADVISORY:
-            known = {rule.name: rule.level for rule in RULES}
-            why = "is mandatory and cannot be relaxed" if name in known else "is not a policy of the pack"
+            why = ("is mandatory and cannot be relaxed" if name in {rule.name for rule in RULES}
+                   else "is not a policy of the pack")
             raise ValueError(f"{name!r} {why}; advisory policies: {', '.join(sorted(ADVISORY))}")
     return names
 

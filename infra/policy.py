@@ -182,7 +182,8 @@ def output_violations(outputs: Mapping[str, Any]) -> list[str]:
 def check(resources: Iterable[Registered], outputs: Mapping[str, Any] | None = None,
           settings: Settings = Settings(), relaxed: Iterable[str] = ()) -> list[Violation]:
     """Every violation of every rule not ``relaxed`` in the graph and its resolved stack outputs; empty when clean."""
-    rules = [rule for rule in RULES if rule.name not in set(relaxed)]
+    off = set(relaxed)
+    rules = [rule for rule in RULES if rule.name not in off]
     violations = [Violation(rule.name, f"{resource.type} {resource.name}", message)
                   for resource in resources for rule in rules for message in rule.check(resource, settings)]
     violations += [Violation(OUTPUTS_RULE, "outputs", message) for message in output_violations(outputs or {})]

@@ -52,6 +52,21 @@ def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
     return subprocess.run([*INVOKE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
+def copy_example_trainer(to: Path, trials: dict | None = None) -> Path:
+    """A copy of examples/logistic-trainer at ``to`` (without build leftovers), its spec's ``trials`` replaced
+    when given; returns ``to``."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(REPO / "examples" / "logistic-trainer", to,
+                    ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    if trials is not None:
+        spec = yaml.safe_load((to / "spec.yaml").read_text())
+        (to / "spec.yaml").write_text(yaml.safe_dump(spec | {"trials": trials}))
+    return to
+
+
 def run_trainer(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m trainer`` as a real subprocess (as a trial runs it)."""

@@ -179,13 +179,14 @@ class VertexBackend:
             return None
         ceiling = Ceiling(meta.max_cost, meta.hourly_cost, meta.currency or "", 2 * self.settings.poll_s +
                           self.settings.cancel_s)
-        cancelled = []
+        cancelled = False
 
         def check(job) -> None:
+            nonlocal cancelled
             if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
                 console.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
                 jobs.cancel(name)
-                cancelled.append(why)
+                cancelled = True
 
         return check
 

@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 from jobs import storage
@@ -100,8 +101,6 @@ def reference_project(root: Path) -> Path:
                                                                              if not n.endswith(".py")])
     requirements = [line.split("#", 1)[0].strip() for line in (folder / "requirements.txt").read_text().splitlines()]
     needs = [r for r in requirements if r and not r.startswith("torch")]
-    from importlib.metadata import version
-
     (root / "pyproject.toml").write_text(REFERENCE_PROJECT.format(
         name=REFERENCE_NAME, version=version("sweeps"), python=PYTHON, module=REFERENCE_MODULE,
         dependencies="[" + ", ".join(f'"{r}"' for r in needs) + "]"))

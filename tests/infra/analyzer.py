@@ -122,7 +122,6 @@ class PolicyPackProcess:
 def _policy_config(info, given: Mapping[str, Any]) -> analyzer_pb2.PolicyConfig:
     """What the engine sends for one policy: its declared level unless the config file names another, and the
     config file's properties."""
-    level = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
-             "disabled": analyzer_pb2.DISABLED}.get(given.get("enforcementLevel"), info.enforcementLevel)
+    level = {name: level for level, name in LEVELS.items()}.get(given.get("enforcementLevel"), info.enforcementLevel)
     return analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(
         {k: v for k, v in given.items() if k != "enforcementLevel"}))

@@ -10,7 +10,7 @@ import hashlib
 import json
 import runpy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ class Deployment:
     resources: list[Registered]
     urns: list[str]
     outputs: dict[str, Any]
-    states: list[dict] = field(default_factory=list)  # each resource's outputs, in the order of resources
+    states: list[dict]  # each resource's outputs, in the order of resources
 
     def of_type(self, token: str) -> list[Registered]:
         return [r for r in self.resources if r.type == token]

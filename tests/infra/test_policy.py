@@ -68,13 +68,18 @@ BAD: dict[str, tuple[str, Callable[[], Any]]] = {
 }
 
 
-def good_graph_plus(config: StackConfig, add_bad: Callable[[], Any]) -> list[policy.Violation]:
+def graph_with(config: StackConfig, add_bad: Callable[[], Any]):
+    """The project's graph plus what ``add_bad`` declares, deployed under Pulumi's mocks."""
     def program() -> Any:
         outputs = project_outputs(config)
         add_bad()
         return outputs
 
-    deployed = deploy(program)
+    return deploy(program)
+
+
+def good_graph_plus(config: StackConfig, add_bad: Callable[[], Any]) -> list[policy.Violation]:
+    deployed = graph_with(config, add_bad)
     return policy.check(deployed.resources, deployed.outputs)
 
 

@@ -10,7 +10,7 @@ import pytest
 from infra import policy
 from tests.infra.analyzer import PolicyPackProcess
 from tests.infra.conftest import deploy, project_outputs, run_main
-from tests.infra.test_policy import BAD, BY_TAG
+from tests.infra.test_policy import BAD, BY_TAG, graph_with
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_the_shipped_example_stack_passes_every_policy(pack, example_keys, monke
 @pytest.mark.parametrize("case", BAD)
 def test_each_policy_fires_on_its_bad_resource(pack, config, case):
     rule = BAD[case][0]
-    found = pack.analyze(graph_with(config, case))
+    found = pack.analyze(graph_with(config, BAD[case][1]))
     level = next(r.level for r in policy.RULES if r.name == rule)
     assert found and {(d.policy, d.level) for d in found} == {(rule, level)}, found
     assert all(d.urn.endswith("::bad") for d in found), found
@@ -54,21 +54,11 @@ def test_allowed_regions_come_from_the_pack_config(config):
     assert {d.urn.rsplit("::", 1)[1] for d in found} == {"vision-acme-ml-bucket", "vision-acme-ml-repository"}
 
 
-def graph_with(config, case: str):
-    """The project's graph plus BAD[case]'s resource, under mocks."""
-    def program():
-        outputs = project_outputs(config)
-        BAD[case][1]()
-        return outputs
-
-    return deploy(program)
-
-
 def test_a_stack_relaxes_an_advisory_policy_but_not_a_mandatory_one(config):
     relaxed = {"sweeps:relaxedPolicies": ["labels-present", "no-public-members"]}  # infra/config refuses the 2nd
     with PolicyPackProcess(stack_config=relaxed) as pack:
         assert pack.levels()["labels-present"] == "disabled"
         assert pack.levels()["no-public-members"] == "mandatory"
-        assert pack.analyze(graph_with(config, "bucket without a team label")) == []
-        found = pack.analyze(graph_with(config, "bucket objects to allUsers"))
+        assert pack.analyze(graph_with(config, BAD["bucket without a team label"][1])) == []
+        found = pack.analyze(graph_with(config, BAD["bucket objects to allUsers"][1]))
     assert {(d.policy, d.level) for d in found} == {("no-public-members", "mandatory")}

@@ -4,26 +4,19 @@ same spec that runs it on Vertex AI's package route (tests/jobs/vertex/test_pack
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-import yaml
 from rich.console import Console
 
 from jobs.spec import SpecError
-from tests.conftest import REPO, make_split
+from tests.conftest import REPO, copy_example_trainer, make_split
 from tests.jobs.sweeps import records_of, tune_local
-
-EXAMPLE = REPO / "examples" / "logistic-trainer"
 
 
 @pytest.fixture
 def example(tmp_path):
     """The example's folder, its spec cut to 2 trials, and a small split in tmp_path/data."""
-    folder = tmp_path / "logistic"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
-    spec = yaml.safe_load((folder / "spec.yaml").read_text())
-    (folder / "spec.yaml").write_text(yaml.safe_dump(spec | {"trials": {"max": 2, "parallel": 1}}))
+    folder = copy_example_trainer(tmp_path / "logistic", trials={"max": 2, "parallel": 1})
     make_split(tmp_path / "data", rows=120)
     return folder
 

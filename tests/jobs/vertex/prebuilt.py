@@ -13,16 +13,14 @@ the environment by a .pth file, so that a package which forgets to declare a nee
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from importlib.metadata import Distribution, distribution
 from pathlib import Path
 
-from google.cloud.storage import Blob
-from packaging.markers import Marker
+from packaging.requirements import Requirement
 
-from jobs.storage import gcs_client
+from jobs import storage
 from tests.conftest import pip_install
 
 
@@ -32,10 +30,9 @@ def _with_requirements(name: str, found: dict[str, Distribution]) -> dict[str, D
     key = dist.metadata["Name"].lower()
     if key not in found:
         found[key] = dist
-        for requirement in dist.requires or []:
-            marker = requirement.split(";", 1)[1] if ";" in requirement else None
-            if marker is None or ("extra" not in marker and Marker(marker).evaluate()):
-                _with_requirements(re.match(r"[A-Za-z0-9_.-]+", requirement)[0], found)
+        for requirement in map(Requirement, dist.requires or []):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                _with_requirements(requirement.name, found)
     return found
 
 
@@ -64,7 +61,7 @@ def install(package_uris: list[str], folder: Path) -> tuple[Path | None, Path]:
     archives = []
     for uri in package_uris:  # PythonPackageSpec.packageUris: Cloud Storage locations
         archives.append(folder / uri.rsplit("/", 1)[1])
-        Blob.from_uri(uri, client=gcs_client()).download_to_filename(str(archives[-1]))
+        archives[-1].write_bytes(storage.read_bytes(uri))
     with open(log, "wb") as out:
         done = pip_install(python, *map(str, archives), stdout=out, stderr=subprocess.STDOUT)
     return (python if done.returncode == 0 else None), log

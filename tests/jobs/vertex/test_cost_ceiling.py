@@ -16,7 +16,8 @@ from jobs.vertex.cost import CeilingError, load_prices
 from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
 
-HOURLY = load_prices().machines["n1-standard-4"] + 100 * load_prices().disks["pd-ssd"]
+PRICES = load_prices()
+HOURLY = PRICES.machines["n1-standard-4"] + 100 * PRICES.disks["pd-ssd"]
 
 
 def test_a_worst_case_above_the_ceiling_is_refused_saying_what_fits(tmp_path, console):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import tarfile
 
 import pandas as pd
@@ -23,13 +22,12 @@ from jobs.spec import load_spec
 from jobs.vertex.commands import VertexBackend
 from jobs.vertex.package import PackageError, build_package, upload
 from jobs.vertex.request import RequestError
-from tests.conftest import REPO, make_split
+from tests.conftest import REPO, copy_example_trainer, make_split
 from tests.jobs.sweeps import records_of, tune_with
-from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
+from tests.jobs.vertex.conftest import outputs_for, read, settings_for, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
 from trainer import uri
 
-EXAMPLE = REPO / "examples" / "logistic-trainer"
 CPU_IMAGE = "us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"
 REFERENCE_ARGS = ["--train={data}/train_data.npz", "--val={data}/val_data.npz", "--epochs=3", "--layers=1",
                   "--log_every=0"]
@@ -43,7 +41,7 @@ def reference_spec(tmp_path, **fields):
 
 def no_image_outputs(tmp_path, bucket):
     """A stack that built no image (sweeps:buildImage false): it offers the package route only."""
-    outputs = json.loads(write_outputs(tmp_path / "outputs.json", bucket).read_text())
+    outputs = outputs_for(bucket)
     del outputs["image"]
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
     return tmp_path / "outputs.json"
@@ -101,10 +99,7 @@ def test_the_reference_trainer_runs_as_a_package_on_a_stack_without_an_image(tmp
 
 @pytest.mark.slow
 def test_a_trainer_that_is_not_the_reference_runs_from_its_own_package(tmp_path, bucket, console):
-    spec = tmp_path / "logistic"
-    shutil.copytree(EXAMPLE, spec, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
-    text = yaml.safe_load((spec / "spec.yaml").read_text())
-    (spec / "spec.yaml").write_text(yaml.safe_dump(text | {"trials": {"max": 2, "parallel": 2}}))
+    spec = copy_example_trainer(tmp_path / "logistic", trials={"max": 2, "parallel": 2})
     status, records, reported, job, log = sweep_on_standin(tmp_path, bucket, console, spec / "spec.yaml", "lr-1")
     assert status == 0 and reported == 0, read(console)
     package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
@@ -144,18 +139,19 @@ def test_a_package_is_named_by_its_content_and_uploaded_once(tmp_path, bucket):
     assert first.digest == again.digest and first.archive.read_bytes() != b""
     target = first.uri(f"gs://{bucket}/staging", "pkg", "pkg-3")
     assert upload(first, target) is True
-    generation = storage._blob(target).client.bucket(bucket).get_blob(target.split(f"{bucket}/", 1)[1]).generation
+    def generation() -> int:
+        return storage.gcs_client().bucket(bucket).get_blob(target.split(f"{bucket}/", 1)[1]).generation
+
+    uploaded = generation()
     assert upload(again, target) is False  # a resubmitted run: the same content is already there
-    assert storage._blob(target).client.bucket(bucket).get_blob(
-        target.split(f"{bucket}/", 1)[1]).generation == generation
+    assert generation() == uploaded
     with tarfile.open(first.archive) as tar:
         requires = tar.extractfile("sweeps_trainer-0.1.0/sweeps_trainer.egg-info/requires.txt").read().decode()
     assert "torch" not in requires and "numpy" in requires  # the container brings torch, the package the rest
 
 
 def test_a_changed_trainer_gets_a_new_name(tmp_path):
-    source = tmp_path / "logistic"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    source = copy_example_trainer(tmp_path / "logistic")
     spec = load_spec(source / "spec.yaml")
     before = build_package(spec, source, tmp_path / "one")
     with open(source / "logistic_trainer" / "task.py", "a") as f:
@@ -166,8 +162,7 @@ def test_a_changed_trainer_gets_a_new_name(tmp_path):
 
 
 def test_a_package_without_the_module_or_a_build_file_is_refused(tmp_path):
-    source = tmp_path / "logistic"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    source = copy_example_trainer(tmp_path / "logistic")
     spec = yaml.safe_load((source / "spec.yaml").read_text())
     spec["trainer"]["command"] = ["python", "-m", "logistic_trainer.train"]
     (source / "other.yaml").write_text(yaml.safe_dump(spec))
@@ -191,7 +186,8 @@ def test_routes_the_stack_cannot_serve_are_refused_with_what_to_enable(tmp_path,
                   runs_dir=tmp_path / "runs", console=console)
 
 
-@pytest.mark.parametrize("source", [REPO / "trainer", EXAMPLE / "logistic_trainer"], ids=["reference", "example"])
+@pytest.mark.parametrize("source", [REPO / "trainer", REPO / "examples" / "logistic-trainer" / "logistic_trainer"],
+                         ids=["reference", "example"])
 def test_the_packaged_trainers_parse_as_the_containers_python(source):
     """The prebuilt PyTorch containers run Python 3.10 (jobs/containers.py): no syntax from a later one."""
     major, minor = map(int, PYTHON.split("."))
@@ -200,8 +196,7 @@ def test_the_packaged_trainers_parse_as_the_containers_python(source):
 
 
 def test_a_package_its_backend_cannot_build_says_what_the_backend_said(tmp_path):
-    source = tmp_path / "broken"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    source = copy_example_trainer(tmp_path / "broken")
     project = source / "pyproject.toml"
     project.write_text(project.read_text().replace('dependencies = [', 'dependencies = "numpy"\nx = ['))
     with pytest.raises(PackageError) as raised:
