@@ -281,18 +281,22 @@ def onboard(c, project=None, team=None, region=None, launchers="", budget=None, 
 
 
 def _pulumi(c, action: str, stack: str | None, policy: bool = True) -> None:
-    from jobs.onboard import pulumi_available, stack_command
+    from jobs.onboard import policy_check, pulumi_available, stack_command
 
     _required(f"infra.{action}", stack=stack)
     if not pulumi_available():
         raise Exit("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/), "
                    "then `pulumi login`", code=2)
+    warning = _guarded(f"infra.{action}", lambda: policy_check(action, stack, policy))
+    if warning:
+        print(warning, file=sys.stderr)
     c.run(shlex.join(stack_command("select", stack)))
     c.run(shlex.join(stack_command(action, stack, policy)), pty=sys.stdout.isatty())
 
 
 POLICY_HELP = ("check the stack against the policy pack infra/policypack (default true; its config file "
-               "infra/policypack/config.json when present)")
+               "infra/policypack/config.json when present); infra.up --no-policy needs sweeps:allowNoPolicy: true "
+               "in the stack file")
 
 
 @task(positional=[], help={"stack": "the stack, <team>-<project>", "policy": POLICY_HELP})

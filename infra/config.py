@@ -147,6 +147,9 @@ class StackConfig(BaseModel):
     budget_thresholds: list[Annotated[float, Field(gt=0, le=10)]] = [0.5, 0.9, 1.0]
     # Advisory policies (infra/policy.py) this stack is excused from; mandatory ones cannot be relaxed.
     relaxed_policies: Annotated[list[str], AfterValidator(check_unique), AfterValidator(_advisory_only)] = []
+    # `invoke infra.up --no-policy` (an update without the policy pack) is refused unless this is true: a
+    # platform team's decision, made in the stack file where review sees it.
+    allow_no_policy: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
@@ -192,8 +195,17 @@ class StackConfig(BaseModel):
 
     @classmethod
     def from_stack_file(cls, path: Path) -> StackConfig:
-        """Read and validate a ``Pulumi.<stack>.yaml`` file."""
-        return cls.from_keys((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+        """Read and validate a ``Pulumi.<stack>.yaml`` file; raise ConfigError (OSError when it cannot be read)."""
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', None) or exc}{where})") from None
+        config = (document.get("config") if isinstance(document, dict) else None) or {}
+        if not isinstance(document, dict) or not isinstance(config, dict):
+            raise ConfigError("not a stack file: expected a mapping with a `config:` mapping of keys")
+        return cls.from_keys(config)
 
     @classmethod
     def from_pulumi(cls) -> StackConfig:

@@ -172,6 +172,7 @@ RULES: tuple[Rule, ...] = (
 )
 OUTPUTS_RULE = "stack-outputs-by-digest"  # images_by_digest over the stack's outputs (the pack: a stack policy)
 ADVISORY = frozenset(rule.name for rule in RULES if rule.level == "advisory")
+MANDATORY = frozenset(rule.name for rule in RULES if rule.level == "mandatory") | {OUTPUTS_RULE}
 
 
 def output_violations(outputs: Mapping[str, Any]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Onboarding a project: write its stack config, and the ``pulumi`` commands that deploy it.
+"""Onboarding a project: write its stack config, and the ``pulumi`` commands that deploy it (with what is checked
+before they run).
 
 Validation is the stack's own (``infra.config.StackConfig``): what this writes is exactly what
 ``pulumi up`` accepts. Pulumi itself is not imported here.
@@ -6,6 +7,7 @@ Validation is the stack's own (``infra.config.StackConfig``): what this writes i
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,15 @@ from typing import Any
 import yaml
 
 from infra.config import StackConfig
+from infra.policy import MANDATORY
+from jobs.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = REPO / "infra" / "stacks"
 POLICY_PACK = REPO / "infra" / "policypack"  # checked on every preview and update (infra/policy.py's rules)
 POLICY_CONFIG = POLICY_PACK / "config.json"  # a platform team's settings for the pack, when present
+LOWER_LEVELS = ("advisory", "disabled")  # below mandatory; "remediate" still stops an update
+CHECKED = ("preview", "up")  # the actions the policy pack runs on
 ACTIONS = {
     "select": ["stack", "select", "--create"],  # create the stack in the backend if it is new
     "preview": ["preview"],
@@ -58,8 +64,68 @@ def stack_command(action: str, stack: str, policy: bool = True) -> list[str]:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
     checks = []
-    if policy and action in ("preview", "up"):
+    if policy and action in CHECKED:
         checks = ["--policy-pack", str(POLICY_PACK)]
         if POLICY_CONFIG.exists():
             checks += ["--policy-pack-config", str(POLICY_CONFIG)]
     return ["pulumi", *ACTIONS[action], "--stack", stack, "--cwd", str(REPO), *checks]
+
+
+def policy_check(action: str, stack: str, policy: bool = True, config: Path = POLICY_CONFIG,
+                 stacks: Path = STACKS) -> str | None:
+    """What to check before ``pulumi preview|up``: with the policy pack, that its ``config`` file (when present)
+    lowers no mandatory policy; without it, that an update's stack file allows that (``sweeps:allowNoPolicy``).
+    Raise UserError saying what to do; return the warning to print when the pack is skipped, else None."""
+    if action not in CHECKED:
+        return None
+    if policy:
+        _check_policy_config(config)
+        return None
+    skipped = f"skips the mandatory policies {', '.join(sorted(MANDATORY))}"
+    stack_file = stacks / f"Pulumi.{stack}.yaml"
+    if action == "up" and not _allows_no_policy(stack_file):
+        raise UserError(f"--no-policy {skipped}, which {stack_file} does not allow: run without --no-policy, or "
+                        "have the platform team set sweeps:allowNoPolicy: true in that file")
+    if action == "up":
+        return f"WARNING: --no-policy {skipped}: nothing stops this update from deploying what they forbid"
+    return f"note: --no-policy {skipped}: this preview does not say what they would refuse"
+
+
+def _check_policy_config(path: Path) -> None:
+    """A policy pack config file keeps every mandatory policy mandatory. It sets levels under ``all`` and under
+    a policy's own name (which wins), as a string or ``{"enforcementLevel": ...}``
+    (pulumi.com/docs/iac/using-pulumi/crossguard/configuration)."""
+    if not path.exists():
+        return
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(f"{path}: not valid JSON ({exc}): fix it, or remove the file") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path}: must be a JSON object keyed by policy name (or all), not {type(config).__name__}: "
+                        'fix it, e.g. {"regions-allowed": {"allowedRegions": ["europe-west4"]}}')
+    lowered: dict[str, list[str]] = {}
+    for name in sorted(MANDATORY):
+        key = name if _level(config.get(name)) else "all"
+        if _level(config.get(key)) in LOWER_LEVELS:
+            lowered.setdefault(key, []).append(name)
+    if lowered:
+        key, names = next(iter(lowered.items()))
+        policies = f"policies {', '.join(names)}" if len(names) > 1 else f"policy {names[0]}"
+        raise UserError(f"{path}: {key!r} sets the level {_level(config[key])!r}, which would lower the mandatory "
+                        f"{policies}: remove that level (set an advisory policy's level under its own name)")
+
+
+def _level(value: Any) -> Any:
+    """The enforcement level a config entry names, if any."""
+    return value.get("enforcementLevel") if isinstance(value, dict) else value
+
+
+def _allows_no_policy(path: Path) -> bool:
+    """Whether the stack file sets ``sweeps:allowNoPolicy: true`` (no file: no)."""
+    if not path.exists():
+        return False
+    try:
+        return StackConfig.from_stack_file(path).allow_no_policy
+    except (OSError, ValueError) as exc:  # ConfigError is a ValueError
+        raise UserError(f"{path}: {exc}: fix the stack file, or run without --no-policy") from None

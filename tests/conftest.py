@@ -46,10 +46,12 @@ def titanic_csv() -> Path:
 INVOKE = [sys.executable, "-m", "invoke", "--search-root", str(REPO)]  # the tasks, as a user runs them from any folder
 
 
-def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess:
-    """``invoke ARGS`` as a real process started in ``cwd``, its output captured as text."""
-    return subprocess.run([*INVOKE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300,
+           root: Path = REPO) -> subprocess.CompletedProcess:
+    """``invoke ARGS`` as a real process started in ``cwd`` (the tasks of ``root``, a copy of the repository where
+    a test needs one), its output captured as text."""
+    command = [*INVOKE[:-1], str(root), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def copy_example_trainer(to: Path, trials: dict | None = None) -> Path:

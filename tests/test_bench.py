@@ -7,9 +7,11 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, TITANIC_TRAIN
 
 pytestmark = pytest.mark.slow
+# bench.search leaves its titanic problem out, saying so, when ../shared/data has no Titanic CSV (a clone of its own)
+SEARCH_LAST = "titanic" if TITANIC_TRAIN.exists() else "conditional"
 
 
 @pytest.mark.parametrize(("args", "last_words"), [
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
     (["bench.report", "--trials", "10", "--repeat", "1"], "ratio seed / collector"),
     (["bench.trainer", "--repeat", "1", "--epochs", "20"], "ratio fresh / in-process"),
     (["bench.search", "--seeds", "1", "--trials", "3", "--samplers", "gp", "--problems", "conditional", "titanic"],
-     "titanic"),
+     SEARCH_LAST),
     (["bench.stopping", "--seeds", "1", "--trials", "2"], "decay_curve"),
 ])
 def test_a_benchmark_runs_to_its_figures(args, last_words):

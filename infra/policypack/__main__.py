@@ -6,7 +6,9 @@ over its gRPC Analyzer service, about every resource (Analyze: the checked input
 stack's outputs are a stack policy on the root stack resource. A stack relaxes advisory rules with
 ``sweeps:relaxedPolicies`` (its config reaches the pack in PULUMI_CONFIG); a platform team restricts regions with
 ``{"regions-allowed": {"allowedRegions": [...]}}`` in a ``--policy-pack-config`` file (infra/policypack/config.json
-when present, which invoke infra.* passes). Nothing may print to stdout before the pack does: its first line
+when present, which invoke infra.* passes). That file may also set levels, and the engine takes each violation's
+level from the diagnostic the pack returns: so the pack keeps a mandatory policy mandatory whatever level
+Configure asks for, and says so on stderr. Nothing may print to stdout before the pack does: its first line
 there is the port.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: infra.policy needs only the stdlib
 
+from pulumi.runtime import proto
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -24,11 +27,37 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
+from pulumi_policy import policy as library
 
 from infra import policy
 
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 REGIONS = PolicyConfigSchema(properties={"allowedRegions": {"type": "array", "items": {"type": "string"}}})
+LOWER = {proto.ADVISORY: "advisory", proto.DISABLED: "disabled"}
+
+
+class MandatoryStaysMandatory(library._PolicyAnalyzerServicer):
+    """The library's Analyzer service, except that Configure cannot lower a mandatory policy. A config file sets
+    levels with an ``all`` key and per-policy keys, as a string or ``{"enforcementLevel": ...}``
+    (pulumi.com/docs/iac/using-pulumi/crossguard/configuration); the engine sends the result per policy."""
+
+    def __init__(self, name, version, policies, *args, **kwargs) -> None:
+        super().__init__(name, version, policies, *args, **kwargs)
+        self.mandatory = {p.name for p in policies if p.enforcement_level == EnforcementLevel.MANDATORY}
+
+    def Configure(self, request, context):
+        kept = type(request)()
+        kept.CopyFrom(request)
+        for name in sorted(self.mandatory & set(kept.policyConfig)):
+            asked = kept.policyConfig[name]
+            if asked.enforcementLevel in LOWER:
+                print(f"sweeps policy pack: {name} is mandatory; the policy pack config's level "
+                      f"{LOWER[asked.enforcementLevel]!r} for it is ignored", file=sys.stderr)
+                asked.enforcementLevel = proto.MANDATORY
+        return super().Configure(kept, context)
+
+
+library._PolicyAnalyzerServicer = MandatoryStaysMandatory  # the service PolicyPack(...) builds and serves
 
 
 def relaxed() -> set[str]:

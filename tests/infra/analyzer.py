@@ -4,9 +4,10 @@ The Python language host starts an analyzer as ``python -u -m pulumi.policy ENGI
 pack's folder, with the stack's config in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python
 RunPlugin, sdk/policy_proxy.go); the pack prints its port as its first line (plugin.go parsePort). The engine
 then calls GetAnalyzerInfo, Configure with every policy at its own level (``ReconcilePolicyPackConfig``: the
-levels the pack declares, then the --policy-pack-config file), Analyze for each resource with its checked inputs,
-and AnalyzeStack once with every resource's outputs (analyzer_plugin.go, step_generator.go). The pack never
-dials the engine (pulumi/policy/__main__.py parses the address and does not use it), so none is given.
+levels the pack declares, then the --policy-pack-config file's ``all`` level, then its per-policy ones), Analyze
+for each resource with its checked inputs, and AnalyzeStack once with every resource's outputs
+(analyzer_plugin.go, step_generator.go). The pack never dials the engine (pulumi/policy/__main__.py parses the
+address and does not use it), so none is given.
 Not done here: Handshake and ConfigureStack, which the pack does not implement or only reads tags from, and
 the JSON-schema check of the config file, which the engine makes before Configure.
 """
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,19 +75,20 @@ class PolicyPackProcess:
                   for key, value in (stack_config or {}).items()}
         env = {**os.environ, "PULUMI_CONFIG": json.dumps(config), "PULUMI_PROJECT": "sweeps",
                "PULUMI_STACK": "test", "PULUMI_DRY_RUN": "false"}
+        self.log = tempfile.TemporaryFile()  # the pack's stderr, read by stderr()
         self.process = subprocess.Popen([str(ensure_pack_environment()), "-u", "-m", "pulumi.policy", "127.0.0.1:0",
-                                         str(PACK)], cwd=PACK, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+                                         str(PACK)], cwd=PACK, env=env, stdout=subprocess.PIPE, stderr=self.log)
         line = self.process.stdout.readline()
         if not line.strip().isdigit():
             self.process.kill()
-            raise RuntimeError(f"the pack printed {line!r}, not its port: {self.process.stderr.read().decode()}")
+            self.process.wait()
+            raise RuntimeError(f"the pack printed {line!r}, not its port: {self.stderr()}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         self.info = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
         self.stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-            p.name: _policy_config(p, (pack_config or {}).get(p.name, {})) for p in self.info.policies}))
+            p.name: _policy_config(p, pack_config or {}) for p in self.info.policies}))
 
     def __enter__(self) -> PolicyPackProcess:
         return self
@@ -95,7 +98,12 @@ class PolicyPackProcess:
         self.process.kill()
         self.process.wait()
         self.process.stdout.close()
-        self.process.stderr.close()
+        self.log.close()
+
+    def stderr(self) -> str:
+        """What the pack has written to stderr so far (it runs unbuffered)."""
+        self.log.seek(0)
+        return self.log.read().decode()
 
     def levels(self) -> dict[str, str]:
         return {p.name: LEVELS[p.enforcementLevel] for p in self.info.policies}
@@ -119,9 +127,14 @@ class PolicyPackProcess:
         return found
 
 
-def _policy_config(info, given: Mapping[str, Any]) -> analyzer_pb2.PolicyConfig:
-    """What the engine sends for one policy: its declared level unless the config file names another, and the
-    config file's properties."""
-    level = {name: level for level, name in LEVELS.items()}.get(given.get("enforcementLevel"), info.enforcementLevel)
-    return analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(
-        {k: v for k, v in given.items() if k != "enforcementLevel"}))
+def _policy_config(info, config: Mapping[str, Any]) -> analyzer_pb2.PolicyConfig:
+    """What the engine sends for one policy: its declared level, over it the config file's ``all`` level, over that
+    the policy's own level, and the policy's properties; a level is a string or ``{"enforcementLevel": ...}``."""
+    every, given = _config_entry(config.get("all")), _config_entry(config.get(info.name))
+    named = given.pop("enforcementLevel", None) or every.get("enforcementLevel")
+    level = {name: level for level, name in LEVELS.items()}[named] if named else info.enforcementLevel
+    return analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(given))
+
+
+def _config_entry(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"enforcementLevel": value} if isinstance(value, str) else dict(value or {})

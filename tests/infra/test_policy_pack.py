@@ -62,3 +62,24 @@ def test_a_stack_relaxes_an_advisory_policy_but_not_a_mandatory_one(config):
         assert pack.analyze(graph_with(config, BAD["bucket without a team label"][1])) == []
         found = pack.analyze(graph_with(config, BAD["bucket objects to allUsers"][1]))
     assert {(d.policy, d.level) for d in found} == {("no-public-members", "mandatory")}
+
+
+@pytest.mark.parametrize("pack_config", [
+    {"all": "disabled"}, {"all": "advisory"}, {"no-public-members": "disabled", "no-primitive-roles": "advisory"},
+    {"all": {"enforcementLevel": "advisory"}},
+], ids=lambda c: str(c))
+def test_a_pack_config_cannot_lower_a_mandatory_policy(config, pack_config):
+    with PolicyPackProcess(pack_config=pack_config) as pack:
+        public = pack.analyze(graph_with(config, BAD["bucket objects to allUsers"][1]))
+        editor = pack.analyze(graph_with(config, BAD["editor on the project"][1]))
+        ignored = [line for line in pack.stderr().splitlines() if "is mandatory" in line]
+    assert {(d.policy, d.level) for d in public} == {("no-public-members", "mandatory")}
+    assert {(d.policy, d.level) for d in editor} == {("no-primitive-roles", "mandatory")}
+    lowered = {name for name in policy.MANDATORY if name in pack_config or "all" in pack_config}
+    assert len(ignored) == len(lowered) and all(any(name in line for line in ignored) for name in lowered), ignored
+
+
+def test_a_pack_config_still_disables_an_advisory_policy(config):
+    with PolicyPackProcess(pack_config={"labels-present": "disabled"}) as pack:
+        assert pack.analyze(graph_with(config, BAD["bucket without a team label"][1])) == []
+        assert pack.stderr() == ""

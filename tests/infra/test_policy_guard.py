@@ -1,0 +1,132 @@
+"""What invoke infra.preview / infra.up check before pulumi runs: the policy pack's config file cannot lower a
+mandatory policy, and an update skips the pack only where the stack file allows it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra import policy
+from jobs import onboard
+from jobs.errors import UserError
+from tests.conftest import invoke
+from tests.infra.conftest import REPO
+
+STACK = "ml-research-my-ml-project"  # the example stack's name
+SKIPPED = ", ".join(sorted(policy.MANDATORY))
+
+
+def _stack_file(stacks: Path, **keys) -> Path:
+    document = yaml.safe_load((REPO / "infra" / "stacks" / "Pulumi.example.yaml").read_text())
+    document["config"].update(keys)
+    path = stacks / f"Pulumi.{STACK}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"all": "disabled"}', "'all' sets the level 'disabled'"),
+    ('{"all": {"enforcementLevel": "advisory"}}', "'all' sets the level 'advisory'"),
+    ('{"no-public-members": "disabled"}', "'no-public-members' sets the level 'disabled'"),
+    ('{"stack-outputs-by-digest": {"enforcementLevel": "advisory"}}', "'stack-outputs-by-digest' sets the level"),
+    ('{"all": "advisory", "no-primitive-roles": "mandatory"}', "which would lower the mandatory policies act-as"),
+    ('{"all": ', "not valid JSON"),
+    ("[]", "must be a JSON object"),
+    ('"disabled"', "must be a JSON object"),
+])
+def test_a_pack_config_lowering_a_mandatory_policy_is_refused(tmp_path, text, says):
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    with pytest.raises(UserError) as refused:
+        onboard.policy_check("up", STACK, policy=True, config=config, stacks=tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f"{config}: ") and says in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize("config", [
+    {"labels-present": "disabled", "all": {"enforcementLevel": "mandatory"}},
+    {"regions-allowed": {"allowedRegions": ["europe-west4"], "enforcementLevel": "advisory"}},
+    {"all": "remediate"},
+    {"all": "disabled", **{name: "mandatory" for name in policy.MANDATORY}},
+])
+def test_a_pack_config_keeping_mandatory_policies_passes(tmp_path, config):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    assert onboard.policy_check("preview", STACK, policy=True, config=path, stacks=tmp_path) is None
+    assert onboard.policy_check("up", STACK, policy=True, config=tmp_path / "absent.json", stacks=tmp_path) is None
+
+
+def test_an_update_skips_the_pack_only_where_the_stack_allows_it(tmp_path):
+    absent = tmp_path / "absent.json"
+    with pytest.raises(UserError, match=f"skips the mandatory policies {SKIPPED}.*sweeps:allowNoPolicy: true"):
+        onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)  # no stack file
+    _stack_file(tmp_path)
+    with pytest.raises(UserError, match="sweeps:allowNoPolicy"):
+        onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)
+    _stack_file(tmp_path, **{"sweeps:allowNoPolicy": True})
+    assert SKIPPED in onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)
+    assert onboard.policy_check("destroy", STACK, policy=True, config=absent, stacks=tmp_path) is None
+
+
+@pytest.mark.parametrize("text, says", [("- a list\n", "not a stack file"), ("config: [1]\n", "not a stack file"),
+                                        ("{bad\n", "not valid YAML (expected ',' or '}', but got '<stream end>' at")])
+def test_a_damaged_stack_file_is_one_line(tmp_path, text, says):
+    (tmp_path / f"Pulumi.{STACK}.yaml").write_text(text)
+    with pytest.raises(UserError) as refused:
+        onboard.policy_check("up", STACK, policy=False, config=tmp_path / "absent.json", stacks=tmp_path)
+    assert f"Pulumi.{STACK}.yaml: {says}" in str(refused.value) and "\n" not in str(refused.value), refused.value
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """The tasks, the library and the Pulumi program copied (no environments), so a test can place a pack config
+    and a stack file; a ``pulumi`` on PATH records each command line in ``pulumi-calls``."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("tasks.py", "Pulumi.yaml"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("jobs", "infra"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("venv", "__pycache__", ".venv.lock"))
+    (root / "infra" / "policypack" / "config.json").unlink(missing_ok=True)
+    (root / "infra" / "stacks" / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "pulumi-calls"}\n')
+    fake.chmod(0o755)
+    return root
+
+
+def _tasks(checkout: Path, *args: str):
+    env = {**os.environ, "PATH": f"{checkout.parent / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    result = invoke(*args, root=checkout, cwd=checkout, env=env)
+    calls = checkout.parent / "pulumi-calls"
+    return result, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_invoke_refuses_a_pack_config_lowering_a_mandatory_policy_before_pulumi_runs(checkout):
+    config = checkout / "infra" / "policypack" / "config.json"
+    config.write_text('{"no-public-members": "disabled"}')
+    result, calls = _tasks(checkout, "infra.up", "--stack", STACK)
+    assert result.returncode == 2 and calls == [], (result, calls)
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert str(config) in result.stderr and "'no-public-members'" in result.stderr
+
+
+def test_invoke_up_without_the_pack_is_refused_unless_the_stack_allows_it(checkout):
+    result, calls = _tasks(checkout, "infra.up", "--stack", STACK, "--no-policy")
+    assert result.returncode == 2 and calls == [], (result, calls)
+    assert len(result.stderr.strip().splitlines()) == 1 and "sweeps:allowNoPolicy: true" in result.stderr
+
+    result, calls = _tasks(checkout, "infra.preview", "--stack", STACK, "--no-policy")  # a preview changes nothing
+    assert result.returncode == 0 and SKIPPED in result.stderr, result
+    assert calls[-1].startswith("preview ") and "--policy-pack" not in calls[-1], calls
+
+    _stack_file(checkout / "infra" / "stacks", **{"sweeps:allowNoPolicy": True})
+    result, calls = _tasks(checkout, "infra.up", "--stack", STACK, "--no-policy")
+    assert result.returncode == 0 and "WARNING" in result.stderr and SKIPPED in result.stderr, result
+    assert calls[-1].startswith("up ") and "--policy-pack" not in calls[-1], calls
