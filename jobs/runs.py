@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from jobs.errors import UserError
 
 RUNS_DIR = Path("runs")
-RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a Vertex AI label value, and one folder name under runs/
+RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # a Vertex AI label value, and one folder name under runs/
 META = "run.json"
 META_VERSION = 1
 M = TypeVar("M", bound="RunMeta")
@@ -69,7 +69,7 @@ class RunError(UserError, RuntimeError):
 def check_run_id(run_id: str) -> str:
     """A run id is a Vertex AI label value (1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit) on
     both backends, so it is always one folder under runs/ and never a path."""
-    if not RUN_ID.match(run_id):
+    if not RUN_ID.fullmatch(run_id):
         raise RunError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-', "
                        "starting with a letter or digit (it names a folder under runs/ and a Vertex AI label)")
     return run_id
@@ -161,10 +161,18 @@ class RunFolder:
         try:
             root.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(spec_file, root / "spec.yaml")
-            write_atomically(root / META, meta.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise RunError(f"cannot write the run folder {root}: {exc.strerror or exc}") from None
-        return cls(root)
+        folder = cls(root)
+        folder.record(meta)
+        return folder
+
+    def record(self, meta: RunMeta) -> None:
+        """Write ``meta`` as run.json, atomically: a reader sees the old record or the new one."""
+        try:
+            write_atomically(self.root / META, meta.model_dump_json(indent=2) + "\n")
+        except OSError as exc:
+            raise RunError(f"cannot write {self.root / META}: {exc.strerror or exc}") from None
 
     @classmethod
     def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> RunFolder:

@@ -35,6 +35,7 @@ class Sweep:
     frame: pd.DataFrame
     histories: dict[str, pd.DataFrame]
     currency: str = ""  # of the frame's cost column, when it has one
+    max_cost: float | None = None  # the run's ceiling (trials.max_cost), as its run.json records it
 
     @property
     def cost(self) -> float | None:
@@ -78,14 +79,15 @@ class Sweep:
 
 
 def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = storage.WORKERS,
-            hourly_cost: float | None = None, currency: str = "") -> Sweep:
+            hourly_cost: float | None = None, currency: str = "", max_cost: float | None = None) -> Sweep:
     """Fetch every finished trial's metrics.json, build the frame (with each trial's cost when
-    ``hourly_cost`` is known), then read the top trials' curves."""
+    ``hourly_cost`` is known; ``max_cost``: the run's ceiling), then read the top trials' curves."""
     frame = trials_frame(records, spec, workers)
     if hourly_cost is not None:
         cost = frame["duration_s"].fillna(0) / 3600 * hourly_cost
         frame.insert(frame.columns.get_loc("duration_s") + 1, "cost", cost)
-    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency)
+    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency,
+                  max_cost)
     top = sweep.ranked()["trial_id"].head(CURVES).tolist()
     sweep.histories = eval_histories({r.trial_id: r for r in records}, top, workers)
     return sweep

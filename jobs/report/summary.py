@@ -25,7 +25,12 @@ class Summary:
 
     @property
     def title(self) -> str:
-        return f"{self.sweep.spec.name} · run {self.sweep.run_id}"
+        """Spec and run, and what the trials cost when that is past the run's ceiling."""
+        sweep, title = self.sweep, f"{self.sweep.spec.name} · run {self.sweep.run_id}"
+        if sweep.cost is not None and sweep.max_cost is not None and sweep.cost > sweep.max_cost:
+            title += (f" — cost {number(sweep.cost)} {sweep.currency}, past the {number(sweep.max_cost)} "
+                      f"{sweep.currency} ceiling")
+        return title
 
     @property
     def subtitle(self) -> str:

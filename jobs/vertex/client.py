@@ -16,12 +16,26 @@ from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
+from jobs.errors import UserError
 from jobs.vertex.errors import RETRY, Context, call_with_retry
 
 T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 FINISHED = (JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED,
             JobState.JOB_STATE_EXPIRED, JobState.JOB_STATE_PARTIALLY_SUCCEEDED)
+
+
+class RunIdTaken(UserError, ValueError):
+    """The run id's job on Vertex AI runs another spec."""
+
+
+def _check_same_spec(found: HyperparameterTuningJob, job: HyperparameterTuningJob) -> None:
+    """Refuse to attach ``job``'s run to ``found`` when their ``spec`` or ``spec_hash`` labels differ."""
+    theirs, ours = found.labels, job.labels
+    if (theirs.get("spec"), theirs.get("spec_hash")) != (ours["spec"], ours["spec_hash"]):
+        raise RunIdTaken(f"run id {ours['run_id']} is taken on Vertex AI by job {found.name} of spec "
+                         f"{theirs.get('spec', '(none)')} (spec_hash {theirs.get('spec_hash', '(none)')}), not this "
+                         f"spec {ours['spec']} (spec_hash {ours['spec_hash']}): pick another --run-id")
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,9 @@ class ApiSettings:
     # How long trials may still be billed once a cancel is asked: the aiplatform reference says a cancelled job
     # "is attempted to be cancelled" and gives no time; the cost ceiling keeps this much in reserve.
     cancel_s: float = 60.0
+    # The shortest scheduling.timeout a cost ceiling may give a trial: Vertex AI's reference gives no minimum,
+    # and a trial's container rarely does anything useful in less.
+    min_trial_timeout_s: float = 60.0
 
 
 class VertexJobs:
@@ -85,6 +102,7 @@ class VertexJobs:
         def attempt() -> tuple[HyperparameterTuningJob, bool]:
             found = self._find(run_id)
             if found is not None:
+                _check_same_spec(found, job)
                 return found, False
             created = self._api.create_hyperparameter_tuning_job(parent=self.parent, hyperparameter_tuning_job=job,
                                                                  timeout=self.timeout)

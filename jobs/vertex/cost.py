@@ -9,6 +9,7 @@ names any machine or accelerator the table lacks instead of guessing.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +17,17 @@ import yaml
 
 from jobs.budget import planned_trials
 from jobs.errors import UserError
+from jobs.runs import M, RunFolder
 from jobs.spec import Spec, VertexResources
+from jobs.spec.base import show
 
 PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
 DEFAULT_MINUTES_PER_TRIAL = 10.0
 STALE_DAYS = 365
 SECTIONS = ("machines", "accelerators", "disks")
+# Scheduling.timeout: "The maximum job running time. The default is 7 days." The reference names no maximum, so a
+# ceiling's timeout is never longer than the default, which holds the same ceiling.
+DEFAULT_TRIAL_TIMEOUT_S = 7 * 24 * 3600
 BOOT_DISK = ("pd-ssd", 100)  # DiskSpec's defaults: boot_disk_type pd-ssd, boot_disk_size_gb 100
 
 
@@ -52,14 +58,18 @@ def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> 
         for section in (*SECTIONS, "sources"):
             data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
         data.update({k: extra[k] for k in ("as_of", "region", "currency", "source") if k in extra})
+    source = str(data.get("source", ""))
+    sections, origins = {}, {}
+    for section in SECTIONS:
+        sections[section] = {}
+        for name, entry in (data.get(section) or {}).items():
+            try:
+                sections[section][name], origins[name] = _entry(entry, data.get("sources") or {}, source)
+            except ValueError as exc:
+                raise PriceError(f"price table {user_file or default}: {section}.{name} is {show(entry)}: {exc}; "
+                                 "correct the row or remove it") from None
     try:
         as_of = data["as_of"] if isinstance(data["as_of"], dt.date) else dt.date.fromisoformat(str(data["as_of"]))
-        source = str(data.get("source", ""))
-        sections, origins = {}, {}
-        for section in SECTIONS:
-            sections[section] = {}
-            for name, entry in (data.get(section) or {}).items():
-                sections[section][name], origins[name] = _entry(entry, data.get("sources") or {}, source)
         return PriceTable(**sections, origins=origins, as_of=as_of, region=str(data["region"]),
                           currency=str(data.get("currency", "USD")), source=source)
     except (KeyError, TypeError, ValueError) as exc:
@@ -69,12 +79,17 @@ def load_prices(user_file: str | Path | None = None, default: Path = PRICES) -> 
 
 
 def _entry(entry: object, sources: dict, default_source: str) -> tuple[float, str]:
-    """A price and where it came from."""
+    """A price and where it came from; a ValueError says why the entry is not one."""
+    price, origin = entry, default_source
     if isinstance(entry, dict):
-        if entry.get("source") not in sources:
-            raise ValueError(f"source {entry.get('source')!r} is not one of sources ({', '.join(sources) or 'none'})")
-        return float(entry["usd"]), str(sources[entry["source"]])
-    return float(entry), default_source
+        source = entry.get("source")
+        if not isinstance(source, str) or source not in sources:
+            raise ValueError(f"source {source!r} is not one of sources ({', '.join(sources) or 'none'})")
+        price, origin = entry.get("usd"), str(sources[source])
+    # A price of 0, below 0, NaN or infinite would make every estimate and ceiling meaningless.
+    if isinstance(price, bool) or not isinstance(price, int | float) or not 0 < price < math.inf:
+        raise ValueError("a price must be a finite number above 0 (per hour; per GB-hour under disks)")
+    return float(price), origin
 
 
 def _read(path: Path) -> dict:
@@ -84,6 +99,10 @@ def _read(path: Path) -> dict:
         raise PriceError(f"cannot read the price table {path}: {exc}") from None
     if not isinstance(data, dict):
         raise PriceError(f"price table {path}: expected a mapping")
+    for section in (*SECTIONS, "sources"):
+        if not isinstance(data.get(section) or {}, dict):
+            shape = "id: description" if section == "sources" else "name: price"
+            raise PriceError(f"price table {path}: {section} must be a mapping of {shape}, not {show(data[section])}")
     return data
 
 
@@ -171,6 +190,32 @@ def check_ceiling(estimate: CostEstimate, max_cost: float | None) -> None:
                        "--minutes-per-trial if trials run shorter")
 
 
+def trial_timeout(spec: Spec, estimate: CostEstimate, asked_s: float | None, minimum_s: float) -> float | None:
+    """Each trial's ``scheduling.timeout`` in seconds: ``asked_s`` (--trial-timeout), cut to what
+    ``trials.max_cost`` pays each trial when all ``trials.max`` of them run to their timeout at the list price,
+    floor(max_cost / (trials.max x hourly) x 3600) and at most Vertex AI's default of 7 days, so that the job stays
+    under the ceiling with nobody following it. A ceiling that pays less than ``minimum_s`` per trial is refused."""
+    max_cost, trials = spec.trials.max_cost, spec.trials.max
+    if max_cost is None:
+        return asked_s
+    hourly, currency = estimate.hourly, estimate.prices.currency  # known: check_ceiling refuses a ceiling without
+    allowed = min(math.floor(max_cost / (trials * hourly) * 3600), DEFAULT_TRIAL_TIMEOUT_S)
+    if allowed < minimum_s:
+        fits = math.floor(max_cost / (minimum_s * hourly) * 3600)
+        fewer = f"lower trials.max to {fits} (--trials {fits})" if fits else "pick a cheaper vertex.machine_type"
+        raise CeilingError(f"trials.max_cost {max_cost:g} {currency} pays each of the {trials} trials (trials.max) "
+                           f"only {allowed} s of {estimate.resources.machine_type} at {hourly:.4f} {currency}/h, under "
+                           f"the {minimum_s:g} s a trial's timeout needs at the least: raise max_cost to "
+                           f"{_rounded_up(trials * minimum_s * hourly / 3600)} {currency} (--max-cost), or {fewer}")
+    return allowed if asked_s is None else min(asked_s, allowed)
+
+
+def _rounded_up(value: float, digits: int = 4) -> str:
+    """``value`` rounded up to ``digits`` significant digits."""
+    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
+    return f"{math.ceil(value * scale) / scale:g}"
+
+
 def trials_cost(trials, hourly: float, now: float) -> tuple[float, int]:
     """(what ``trials`` have cost so far at ``hourly``, how many are still running) from their start and end
     times: the machine time Vertex AI bills, at list prices."""
@@ -182,6 +227,24 @@ def trials_cost(trials, hourly: float, now: float) -> tuple[float, int]:
         running += ended is None
         hours += max(0.0, (ended or now) - trial.start_time.timestamp()) / 3600
     return hours * hourly, running
+
+
+def lower_ceiling(folder: RunFolder, meta: M, asked: float) -> tuple[M, str]:
+    """A re-attached run's ceiling when ``--max-cost asked`` is given: the lower of it and the one recorded,
+    written to run.json when it changes; returns the run's record and what to tell the user."""
+    currency, recorded = meta.currency or "", meta.max_cost
+    if meta.hourly_cost is None:
+        raise CeilingError(f"run {meta.run_id}: --max-cost {asked:g} cannot be enforced: the run has no recorded "
+                           "price per trial-hour (its machine was not in the price table when it was submitted); "
+                           "follow it without --max-cost, or cancel it and start a new run with --prices")
+    if recorded is not None and recorded <= asked:
+        return meta, (f"run {meta.run_id}: --max-cost {asked:g} {currency} is not below its trials.max_cost "
+                      f"{recorded:g} {currency}: the lower one, {recorded:g} {currency}, stays")
+    lowered = meta.model_copy(update={"max_cost": asked})
+    folder.record(lowered)
+    was = "none" if recorded is None else f"{recorded:g} {currency}"
+    return lowered, (f"run {meta.run_id}: trials.max_cost lowered to {asked:g} {currency} (was {was}) and recorded "
+                     "in run.json; it holds while the run is followed")
 
 
 @dataclass(frozen=True)
@@ -201,5 +264,6 @@ class Ceiling:
         cost, running = trials_cost(trials, self.hourly, now)
         if cost + running * self.hourly * self.margin_s / 3600 < self.max_cost:
             return None
+        when = "now that it is past the ceiling" if cost >= self.max_cost else "before it crosses the ceiling"
         return (f"trials have cost {cost:.4g} {self.currency} of trials.max_cost {self.max_cost:g} {self.currency}, "
-                f"{running} still running: cancelling the job before it crosses the ceiling")
+                f"{running} still running: cancelling the job {when}")

@@ -10,6 +10,8 @@ account, writing under ``<artifacts_root>/<spec name>/<run id>/<trial id>/``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
@@ -54,6 +56,13 @@ class RequestError(UserError, ValueError):
 def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
     """``gs://<bucket>/artifacts/<spec name>/<run id>/``: trial ``N`` writes under ``N/``."""
     return f"{outputs.artifacts_root.rstrip('/')}/{spec_name}/{run_id}/"
+
+
+def spec_hash(spec: Spec) -> str:
+    """The job's ``spec_hash`` label: 16 hex digits of the sha256 of the spec as canonical JSON (sorted keys), its
+    budget included and ``trials.max_cost`` left out (run.json keeps the ceiling, which a re-attach may lower)."""
+    body = spec.model_dump(mode="json", exclude={"trials": {"max_cost"}})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def trainer_note(spec: Spec) -> str | None:
@@ -176,7 +185,8 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
             scheduling=Scheduling(timeout=dt.timedelta(seconds=trial_timeout_s)) if trial_timeout_s else None,
             base_output_directory=GcsDestination(output_uri_prefix=base_output_dir(outputs, spec.name, run_id)),
         ),
-        labels={"spec": spec.name, "run_id": run_id, "team": outputs.team},
+        # HyperparameterTuningJob.labels: keys and values of at most 64 lowercase letters, digits, '_' and '-'.
+        labels={"spec": spec.name, "run_id": run_id, "team": outputs.team, "spec_hash": spec_hash(spec)},
     )
 
 

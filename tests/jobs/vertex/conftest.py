@@ -75,4 +75,4 @@ def settings_for(standin: VertexStandIn, retry: Retry = FAST) -> ApiSettings:
     from google.auth.credentials import AnonymousCredentials
 
     return ApiSettings(credentials=AnonymousCredentials(), api_endpoint=standin.url, registry_endpoint=standin.url,
-                       retry=retry, poll_s=0.05)
+                       retry=retry, poll_s=0.05, min_trial_timeout_s=1.0)  # the stand-in's trials take seconds

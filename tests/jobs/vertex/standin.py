@@ -302,6 +302,11 @@ class VertexStandIn:
         problems += _task_problems(job.trial_job_spec.worker_pool_specs)
         if problems:
             raise ApiError(400, "required: " + ", ".join(problems))
+        # HyperparameterTuningJob.labels: "Label keys and values can be no longer than 64 characters (Unicode
+        # codepoints), can only contain lowercase letters, numeric characters, underscores and dashes.
+        # International characters are allowed." The answer to a label that breaks this is not documented: a 400.
+        if bad := [f"{k}={v}" for k, v in job.labels.items() if not (_label(k) and k and _label(v))]:
+            raise ApiError(400, f"invalid labels: {', '.join(bad)}")
         package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
         # PythonPackageSpec.executorImageUri: "You must use an image from this list" (the prebuilt training
         # containers); the service's answer to any other is not documented: the stand-in refuses it (400).
@@ -580,6 +585,11 @@ def _task_problems(pools) -> list[str]:
         return [f"python_package_spec.{name}" for name in ("executor_image_uri", "package_uris", "python_module")
                 if not getattr(package, name)]
     return [] if pools[0].container_spec.image_uri else ["container_spec.image_uri"]
+
+
+def _label(text: str) -> bool:
+    """A label key or value as HyperparameterTuningJob.labels allows it (the empty string included)."""
+    return len(text) <= 64 and all(c in "_-" or c.isdigit() or (c.isalpha() and c == c.lower()) for c in text)
 
 
 def _flag(value: object) -> str:

@@ -13,7 +13,7 @@ from jobs.runs import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.commands import VertexBackend
 from jobs.vertex.outputs import OutputsError, load_outputs
-from jobs.vertex.request import RequestError, build_tuning_job, study_spec, trainer_note
+from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
 from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import DIGEST, read, write_outputs, write_spec
 
@@ -137,7 +137,19 @@ def test_metric_budget_machine_and_container(outputs):
     assert job.trial_job_spec.base_output_directory.output_uri_prefix == \
         "gs://acme-sweeps/artifacts/every-kind/every-kind-20250101-120000/"
     assert job.display_name == "every-kind-20250101-120000"
-    assert dict(job.labels) == {"spec": "every-kind", "run_id": "every-kind-20250101-120000", "team": "vision"}
+    assert dict(job.labels) == {"spec": "every-kind", "run_id": "every-kind-20250101-120000", "team": "vision",
+                                "spec_hash": spec_hash(spec_of())}
+
+
+def test_the_spec_hash_label_names_the_spec_and_its_budget_not_its_ceiling():
+    """16 hex digits: a label value (1-63 of lowercase letters, digits, '_' and '-')."""
+    same = spec_hash(spec_of())
+    assert re.fullmatch(r"[0-9a-f]{16}", same)
+    assert spec_hash(spec_of(trials={**EVERY_KIND["trials"], "max_cost": 9.5})) == same  # the ceiling is run.json's
+    assert spec_hash(parse_spec(dict(reversed(list(EVERY_KIND.items()))), "other.yaml")) == same  # key order
+    changed = [spec_of(trials={**EVERY_KIND["trials"], "max": 8}), spec_of(algorithm="adaptive"),
+               spec_of(parameters={"lr": {"type": "double", "min": 1.0e-4, "max": 0.2, "scale": "log"}})]
+    assert len({same, *map(spec_hash, changed)}) == 4
 
 
 def test_no_accelerator_sends_none_and_unset_max_failed_never_stops_the_job(outputs):

@@ -11,11 +11,14 @@ import json
 import shutil
 
 import pytest
-from google.cloud.aiplatform_v1.types import JobState
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
 from jobs.runs import RunError, RunFolder
+from jobs.spec import load_spec
+from jobs.vertex.client import RunIdTaken
 from jobs.vertex.commands import VertexBackend, VertexRun
 from jobs.vertex.errors import RETRY, PermissionProblem, QuotaProblem
+from jobs.vertex.request import spec_hash
 from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.jobs.vertex.conftest import TOY, backend_for, read, settings_for, write_outputs, write_spec
 from tests.jobs.vertex.standin import Fault
@@ -49,6 +52,43 @@ def test_resubmitting_a_run_id_attaches_and_creates_no_second_job(tmp_path, vert
     assert vertex.creates() == 1 and len(vertex.jobs) == 1
     assert sweep(run_id="toy-2", detach=True) == 0
     assert vertex.creates() == 2
+
+
+def test_a_run_id_another_spec_holds_on_vertex_is_refused_before_any_record(tmp_path, vertex, sweep, console):
+    """Another folder, another spec, the same run id: the job's spec and spec_hash labels are not this spec's."""
+    assert sweep(detach=True) == 0
+    (job,) = vertex.jobs.values()
+    other = tmp_path / "other"
+    other.mkdir()
+    spec = write_spec(other / "spec.yaml", parameters={"x": {"type": "double", "min": -1.0, "max": 1.0}})
+    with pytest.raises(RunIdTaken) as refused:
+        tune_with(VertexBackend(settings_for(vertex)), str(spec), outputs=str(write_outputs(other / "outputs.json")),
+                  run_id="toy-1", runs_dir=other / "runs", console=console)
+    assert str(refused.value) == (
+        f"run id toy-1 is taken on Vertex AI by job {job.name} of spec toy (spec_hash {job.labels['spec_hash']}), "
+        f"not this spec toy (spec_hash {spec_hash(load_spec(spec))}): pick another --run-id")
+    assert not (other / "runs" / "toy-1").exists() and vertex.creates() == 1
+
+
+def test_the_stand_in_keeps_labels_finds_jobs_by_them_and_refuses_what_the_service_refuses(tmp_path, vertex):
+    from jobs.vertex.client import VertexJobs
+    from jobs.vertex.errors import Context, VertexError
+    from jobs.vertex.outputs import load_outputs
+    from jobs.vertex.request import build_tuning_job
+
+    spec = load_spec(write_spec(tmp_path / "spec.yaml"))
+    job = build_tuning_job(spec, load_outputs(outputs_file=write_outputs(tmp_path / "outputs.json")), "toy-1")
+    jobs = VertexJobs(Context("acme-ml", "us-central1", ACCOUNT), settings_for(vertex))
+    created, _ = jobs.submit(job)
+    assert dict(created.labels) == dict(job.labels)
+    again, made = jobs.submit(job)  # found by its run_id label
+    assert (again.name, made) == (created.name, False)
+    for key, value in [("run_id", "Toy-2"), ("note", "x" * 65), ("Team", "vision"), ("note", "a.b")]:
+        bad = HyperparameterTuningJob.deserialize(HyperparameterTuningJob.serialize(job))
+        bad.labels = {**job.labels, "run_id": "toy-2", key: value}
+        with pytest.raises(VertexError, match="invalid labels"):
+            jobs.submit(bad)
+    assert vertex.creates() == 1
 
 
 def test_attaching_to_a_finished_job_shows_its_trials_without_replaying_them(tmp_path, vertex, sweep, console):
