@@ -21,12 +21,12 @@ from pydantic.alias_generators import to_camel
 
 from infra.policy import ADVISORY, DIGEST_REF, RULES
 
-PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 # At most 22 characters, so that "<team>-trainer" fits a service account id (6-30 characters).
-TEAM = re.compile(r"^[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?$")
-MEMBER = re.compile(r"^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-PROJECT_NUMBER = re.compile(r"^[1-9][0-9]{5,18}$")
-BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+TEAM = re.compile(r"[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?")
+MEMBER = re.compile(r"(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PROJECT_NUMBER = re.compile(r"[1-9][0-9]{5,18}")
+BILLING_ACCOUNT = re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}")
 # Regions where Vertex AI runs custom training and hyperparameter tuning jobs.
 VERTEX_REGIONS = frozenset({
     "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2", "us-west3",
@@ -48,7 +48,7 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str | int], str]
     """A validator: the value as text when it matches ``pattern``, else a ValueError saying what it should be."""
 
     def check(value: str | int) -> str:
-        if not pattern.match(str(value)):
+        if not pattern.fullmatch(str(value)):
             raise ValueError(f"{value!r} is not {what}")
         return str(value)
 
@@ -196,16 +196,7 @@ class StackConfig(BaseModel):
     @classmethod
     def from_stack_file(cls, path: Path) -> StackConfig:
         """Read and validate a ``Pulumi.<stack>.yaml`` file; raise ConfigError (OSError when it cannot be read)."""
-        try:
-            document = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', None) or exc}{where})") from None
-        config = (document.get("config") if isinstance(document, dict) else None) or {}
-        if not isinstance(document, dict) or not isinstance(config, dict):
-            raise ConfigError("not a stack file: expected a mapping with a `config:` mapping of keys")
-        return cls.from_keys(config)
+        return cls.from_keys(read_stack_file(path).get("config") or {})
 
     @classmethod
     def from_pulumi(cls) -> StackConfig:
@@ -224,6 +215,20 @@ class StackConfig(BaseModel):
         """The stack config keys of the values set explicitly (defaults stay in code)."""
         dumped = self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
         return {stack_key(alias): value for alias, value in dumped.items()}
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """A ``Pulumi.<stack>.yaml`` file as written, unvalidated: a mapping whose ``config`` (when set) is a mapping;
+    raise ConfigError for anything else (OSError when it cannot be read)."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', None) or exc}{where})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise ConfigError("not a stack file: expected a mapping with a `config:` mapping of keys")
+    return document
 
 
 def stack_key(alias: str) -> str:

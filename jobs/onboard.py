@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from infra.config import StackConfig
+from infra.config import ConfigError, StackConfig, read_stack_file
 from infra.policy import MANDATORY
 from jobs.errors import UserError
 
@@ -38,13 +38,17 @@ def write_stack_config(project: str, team: str, region: str, launchers: list[str
 
     ``options`` are the optional stack settings by field name (``budget_amount=200``,
     ``trainer_image=...``; see infra/stacks/Pulumi.example.yaml). Raises ValueError naming the key and
-    the bad value. An existing file keeps its other keys (e.g. the secrets provider's salt and
-    config outside ``sweeps:``); its ``sweeps:`` keys are replaced.
+    the bad value, or the existing file and why it is no stack file. An existing file keeps its other keys (e.g.
+    the secrets provider's salt and config outside ``sweeps:``); its ``sweeps:`` keys are replaced (so they need
+    not be valid).
     """
     config = StackConfig.parse({"project": project, "team": team, "region": region,
                                 "launchers": list(launchers), **options})
     path = Path(out_dir) / f"Pulumi.{config.names.stack}.yaml"
-    document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    try:
+        document = read_stack_file(path) if path.exists() else {}
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}: fix the file, or remove it to start afresh") from None
     kept = {key: value for key, value in (document.get("config") or {}).items()
             if not key.startswith("sweeps:")}
     document["config"] = {**kept, **config.to_keys()}

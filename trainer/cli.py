@@ -2,7 +2,7 @@
 
 Flags follow the seed lesson's train_nn.py plus the model knobs worth tuning. Values may arrive as
 ``--hidden=64.0``: Vertex AI sends discrete values as floats. Bad input ends with one line on stderr
-and exit status 2.
+and exit status 2; gs:// credentials without a project, one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from trainer import uri
 from trainer.config import ACCELERATOR_ENV, OPTIMIZERS, TrainConfig
 
 DEFAULT_MODEL_DIR = os.path.join("outputs", "model")
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"trainer: error: {exc}", file=sys.stderr, flush=True)
         return USAGE_ERROR
+    except uri.StorageError as exc:  # not the flags: the environment's login, project or network
+        print(f"trainer: error: {exc}", file=sys.stderr, flush=True)
+        return 1
 
 
 def _stop_on_sigterm() -> threading.Event:

@@ -83,13 +83,13 @@ class _KernelLock:
 
 
 def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
-    """A run's study, to read (also while its sweep runs). A journal damaged in the middle by an older
-    resume is read through a repaired copy (the run's own file is repaired by the next resume), and so is
-    one that cannot be opened for writing (a read-only runs/)."""
+    """A run's study, to read (also while its sweep runs). A journal with a damaged line in the middle (torn by
+    an older resume, or no record Optuna can apply) is read through a repaired copy (the run's own file is
+    repaired by the next resume), and so is one that cannot be opened for writing (a read-only runs/)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=run_storage(folder))
-    except (ValueError, OSError):  # JSONDecodeError or "Invalid log format."; EROFS or EACCES
+    except Exception:  # EROFS or EACCES; JSONDecodeError, or whatever the replay trips on: AssertionError, TypeError...
         import tempfile
 
         from optuna.storages.journal import JournalFileBackend

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 
 from jobs.report.summary import Summary
 from jobs.report.text import counts_line, duration, number
+
+NAME_LIMIT = 100  # characters of a comparison's folder name: readable, and well inside a file name's 255 bytes
+
+
+def folder_name(run_ids: list[str]) -> str:
+    """``compare-<a>-vs-<b>``; when that passes NAME_LIMIT characters, ``compare-<a>-and-<n>-more-<hash>``, the
+    hash (of every run id, in order) telling comparisons of different runs apart."""
+    name = "compare-" + "-vs-".join(run_ids)
+    if len(name) <= NAME_LIMIT:
+        return name
+    digest = hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:12]
+    return f"compare-{run_ids[0]}-and-{len(run_ids) - 1}-more-{digest}"
 
 
 def side_by_side(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:

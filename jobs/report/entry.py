@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from jobs.backends import backend
+from jobs.progress import styled
 from jobs.runs import RunError, RunFolder
 from jobs.spec import SpecError, load_spec
 
@@ -14,10 +15,11 @@ from jobs.spec import SpecError, load_spec
 def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path, console: Console,
            choose=backend) -> int:
     """Report runs, local or Vertex AI: one run into its folder (or ``out``, a folder or gs:// prefix),
-    several runs as one comparison (into ``out``, default ``<runs_dir>/compare-<a>-vs-<b>``). A running
+    several runs as one comparison (into ``out``, default ``<runs_dir>/`` + ``compare.folder_name``). A running
     sweep gives a partial report. Each run's trials come from the backend its run.json names (``choose``
     maps a backend's name to it). Returns the exit status: 0, or 2 when a run cannot be found or read."""
     from jobs.report.collect import collect
+    from jobs.report.compare import folder_name
     from jobs.report.write import write_comparison_report, write_sweep_report
 
     try:
@@ -28,9 +30,9 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
             meta = folder.meta()
             records = choose(meta.backend).records(folder, spec)
             sweeps.append(collect(folder.run_id, spec, records, hourly_cost=meta.hourly_cost,
-                                  currency=meta.currency or ""))
+                                  currency=meta.currency or "", max_cost=meta.max_cost))
     except (RunError, SpecError) as exc:
-        console.print(f"[red]report:[/] {exc}", highlight=False)
+        console.print(styled("red", "report:", f" {exc}"), highlight=False)
         return 2
     for sweep in [s for s in sweeps if not s.records]:
         console.print(f"report: run {sweep.run_id} has no trials yet", highlight=False)
@@ -40,8 +42,7 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
     if len(sweeps) == 1:
         write_sweep_report(sweeps[0], out or str(runs_dir / sweeps[0].run_id), console)
     else:
-        write_comparison_report(sweeps, out or str(runs_dir / ("compare-" + "-vs-".join(s.run_id for s in sweeps))),
-                                console)
+        write_comparison_report(sweeps, out or str(runs_dir / folder_name([s.run_id for s in sweeps])), console)
     return 0
 
 

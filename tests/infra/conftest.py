@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +127,25 @@ def config() -> StackConfig:
 @pytest.fixture
 def example_keys() -> dict[str, Any]:
     return yaml.safe_load(EXAMPLE.read_text())["config"]
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """The tasks, the library and the Pulumi program copied (no environments, no policy pack config, no stack file
+    but the example), so a test can place those; a ``pulumi`` in ``<tmp>/bin`` records each command line in
+    ``<tmp>/pulumi-calls``."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("tasks.py", "Pulumi.yaml"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("jobs", "infra"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("venv", "__pycache__", ".venv.lock"))
+    (root / "infra" / "policypack" / "config.json").unlink(missing_ok=True)
+    for stack_file in (root / "infra" / "stacks").glob("Pulumi.*.yaml"):
+        if stack_file.name != EXAMPLE.name:
+            stack_file.unlink()
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "pulumi-calls"}\n')
+    fake.chmod(0o755)
+    return root

@@ -33,6 +33,8 @@ def test_longest_names_fit_google_limits():
     ("gcp:region", "us-central", "'us-central' is not a Vertex AI training region"),
     ("sweeps:team", "9lives", "'9lives' is not a team name"),
     ("sweeps:team", "t" * 23, "is not a team name"),
+    ("sweeps:team", "vision\n", "'vision\\n' is not a team name"),  # `$` would match before a final newline
+    ("gcp:project", "acme-ml\n", "is not a GCP project id"),
     ("sweeps:launchers", ["ann@example.com"], "'ann@example.com' is not a launcher member"),
     ("sweeps:launchers", ["allUsers"], "'allUsers' is not a launcher member"),
     ("sweeps:launchers", ["user:ann@example.com"] * 2, "listed more than once: user:ann@example.com"),

@@ -10,6 +10,7 @@ import yaml
 
 from infra.config import StackConfig
 from jobs import onboard
+from tests.conftest import invoke
 from tests.infra.conftest import REPO
 
 GOOD = {"project": "acme-ml", "team": "vision", "region": "europe-west4",
@@ -61,6 +62,40 @@ def test_unknown_and_bad_options_are_errors(tmp_path):
         onboard.write_stack_config(**GOOD, out_dir=tmp_path, budget_amout=100)
     with pytest.raises(ValueError, match="sweeps:trainerImage: '.*:latest' is not an image reference by digest"):
         onboard.write_stack_config(**GOOD, out_dir=tmp_path, trainer_image="us-docker.pkg.dev/p/r/t:latest")
+
+
+NO_STACK_FILE = "not a stack file: expected a mapping with a `config:` mapping of keys"
+DAMAGED = [("- a list\n", NO_STACK_FILE), ("config: [1]\n", NO_STACK_FILE),
+           ("{bad\n", "not valid YAML (expected ',' or '}', but got '<stream end>' at line 2)")]
+
+
+@pytest.mark.parametrize("text, says", DAMAGED)
+def test_a_damaged_stack_file_is_refused_naming_it_and_left_as_it_was(tmp_path, text, says):
+    path = tmp_path / "Pulumi.vision-acme-ml.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as refused:
+        onboard.write_stack_config(**GOOD, out_dir=tmp_path)
+    assert str(refused.value) == f"{path}: {says}: fix the file, or remove it to start afresh"
+    assert path.read_text() == text
+
+
+def test_rewriting_replaces_sweeps_keys_that_are_no_longer_valid(tmp_path):
+    path = tmp_path / "Pulumi.vision-acme-ml.yaml"
+    path.write_text(yaml.safe_dump({"config": {"sweeps:budgetAmount": -1, "sweeps:bogus": 1, "gcp:zone": "z"}}))
+    onboard.write_stack_config(**GOOD, out_dir=tmp_path)
+    assert StackConfig.from_stack_file(path).team == "vision"
+    assert yaml.safe_load(path.read_text())["config"]["gcp:zone"] == "z"
+
+
+def test_invoke_onboard_over_a_damaged_stack_file_is_one_line(checkout):
+    path = checkout / "infra" / "stacks" / "Pulumi.vision-acme-ml.yaml"
+    for text, says in DAMAGED:
+        path.write_text(text)
+        done = invoke("onboard", "--project", "acme-ml", "--team", "vision", "--region", "europe-west4", "--no-up",
+                      root=checkout, cwd=checkout)
+        assert done.returncode == 2, done
+        assert done.stderr == f"onboard: {path}: {says}: fix the file, or remove it to start afresh\n", done.stderr
+        assert path.read_text() == text
 
 
 def test_stack_commands():

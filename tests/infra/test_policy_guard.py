@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -80,25 +79,6 @@ def test_a_damaged_stack_file_is_one_line(tmp_path, text, says):
     with pytest.raises(UserError) as refused:
         onboard.policy_check("up", STACK, policy=False, config=tmp_path / "absent.json", stacks=tmp_path)
     assert f"Pulumi.{STACK}.yaml: {says}" in str(refused.value) and "\n" not in str(refused.value), refused.value
-
-
-@pytest.fixture
-def checkout(tmp_path) -> Path:
-    """The tasks, the library and the Pulumi program copied (no environments), so a test can place a pack config
-    and a stack file; a ``pulumi`` on PATH records each command line in ``pulumi-calls``."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("tasks.py", "Pulumi.yaml"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("jobs", "infra"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("venv", "__pycache__", ".venv.lock"))
-    (root / "infra" / "policypack" / "config.json").unlink(missing_ok=True)
-    (root / "infra" / "stacks" / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
-    fake = tmp_path / "bin" / "pulumi"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "pulumi-calls"}\n')
-    fake.chmod(0o755)
-    return root
 
 
 def _tasks(checkout: Path, *args: str):

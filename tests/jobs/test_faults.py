@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -34,8 +35,14 @@ def trials_of(root, run_id: str = "r") -> list:
     return views(load_run_study(RunFolder.open(run_id, root / "runs"), "toy"))
 
 
+def records(*trial_ids: int) -> list[bytes]:
+    """Whole journal records, as Optuna writes them (a trial's user attribute set)."""
+    return [json.dumps({"op_code": 8, "worker_id": "w", "trial_id": i, "user_attr": {"k": i}}).encode()
+            for i in trial_ids]
+
+
 def test_split_torn_keeps_every_whole_record():
-    a, b, c = (json.dumps({"op_code": i, "worker_id": "w"}).encode() for i in range(3))
+    a, b, c = records(0, 1, 2)
     assert split_torn(a + b"\n" + b + b"\n") == (a + b"\n" + b + b"\n", b"")
     assert split_torn(a + b"\n" + b[:7]) == (a + b"\n", b[:7])  # torn tail
     assert split_torn(a + b"\n" + b[:7] + c + b"\n") == (a + b"\n" + c + b"\n", b[:7])  # a record glued on
@@ -52,7 +59,7 @@ def test_a_torn_journal_is_set_aside_and_the_run_stays_readable_and_resumable(tm
     (tmp_path / "runs" / "r" / "run.json").write_text(json.dumps({**meta, "trials": 4}))  # room to carry on
     resumed = invoke("tune", "--resume", "r", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "ended in a torn write" in resumed.stdout and "torn bytes are kept in study.journal.torn-" in resumed.stdout
+    assert "held damaged lines" in resumed.stdout and "they are kept in study.journal.torn-" in resumed.stdout
     (aside,) = (tmp_path / "runs" / "r").glob("study.journal.torn-*")
     assert aside.read_bytes() == b'{"op_code": 5, "worker_id": "torn-by-a-full-di'
     assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 4
@@ -70,8 +77,44 @@ def test_a_journal_an_older_resume_glued_onto_a_torn_line_is_read_and_repaired(t
     assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 2  # through a repaired copy
     assert invoke("status", "r", cwd=tmp_path).returncode == 0
     resumed = invoke("tune", "--resume", "r", cwd=tmp_path)
-    assert resumed.returncode == 0 and "torn bytes are kept" in resumed.stdout, resumed.stderr
+    assert resumed.returncode == 0 and "they are kept in" in resumed.stdout, resumed.stderr
     assert split_torn(journal.read_bytes())[1] == b""
+
+
+CATEGORICAL = json.dumps({"name": "CategoricalDistribution", "attributes": {"choices": ["a"]}})
+NOT_RECORDS = [b'{"op_code": 99}', b"[]", b"1", b'"x"', b"{}", b"null",
+               b'{"op_code": 6, "worker_id": "w", "trial_id": 0}',
+               b'{"op_code": 5, "worker_id": "w", "trial_id": "0", "param_name": 3}',
+               b'{"op_code": 7, "worker_id": "w", "trial_id": 0, "step": true, "intermediate_value": 1.0}',
+               b'{"op_code": 4, "worker_id": "w", "study_id": 0, "datetime_start": "yesterday"}',
+               b'{"op_code": 2, "worker_id": "w", "study_id": 0, "user_attr": {}}',
+               json.dumps({"op_code": 5, "worker_id": "w", "trial_id": 0, "param_name": "c", "param_value_internal": 3,
+                           "distribution": CATEGORICAL}).encode()]
+
+
+@pytest.mark.parametrize("line", NOT_RECORDS)
+def test_a_line_that_is_no_record_optuna_can_apply_is_set_aside(line):
+    a, b = records(0, 1)
+    assert split_torn(a + b"\n" + line + b"\n" + b + b"\n") == (a + b"\n" + b + b"\n", line)
+
+
+def test_lines_that_are_no_records_are_set_aside_and_the_run_stays_readable_and_resumable(tmp_path):
+    write_spec(tmp_path / "spec.yaml", trials=2)
+    assert invoke("tune", "--spec", "spec.yaml", "--run-id", "r", cwd=tmp_path).returncode == 0
+    journal = tmp_path / "runs" / "r" / "study.journal"
+    lines = journal.read_bytes().split(b"\n")
+    journal.write_bytes(b"\n".join([*lines[:3], *NOT_RECORDS, *lines[3:-1], b'{"op_code": 99}', b""]))
+    report = invoke("report", "--run-id", "r", cwd=tmp_path)
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+    assert len(pd.read_csv(tmp_path / "runs" / "r" / "trials.csv")) == 2
+    meta = json.loads((tmp_path / "runs" / "r" / "run.json").read_text())
+    (tmp_path / "runs" / "r" / "run.json").write_text(json.dumps({**meta, "trials": 3}))  # room to carry on
+    resumed = invoke("tune", "--resume", "r", cwd=tmp_path)
+    assert resumed.returncode == 0 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert "held damaged lines" in resumed.stdout and "they are kept in study.journal.torn-" in resumed.stdout
+    (aside,) = (tmp_path / "runs" / "r").glob("study.journal.torn-*")
+    assert aside.read_bytes() == b"\n".join([*NOT_RECORDS, b'{"op_code": 99}'])
+    assert [t.state for t in trials_of(tmp_path)] == ["SUCCEEDED"] * 3
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ import yaml
 from rich.console import Console
 
 from jobs.local.backend import load_run_study, views
-from jobs.report import report
+from jobs.report import compare, report
 from jobs.runs import RunFolder, RunMeta
 from jobs.trials import best_trial
-from tests.conftest import INVOKE, REPO, make_split
+from tests.conftest import INVOKE, REPO, invoke, make_split
 from tests.jobs.sweeps import tune_local
 from tests.jobs.test_local_sweep import toy_spec
 
@@ -147,6 +147,19 @@ def test_latest_leaves_out_bookkeeping_trials_and_several_runs_compare(sweep):
     assert f"best: r, trial {best_trial(trials, 'maximize').trial_id}, validation_accuracy" in printed(console)
 
 
+def test_runs_whose_joined_ids_pass_a_file_name_compare_into_a_short_folder(sweep):
+    runs, _ = sweep
+    ids = [_copy_run(runs, "r", f"{n}{'x' * 62}", f"2000-01-0{n}T00:00:00").run_id for n in range(1, 5)]
+    assert len("-vs-".join(ids).encode()) > 255
+    console = quiet()
+    assert report(ids, latest=False, out=None, runs_dir=runs, console=console) == 0
+    (out,) = runs.glob("compare-1x*")
+    assert out.name.startswith(f"compare-{ids[0]}-and-3-more-") and len(out.name) <= compare.NAME_LIMIT
+    assert pd.read_csv(out / "best_trials.csv")["run_id"].tolist() == ids
+    assert compare.folder_name([ids[0], *ids[:0:-1]]) != out.name  # the same first run, others in another order
+    assert compare.folder_name(["a", "b"]) == "compare-a-vs-b"
+
+
 def test_usage_errors_name_the_problem(sweep, tmp_path):
     runs, _ = sweep
     for args, message in ((([], False), "name a run id or use --latest; newest runs in"),
@@ -218,3 +231,13 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "ok"]
+
+
+def test_an_out_path_that_cannot_be_a_folder_is_one_line(sweep, tmp_path):
+    runs, _ = sweep
+    (tmp_path / "a-file").write_text("")
+    for out, why in ((tmp_path / ("x" * 300), "File name too long"),
+                     (tmp_path / "a-file" / "report", "Not a directory")):
+        done = invoke("report", "--run-id", "r", "--out", str(out), cwd=runs.parent)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert done.stderr.startswith("report: cannot use ") and f": {why}: pick another path (--out)" in done.stderr
