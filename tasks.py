@@ -21,6 +21,7 @@ from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC, ensure_default_data
 
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
 WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
+PATH_REFUSED = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP}  # the path itself cannot be used
 
 
 class _LenientInt(Argument):
@@ -88,9 +89,14 @@ def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=
     from jobs import storage
     from jobs.progress import user_console
 
+    try:
+        extra = shlex.split(args)
+    except ValueError as exc:  # an unclosed quote
+        raise Exit(f"train: --args {args!r}: {exc}: close each quote, e.g. --args='--hidden=128 --epochs=10'",
+                   code=2) from None
     ensure_default_data(data_root, user_console())
     command = [sys.executable, "-m", "trainer", f"--train={storage.join(data_root, 'train_data.npz')}",
-               f"--val={storage.join(data_root, 'val_data.npz')}", *shlex.split(args)]
+               f"--val={storage.join(data_root, 'val_data.npz')}", *extra]
     status = subprocess.call(command, env={**os.environ, "AIP_MODEL_DIR": out})
     if status:
         raise Exit(code=status)
@@ -216,6 +222,12 @@ def _guarded(name: str, call):
             raise
         raise Exit(f"{name}: {problem}", code=1) from None
     except OSError as exc:
+        if exc.errno in PATH_REFUSED:
+            path = str(exc.filename or "a path")
+            shown = path if len(path) <= 160 else f"{path[:120]}... ({len(path):,} characters)"
+            raise Exit(f"{name}: cannot use {shown}: {exc.strerror}: pick another path"
+                       + (" (--out)" if name == "report" else "") + ", then run the same command again",
+                       code=2) from None
         if exc.errno not in WRITE_REFUSED:
             raise
         raise Exit(f"{name}: cannot write {exc.filename or 'a file'}: {exc.strerror}. Free some space or fix the "

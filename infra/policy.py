@@ -24,7 +24,7 @@ PRIMITIVE_ROLE = re.compile(r"\broles/(owner|editor|viewer)\b")
 PUBLIC_MEMBER = re.compile(r"\ball(Authenticated)?Users\b")
 ACT_AS = "roles/iam.serviceAccountUser"
 IMAGE_KEY = re.compile(r"image(uri)?$", re.IGNORECASE)
-DIGEST_REF = re.compile(r"^[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+DIGEST_REF = re.compile(r"[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}")
 LABELS = ("team", "project")  # who owns a resource and what it serves: billing reports group by them
 STAGING = "staging/"
 Level = Literal["mandatory", "advisory"]
@@ -112,7 +112,7 @@ def images_by_digest(resource: Registered, settings: Settings) -> Iterable[str]:
 
 def _image_refs(values: Mapping[str, Any]) -> Iterator[str]:
     for key, value in _items(values):
-        if IMAGE_KEY.search(key) and isinstance(value, str) and not DIGEST_REF.match(value):
+        if IMAGE_KEY.search(key) and isinstance(value, str) and not DIGEST_REF.fullmatch(value):
             yield f"{key} {value!r} is not a reference by digest (…@sha256:<64 hex>)"
 
 

@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol
 from rich.console import Console
 
 from jobs.errors import UserError
+from jobs.progress import styled
 from jobs.runs import RUNS_DIR, RunFolder
 from jobs.spec import Spec
 from jobs.trials import TrialRecord
@@ -52,6 +53,7 @@ class TuneRequest:
 
 COMMON = frozenset({"spec", "run_id", "resume", "trials", "parallel", "smoke", "dry_run", "data_root", "trial_timeout",
                     "runs_dir"})
+ON_RESUME = frozenset({"resume", "runs_dir", "dry_run", "detach", "max_cost"})  # a resumed run keeps the rest
 
 
 class Backend(Protocol):
@@ -105,6 +107,11 @@ def tune(request: TuneRequest, name: str | None, console: Console, choose=backen
     for option in sorted(_given(request) - COMMON - chosen.options):
         raise UserError(f"--{option.replace('_', '-')} is not for the {chosen.name} backend; `invoke --help tune` "
                         "says which backend takes each flag")
+    if request.resume and (kept := sorted(_given(request) - ON_RESUME)):
+        flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
+        console.print(styled("yellow", "note:", f" {flags} left as run {request.resume} recorded them (its "
+                                                "run.json and spec.yaml): a resumed run keeps its own; start a new "
+                                                "run to change them"), soft_wrap=True)
     return chosen.plan(request, console) if request.dry_run else chosen.run(request, console)
 
 

@@ -32,13 +32,13 @@ N1_GPUS: dict[str, dict[int, tuple[int, float]]] = {
 }
 N1_SIZES = (2, 4, 8, 16, 32, 64, 96)
 N1_GB_PER_VCPU = {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}
-N1 = re.compile(r"^n1-(?P<family>standard|highmem|highcpu)-(?P<vcpus>\d+)$")
+N1 = re.compile(r"n1-(?P<family>standard|highmem|highcpu)-(?P<vcpus>\d+)")
 RETIRED = {"NVIDIA_TESLA_K80": "the K80 has reached end of support on Vertex AI"}
 
 
 def n1_shape(machine_type: str) -> tuple[int, float] | None:
     """(vCPUs, GB of memory) of an N1 machine type; None for any other."""
-    match = N1.match(machine_type)
+    match = N1.fullmatch(machine_type)
     if not match or int(match["vcpus"]) not in N1_SIZES:
         return None
     vcpus = int(match["vcpus"])

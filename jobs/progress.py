@@ -6,8 +6,8 @@ import time
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from jobs.trials import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
 
@@ -16,9 +16,15 @@ SHOWN_ROWS = 12
 
 def user_console(stderr: bool = False) -> Console:
     """The console a task prints to: it wraps at the terminal's width on a terminal, and lines are not broken
-    when the output goes to a file or a pipe (tables there are up to 200 columns wide)."""
-    console = Console(stderr=stderr, soft_wrap=True)
-    return console if console.is_terminal else Console(stderr=stderr, soft_wrap=True, width=200)
+    when the output goes to a file or a pipe (tables there are up to 200 columns wide). Strings print as they
+    are (no console markup: a spec's or a trainer's ``[/x]`` is text); styles come from ``styled``."""
+    console = Console(stderr=stderr, soft_wrap=True, markup=False)
+    return console if console.is_terminal else Console(stderr=stderr, soft_wrap=True, markup=False, width=200)
+
+
+def styled(style: str, lead: str, rest: str = "") -> Text:
+    """``lead`` in ``style``, then ``rest``: both printed as they are, never read as markup."""
+    return Text.assemble((lead, style), rest)
 
 
 def _fmt(value: object) -> str:
@@ -121,5 +127,5 @@ class Progress:
             style = "bold green" if best is not None and t.trial_id == best.trial_id else None
             table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
                           "-" if t.step is None else str(t.step), params_text(t.parameters),
-                          escape(t.reason[:160]), style=style)
+                          Text(t.reason[:160]), style=style)
         return table

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.console import Console
-from rich.markup import escape
 
 from jobs import storage
 from jobs.backends import TuneRequest
@@ -26,6 +25,7 @@ from jobs.budget import with_budget
 from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
 from jobs.plan import plan_table
+from jobs.progress import styled
 from jobs.reference import is_reference_trainer, module_of
 from jobs.runs import RunFolder, RunLock, RunMeta, check_run_id, new_run_id
 from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
@@ -224,7 +224,7 @@ class LocalBackend:
 
 def _advise(spec: Spec, console: Console) -> None:
     for advice in spec.advisories():
-        console.print(f"[yellow]warning:[/] {escape(advice)}")
+        console.print(styled("yellow", "warning:", f" {advice}"))
 
 
 def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, console: Console) -> int:
@@ -236,8 +236,9 @@ def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, conso
     console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
     with RunLock(folder):
         if aside := journal.repair(folder.journal):
-            console.print(f"[yellow]warning:[/] {folder.journal} ended in a torn write (a full disk or a crash); "
-                          f"the torn bytes are kept in {aside.name}, every whole record is used", soft_wrap=True)
+            console.print(styled("yellow", "warning:", f" {folder.journal} held damaged lines (a write torn by a "
+                                 "full disk or a crash, or a line that is no Optuna record); they are kept in "
+                                 f"{aside.name}, every whole record is used"), soft_wrap=True)
         local = LocalSweep(spec, folder, sweep.data_root, seed=sweep.seed, trial_timeout=sweep.trial_timeout,
                            launcher=launcher)
         progress = Progress(spec.name, spec.metric.goal, local.max_trials, local.parallel, console=console)
@@ -254,23 +255,24 @@ def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, conso
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
-            console.print(f"[red]the disk is full[/] ({exc.filename or folder.root}): the sweep stopped; every trial "
-                          f"recorded before stays. Free some space, then resume with: invoke tune --resume "
-                          f"{folder.run_id}", soft_wrap=True)
+            console.print(styled("red", "the disk is full", f" ({exc.filename or folder.root}): the sweep stopped; "
+                                 "every trial recorded before stays. Free some space, then resume with: invoke tune "
+                                 f"--resume {folder.run_id}"), soft_wrap=True)
             return 1
     if not progress.live_mode:  # the live table ends with the same line
         console.print(progress.summary(), soft_wrap=True)
     if local.refused:
-        console.print(f"[red]sweep stopped:[/] the first trial's trainer refused its command line ("
-                      f"{escape(local.refused)}); every trial would fail the same way. Check trainer.args and the "
-                      f"parameter ids in the spec; the whole log: {folder.root / 'trials' / '1' / 'log.txt'}",
+        console.print(styled("red", "sweep stopped:", f" the first trial's trainer refused its command line "
+                             f"({local.refused}); every trial would fail the same way. Check trainer.args and the "
+                             f"parameter ids in the spec; the whole log: {folder.root / 'trials' / '1' / 'log.txt'}"),
                       soft_wrap=True)
         return 1
     if local.stopped_for_failures:
-        console.print(f"[red]sweep stopped:[/] {spec.trials.failure_limit} trials failed (trials.max_failed)")
+        console.print(styled("red", "sweep stopped:",
+                             f" {spec.trials.failure_limit} trials failed (trials.max_failed)"))
     best = best_trial(trials_seen, spec.metric.goal)
     if best is None:
-        console.print("[red]no trial succeeded[/]; see the logs under " + str(folder.root / "trials"))
+        console.print(styled("red", "no trial succeeded", f"; see the logs under {folder.root / 'trials'}"))
         return 1
     tied = ties(trials_seen, spec.metric.goal)
     also = f" (tied with {tied} other trial{'s' if tied > 1 else ''}; the first is named)" if tied else ""

@@ -38,14 +38,27 @@ class Plot:
 
 
 def _render(draw: Callable[..., tuple[Figure, str] | None], *args) -> tuple[bytes, str] | None:
-    with matplotlib.rc_context(STYLE):
-        drawn = draw(*args)
-        if drawn is None:
-            return None
-        figure, caption = drawn
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
-    return buffer.getvalue(), caption
+    with matplotlib.rc_context(STYLE), np.errstate(all="ignore"):  # an overflow is handled below, not printed
+        try:
+            drawn = draw(*args)
+            if drawn is None:
+                return None
+            return _png(drawn[0]), drawn[1]
+        except (OverflowError, ValueError) as exc:  # values matplotlib cannot place, e.g. 1e-300..1e300 on a log axis
+            return _png(_not_drawn(exc)), f"not drawn: matplotlib could not place these values ({exc})"
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
+    return buffer.getvalue()
+
+
+def _not_drawn(exc: Exception) -> Figure:
+    """A small figure that says a plot could not be drawn (the report keeps every other part)."""
+    figure = Figure(figsize=(5, 0.8))
+    figure.text(0.5, 0.5, f"not drawn: {type(exc).__name__}", ha="center", va="center", color=FAILED)
+    return figure
 
 
 def sweep_plots(sweep: Sweep, importances: dict[str, float]) -> list[Plot]:

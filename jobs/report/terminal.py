@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from jobs.progress import styled
 from jobs.report.compare import leader
 from jobs.report.summary import Summary
 from jobs.report.text import state, state_counts
@@ -32,10 +34,12 @@ def print_sweep(console: Console, summary: Summary) -> None:
         table.add_row(*(row[i] for i in shown), style="bold green" if row[1] == best_id else None)
     console.print(table)
     for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(styled("yellow", "warning:", f" {warning}"), highlight=False)
     if summary.best is not None:
         metric = summary.sweep.spec.metric.id
-        console.print(f"best trial: [bold]{best_id}[/]  {metric} = {summary.best['objective']:.6g}", highlight=False)
+        objective = f"  {metric} = {summary.best['objective']:.6g}"
+        console.print(Text.assemble("best trial: ", (str(best_id), "bold"), objective),
+                      highlight=False)
     if summary.importances:
         mattered = ", ".join(f"{p} {w:.0%}" for p, w in list(summary.importances.items())[:4])
         console.print(f"mattered most: {mattered}", highlight=False)
@@ -72,12 +76,12 @@ def print_comparison(console: Console, summaries: list[Summary], header: list[st
     if text := leader(summaries):
         console.print(text, highlight=False)
     for s in summaries:
-        console.print(f"{s.sweep.run_id}: {_counts(s)}", highlight=False)
+        console.print(Text(f"{s.sweep.run_id}: ") + _counts(s), highlight=False)
         for warning in s.warnings:
-            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+            console.print(Text("  ") + styled("yellow", "warning:", f" {warning}"), highlight=False)
 
 
-def _counts(summary: Summary) -> str:
+def _counts(summary: Summary) -> Text:
     states = summary.sweep.frame["state"].tolist()
-    return f"{len(states)} trials: " + ", ".join(
-        f"[{STATE_STYLES.get(s, 'white')}]{n} {state(s)}[/]" for s, n in state_counts(states))
+    counts = [(f"{n} {state(s)}", STATE_STYLES.get(s, "white")) for s, n in state_counts(states)]
+    return Text(f"{len(states)} trials: ") + Text(", ").join(Text(*count) for count in counts)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1
 BOOLEAN = "YAML reads unquoted yes/no/on/off/true/false as booleans; quote it, e.g. \"yes\""
 
 

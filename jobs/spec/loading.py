@@ -84,10 +84,12 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; SpecError names the file, the field and the reason."""
     source = str(path)
     try:
-        if Path(path).stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(source, [("", f"the file is {Path(path).stat().st_size:,} bytes; a spec is at most "
-                                          f"{MAX_SPEC_BYTES:,}")])
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:  # read, not stat: a device or a FIFO has no size until read
+            raw = file.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError(source, [("", f"the file holds more than {MAX_SPEC_BYTES:,} bytes, the most a spec "
+                                          "may: is it the spec?")])
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(source, [("", "cannot read the file: it is not UTF-8 text")]) from None
     except OSError as exc:

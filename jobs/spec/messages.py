@@ -48,8 +48,13 @@ def _path(loc: tuple[str | int, ...]) -> str:
     path = ""
     for part in parts:
         if part != "[key]":
-            path = _join(path, f"[{part}]" if isinstance(part, int) else part)
+            path = _join(path, f"[{part}]" if isinstance(part, int) else _short(part))
     return path
+
+
+def _short(key: str) -> str:
+    """A key as a path shows it: at most 64 characters (a mistyped key can be any length)."""
+    return key if len(key) <= 64 else f"{key[:61]}..."
 
 
 def _join(path: str, sub: str) -> str:
@@ -78,6 +83,7 @@ _REASONS = {
                     "must be a mapping, got {got}"),
     "literal_error": "must be {expected}, got {got}",
     "greater_than_equal": "must be >= {ge}, got {got}",
+    "less_than_equal": "must be <= {le}, got {got}",
     **dict.fromkeys(["too_short", "string_too_short"], "must not be empty"),  # every minimum length is 1
     "union_tag_invalid": "must be one of {expected_tags}, got {tag!r}",
 }

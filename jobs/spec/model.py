@@ -17,11 +17,16 @@ from pydantic import AfterValidator, Field, model_validator
 from jobs.containers import PREBUILT_IMAGE, executor_image
 from jobs.machines import machine_problem
 from jobs.reference import module_of
-from jobs.spec.base import StrictModel, raise_if
+from jobs.spec.base import INT32_MAX, StrictModel, raise_if, show
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Vertex AI documents no length for a parameter or metric id (StudySpec.ParameterSpec.parameterId,
+# MetricSpec.metricId); 64 keeps a trial's flags, labels and report columns readable.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# Grid points a grid search may have. Vertex AI documents no limit (StudySpec.Algorithm GRID_SEARCH); the local
+# search lists every point before its first trial, and a grid this size is far more than any trial budget.
+MAX_GRID_POINTS = 100_000
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -43,7 +48,8 @@ def _prebuilt(value: str | None) -> str | None:
 
 def _identifier(value: str) -> str:
     if not _IDENTIFIER.fullmatch(value):
-        raise ValueError(f"must start with a letter and hold only letters, digits and '_', got {value!r}")
+        raise ValueError("must be 1 to 64 characters: a letter, then letters, digits or '_', got "
+                         f"{show(value)}{f' ({len(value):,} characters)' if len(value) > 64 else ''}")
     return value
 
 
@@ -57,9 +63,10 @@ class Metric(StrictModel):
 class Trials(StrictModel):
     """How many trials run in all, at once, and how many may fail before the sweep stops."""
 
-    max: int = Field(ge=1)
-    parallel: int = Field(default=1, ge=1)
-    max_failed: int | None = None
+    # maxTrialCount, parallelTrialCount and maxFailedTrialCount are int32 (aiplatform v1 HyperparameterTuningJob)
+    max: int = Field(ge=1, le=INT32_MAX)
+    parallel: int = Field(default=1, ge=1, le=INT32_MAX)
+    max_failed: int | None = Field(default=None, le=INT32_MAX)
     max_cost: float | None = Field(default=None, gt=0)  # Vertex AI: the most the sweep may cost (jobs/vertex/cost.py)
 
     @model_validator(mode="after")
@@ -87,11 +94,15 @@ class TrainerCommand(StrictModel):
     command: list[str] = Field(default_factory=lambda: ["python", "-m", "trainer"], min_length=1)
     args: list[str] = Field(default_factory=list)
     package: str | None = Field(default=None, min_length=1)  # a folder with pyproject.toml or setup.py
+    # the largest package archive the package route uploads, in MB (jobs/vertex/package.py)
+    max_package_mb: int = Field(default=50, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         problems = [(f"args[{i}]", f"unknown placeholder {{{name}}}; only {{data}} is supported")
                     for i, arg in enumerate(self.args) for name in _PLACEHOLDER.findall(arg) if name != "data"]
+        problems += [(f"{field}[{i}]", "holds a NUL character, which no command line can carry: remove it")
+                     for field in ("command", "args") for i, arg in enumerate(getattr(self, field)) if "\0" in arg]
         if self.package and module_of(self.command) is None:
             problems.append(("command", "must be [python, -m, MODULE] when package is set: on Vertex AI the "
                                         f"package's MODULE runs with python -m, got {self.command}"))
@@ -143,6 +154,9 @@ class Spec(StrictModel):
         if self.algorithm == "grid" and doubles:
             problems.append(("algorithm", "grid needs every parameter integer, discrete or categorical; "
                                           f"double: {', '.join(doubles)}"))
+        elif self.algorithm == "grid" and not problems and (size := self.grid_size()) > MAX_GRID_POINTS:
+            problems.append(("algorithm", f"the grid has {size:,} points; grid search takes at most "
+                                          f"{MAX_GRID_POINTS:,}: narrow the ranges, or use adaptive or random"))
         if self.vertex.route == "image" and self.vertex.executor_image:
             problems.append(("vertex.executor_image", "is the package route's container; vertex.route image runs "
                                                       "the stack's image: leave one of them out"))

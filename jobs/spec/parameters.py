@@ -6,12 +6,14 @@ A parameter's ``when`` names the parent it depends on; ``Spec`` checks that pare
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections import Counter
 from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from jobs.spec.base import BOOLEAN, StrictModel, raise_if, show
+from jobs.spec.base import BOOLEAN, INT64_MAX, INT64_MIN, StrictModel, raise_if, show
 
 Scale = Literal["linear", "log", "reverse_log"]
 
@@ -29,6 +31,8 @@ def _not_a_category(value: object) -> str | None:
         return f"{show(value)} is a number; categorical values are strings: quote it, or use type discrete"
     if value == "":
         return "must not be an empty string"
+    if isinstance(value, str) and (control := next((c for c in value if unicodedata.category(c) == "Cc"), None)):
+        return f"holds the control character {control!r}; a trial gets the value on its command line: remove it"
     return None
 
 
@@ -82,6 +86,9 @@ class _Range(_Parameter):
         if self.scale != "linear" and self.min <= 0:
             problems.append(("min", f"must be > 0 with scale {self.scale} (Vertex AI requires it), "
                                     f"got {show(self.min)}"))
+        if math.isinf(float(self.max) - float(self.min)):
+            problems.append(("max", f"the range {show(self.min)}..{show(self.max)} is wider than a float can hold, "
+                                    "so no value can be drawn from it: narrow it"))
         return problems
 
 
@@ -95,8 +102,9 @@ class IntegerParameter(_Range):
     """An integer in [min, max], both included."""
 
     type: Literal["integer"]
-    min: int
-    max: int
+    # IntegerValueSpec.minValue/maxValue are int64 (aiplatform v1 StudySpec.ParameterSpec.IntegerValueSpec)
+    min: int = Field(ge=INT64_MIN, le=INT64_MAX)
+    max: int = Field(ge=INT64_MIN, le=INT64_MAX)
 
     def _reject(self, value: object, name: str) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from jobs.backends import TuneRequest
 from jobs.budget import planned_trials, with_budget
 from jobs.defaults import DEFAULT_SPEC
 from jobs.plan import plan_table
-from jobs.progress import Progress, params_text, user_console
+from jobs.progress import Progress, params_text, styled, user_console
 from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trials import TrialRecord, best_trial
@@ -32,12 +32,14 @@ from jobs.vertex.cost import (
     check_ceiling,
     estimate_cost,
     load_prices,
+    lower_ceiling,
+    trial_timeout,
     trials_cost,
 )
 from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.outputs import load_outputs
-from jobs.vertex.package import TrainerPackage, build_package, upload
+from jobs.vertex.package import TrainerPackage, build_package, plan_package, upload
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, trainer_note
@@ -71,14 +73,14 @@ class VertexBackend:
         self.settings = settings
 
     def plan(self, request: TuneRequest, console: Console) -> int:
-        """The exact REST request, what it would upload, and a cost estimate; nothing is uploaded or submitted."""
+        """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
+        submitted."""
         with tempfile.TemporaryDirectory() as scratch:
-            spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
+            spec, outputs, job, cost, package = self._job(request, console, Path(scratch), build=False)
             if package:
                 uri = job.trial_job_spec.worker_pool_specs[0].python_package_spec.package_uris[0]
-                console.print(f"would upload the trainer package {package.archive.name} "
-                              f"({package.archive.stat().st_size / 1024:.0f} KiB, module {package.module}) to {uri}",
-                              soft_wrap=True)
+                for line in package.lines(uri):
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
         console.print(plan_table(spec))
         console.print(f"POST https://{outputs.region}-aiplatform.googleapis.com/v1/projects/{outputs.project}"
                       f"/locations/{outputs.region}/hyperparameterTuningJobs", soft_wrap=True)
@@ -91,7 +93,7 @@ class VertexBackend:
         ``--run-id``); follow it unless ``detach``."""
         run_id = request.resume or request.run_id
         if run_id and (request.runs_dir / run_id / "run.json").exists():
-            return self._attach(RunFolder.open(run_id, request.runs_dir), request.detach, console)
+            return self._attach(RunFolder.open(run_id, request.runs_dir), request.detach, request.max_cost, console)
         with tempfile.TemporaryDirectory() as scratch:
             spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
             console.print(cost.text(), soft_wrap=True)
@@ -102,7 +104,7 @@ class VertexBackend:
                 _upload(package, pool.python_package_spec.package_uris[0], console)
             elif warning := keep_image(pool.container_spec.image_uri, run_id, jobs.credentials, jobs.context,
                                        self.settings.retry, self.settings.registry_endpoint):
-                console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+                console.print(styled("yellow", "warning:", f" {warning}"), soft_wrap=True)
         job, created = jobs.submit(job)
         spec_file = request.spec or str(DEFAULT_SPEC)
         meta = VertexRun(
@@ -129,7 +131,7 @@ class VertexBackend:
         for v in views:
             table.add_row(v.trial_id, v.state, "-" if v.objective is None else f"{v.objective:.4g}",
                           "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters),
-                          escape(v.reason))
+                          Text(v.reason))
         console.print(table)
         return _conclude(job.state.name, job.error.message, views, spec, console, jobs.context)
 
@@ -145,9 +147,10 @@ class VertexBackend:
         meta, _, jobs = self._open(folder, user_console(stderr=True))
         return trial_records(jobs.get(meta.job), spec)
 
-    def _job(self, request: TuneRequest, console: Console, scratch: Path):
+    def _job(self, request: TuneRequest, console: Console, scratch: Path, build: bool = True):
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
-        package route, the trainer package (built into ``scratch``, not uploaded)."""
+        package route, the trainer package (built into ``scratch`` and checked, not uploaded; unless ``build``,
+        only what it would hold)."""
         spec_file = Path(request.spec or DEFAULT_SPEC)
         spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
                            request.max_cost)
@@ -155,23 +158,30 @@ class VertexBackend:
         route = choose_route(spec, outputs)
         for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None]:
             if advice:
-                console.print(f"[yellow]warning:[/] {escape(advice)}")
+                console.print(styled("yellow", "warning:", f" {advice}"))
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
         cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
         check_ceiling(cost, spec.trials.max_cost)
+        timeout = trial_timeout(spec, cost, request.trial_timeout, self.settings.min_trial_timeout_s)
+        if timeout != request.trial_timeout:
+            console.print(f"each trial stops after {timeout:g} s (scheduling.timeout): what trials.max_cost pays each "
+                          f"of the {spec.trials.max} trials at the list price", soft_wrap=True)
         package = package_uri = None
         if route == "package":
-            source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
-            console.print(f"building the trainer package from {source}", soft_wrap=True)
-            package = build_package(spec, spec_file.parent, scratch)
+            if build:
+                source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
+                console.print(f"building the trainer package from {source}", soft_wrap=True, markup=False)
+                package = build_package(spec, spec_file.parent, scratch)
+            else:
+                package = plan_package(spec, spec_file.parent, scratch)
             package_uri = package.uri(outputs.staging, spec.name, run_id)
-        job = build_tuning_job(spec, outputs, run_id, request.data_root, request.trial_timeout, package_uri)
+        job = build_tuning_job(spec, outputs, run_id, request.data_root, timeout, package_uri)
         return spec, outputs, job, cost, package
 
     def _connect(self, context: Context, console: Console) -> VertexJobs:
         return VertexJobs(context, self.settings, on_retry=lambda message: console.print(
-            f"[yellow]{escape(message)}[/]", soft_wrap=True))
+            styled("yellow", message), soft_wrap=True))
 
     def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, console: Console):
         """While the run is followed: cancel its job once its trials' cost would reach the run's max_cost."""
@@ -184,7 +194,7 @@ class VertexBackend:
         def check(job) -> None:
             nonlocal cancelled
             if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
-                console.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
+                console.print(styled("yellow", why), soft_wrap=True)
                 jobs.cancel(name)
                 cancelled = True
 
@@ -199,10 +209,15 @@ class VertexBackend:
         spec = with_budget(load_spec(folder.spec_path), run.trials, run.parallel)
         return run, spec, self._connect(Context(run.project, run.region, run.trainer_service_account), console)
 
-    def _attach(self, folder: RunFolder, detach: bool, console: Console) -> int:
+    def _attach(self, folder: RunFolder, detach: bool, max_cost: float | None, console: Console) -> int:
+        """Follow the job of a run submitted before, with its recorded spec and budget; ``max_cost`` (--max-cost)
+        lowers its ceiling."""
         meta, spec, jobs = self._open(folder, console)
         console.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
                       "as recorded then)")
+        if max_cost is not None:
+            meta, said = lower_ceiling(folder, meta, max_cost)
+            console.print(said, soft_wrap=True, markup=False)
         return self._watch(folder.run_id, meta.job, spec, jobs, detach, console, meta)
 
     def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, console: Console,
@@ -212,8 +227,10 @@ class VertexBackend:
             console.print(f"detached; the job runs on. `invoke status {run_id}` shows it, `invoke cancel {run_id}` "
                           "stops it")
             if meta.max_cost is not None:
-                console.print(f"[yellow]warning:[/] trials.max_cost is enforced only while the run is followed: "
-                              f"`invoke tune --resume {run_id}` follows it again", soft_wrap=True)
+                console.print(styled("yellow", "warning:", " unfollowed, the job is held to trials.max_cost only by "
+                                     "each trial's scheduling.timeout (from the ceiling it was submitted with); "
+                                     f"`invoke tune --resume {run_id}` follows it again, cancelling it before the "
+                                     "ceiling"), soft_wrap=True)
             return 0
         progress = Progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel, console=console)
         guard = self._guard(name, jobs, meta, console)
@@ -226,8 +243,8 @@ class VertexBackend:
                           f"invoke cancel {run_id}")
             return 130
         except VertexUnavailable as exc:
-            console.print(f"[red]{escape(str(exc))}[/]\nthe job runs on; watch again with: invoke tune --resume "
-                          f"{run_id}", soft_wrap=True)
+            again = f"\nthe job runs on; watch again with: invoke tune --resume {run_id}"
+            console.print(styled("red", str(exc), again), soft_wrap=True)
             return 1
         console.print(progress.summary())
         if meta.hourly_cost is not None:
@@ -251,9 +268,9 @@ def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, cons
     ended_badly = state in ENDED_BADLY
     if ended_badly:
         ended = state.removeprefix("JOB_STATE_").lower()
-        console.print(f"[red]job {ended}[/]" + (f": {escape(error)}" if error else ""), soft_wrap=True)
+        console.print(styled("red", f"job {ended}", f": {error}" if error else ""), soft_wrap=True)
         if "quota" in error.lower():  # a job can fail on quota after it was accepted (error code 8)
-            console.print(escape(quota_advice(error, context)), soft_wrap=True)
+            console.print(quota_advice(error, context), soft_wrap=True, markup=False)
     best = best_trial(views, spec.metric.goal)
     if best is None:
         console.print("no trial has succeeded" + (" yet" if state in UNDERWAY else ""))

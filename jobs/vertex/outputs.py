@@ -18,7 +18,7 @@ from jobs.errors import UserError
 
 REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account")
 PREFIXES = ("data_root", "artifacts_root", "staging")  # staging: where the package route uploads trainer packages
-GCS_PREFIX = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
+GCS_PREFIX = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?")
 TRAINER_ACCOUNT = re.compile(r"^(?P<team>[a-z][a-z0-9-]*)-trainer@")
 
 
@@ -56,7 +56,7 @@ class StackOutputs:
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
         for name in PREFIXES:
-            if (name in REQUIRED or values.get(name) is not None) and not GCS_PREFIX.match(str(values[name])):
+            if (name in REQUIRED or values.get(name) is not None) and not GCS_PREFIX.fullmatch(str(values[name])):
                 problems.append(f"output {name!r} must be a gs://BUCKET/PATH prefix (bucket: 3-63 of a-z, 0-9, "
                                 f"'-', '_', '.'), got {values[name]!r}")
         for name, check in (("region", check_region), ("project", check_project_id)):

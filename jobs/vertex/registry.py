@@ -19,8 +19,8 @@ from infra.config import RUN_TAG_PREFIX
 from jobs.vertex.errors import Context, VertexError, call_with_retry
 
 REGISTRY = "https://artifactregistry.googleapis.com"
-IMAGE = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repository>[^/]+)/"
-                   r"(?P<package>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+IMAGE = re.compile(r"(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repository>[^/]+)/"
+                   r"(?P<package>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})")
 
 
 def run_tag(run_id: str) -> str:
@@ -33,7 +33,7 @@ def keep_image(image: str, run_id: str, credentials: Credentials, context: Conte
     not be done (the sweep still runs; the image is then only as safe as the newest-N rule keeps it)."""
     from google.auth.transport.requests import AuthorizedSession
 
-    match = IMAGE.match(image)
+    match = IMAGE.fullmatch(image)
     if match is None:
         return f"the image {image} is not in Artifact Registry: not tagged for run {run_id}"
     package = (f"projects/{match['project']}/locations/{match['location']}/repositories/{match['repository']}"

@@ -4,6 +4,7 @@ reference trainer agrees with the trainer's own declaration."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -47,6 +48,12 @@ def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
     assert chosen == ["local"] and "trials: max 3, parallel 1" in console.file.getvalue()  # the run's own budget
     with pytest.raises(UserError, match="run r1 ran on the local backend; resume it without --backend"):
         backends.tune(request, "vertex", console=None)
+    assert "note:" not in console.file.getvalue()
+    changed = dataclasses.replace(request, trials=9, seed=4, data_root="elsewhere")
+    assert backends.tune(changed, None, console, choose=lambda name: LocalBackend()) == 0
+    assert ("note: --data-root, --seed, --trials left as run r1 recorded them (its run.json and spec.yaml): a resumed "
+            "run keeps its own; start a new run to change them") in console.file.getvalue()
+    assert console.file.getvalue().count("trials: max 3, parallel 1") == 2
 
 
 def test_status_and_cancel_go_to_the_backend_run_json_names(tmp_path):

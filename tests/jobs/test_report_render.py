@@ -22,6 +22,7 @@ from jobs.report.importance import param_importances
 from jobs.report.plots import sweep_plots
 from jobs.report.summary import summarize
 from jobs.report.terminal import print_sweep
+from jobs.report.text import number
 from jobs.report.write import write_comparison_report, write_sweep_report
 from jobs.spec import parse_spec
 from tests.jobs.report_fixtures import (
@@ -226,6 +227,20 @@ def test_a_sweep_without_success_still_reports(tmp_path):
     assert "no trial succeeded" in files["report.html"].decode() and "no trial succeeded" in console.file.getvalue()
 
 
+def test_the_title_says_when_a_run_cost_more_than_its_ceiling(tmp_path):
+    trials = synth_trials(4, seed=5)
+    write_artifacts(str(tmp_path / "artifacts"), trials)
+    records = under_artifacts_base([t.record for t in trials], str(tmp_path / "artifacts"))
+
+    def title(**cost) -> str:
+        return summarize(collect("synth-1", synth_spec(), records, hourly_cost=3600.0, currency="USD", **cost)).title
+
+    spent = collect("synth-1", synth_spec(), records, hourly_cost=3600.0, currency="USD").cost  # 1 USD a second
+    assert title(max_cost=spent / 2) == f"synth · run synth-1 — cost {number(spent)} USD, past the " \
+                                        f"{number(spent / 2)} USD ceiling"
+    assert title(max_cost=spent) == title(max_cost=spent * 2) == title() == "synth · run synth-1"
+
+
 PARAMETERS = list(SPEC["parameters"])
 RANGES = {"learning_rate": "0.0001 … 0.1 (log)", "layers": "1 … 4", "hidden": "16 · 32 · 64 · 128",
           "optimizer": "adam · sgd", "momentum": "0.5 … 0.99 (reverse_log)"}
@@ -419,3 +434,19 @@ def test_a_narrow_terminal_shows_the_parameters_that_mattered_uncut(tmp_path):
     assert "learning_rate" in header and "…" not in console.file.getvalue()
     assert f"{best['learning_rate']:.4g}" in next(line for line in lines if f" {best['trial_id']} " in line)
     assert "more parameter(s) in report.html" in " ".join(console.file.getvalue().split())
+
+
+def test_a_plot_matplotlib_cannot_draw_says_so_and_the_report_keeps_the_others(tmp_path):
+    spec = synth_spec()
+    wide = spec.parameters["learning_rate"].model_copy(update={"min": 1e-300, "max": 1e300})
+    spec = spec.model_copy(update={"parameters": {**spec.parameters, "learning_rate": wide}})
+
+    def extreme(trial) -> bool:  # values a log axis cannot tick: matplotlib overflows
+        trial.record.parameters["learning_rate"] = 1e-300 if int(trial.record.trial_id) % 2 else 1e300
+        return True
+
+    plots = sweep_plots(synth_sweep(tmp_path, 30, spec, keep=extreme), {"learning_rate": 1.0})
+    assert [p.name for p in plots] == ALL_PLOTS
+    not_drawn = [p.name for p in plots if p.caption.startswith("not drawn: matplotlib could not place these values")]
+    assert "parameters" in not_drawn and "objective" not in not_drawn
+    assert all(p.png.startswith(b"\x89PNG") for p in plots)

@@ -10,7 +10,7 @@ from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, write_atomical
 from tests.conftest import invoke
 
 
-@pytest.mark.parametrize("run_id", ["../../x", "/etc/x", "a/b", "x" * 64, "", ".hidden", "UPPER", "-dash"])
+@pytest.mark.parametrize("run_id", ["../../x", "/etc/x", "a/b", "x" * 64, "", ".hidden", "UPPER", "-dash", "nl\n"])
 def test_run_ids_that_name_a_path_are_refused(tmp_path, run_id):
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: x\n")
