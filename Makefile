@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The policy pack's own environment (infra/policypack/PulumiPolicy.yaml).
+POLICY_VENV := infra/policypack/venv
 # uv reads no pip config: the wheel folder pip is pointed at (PIP_FIND_LINKS) is passed on, so a machine whose
 # disk holds the CPU build of torch (CI's) keeps taking it; constraints.txt pins which torch.
 UV_SOURCES := $(if $(PIP_INDEX_URL),--index-url $(PIP_INDEX_URL)) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
@@ -42,7 +44,7 @@ $(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/uv
 	$(call install,$(BIN)/python,-c constraints.txt -e '.[dev]')
 	@touch $@ $(VENV)/.sweep
 
-install: $(VENV)/.test
+install: $(VENV)/.test $(POLICY_VENV)/.installed
 
 sweep: $(VENV)/.sweep
 	@echo "==> a local sweep of the built-in dataset"
@@ -57,9 +59,8 @@ browser:
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium and no root apt-get: the report's browser test will be skipped"; fi
 
-# The policy pack's own environment, as Pulumi makes it (infra/policypack/PulumiPolicy.yaml: virtualenv venv);
-# its tests start the pack from it the way the engine does.
-POLICY_VENV := infra/policypack/venv
+# The policy pack's environment, where the engine runs the pack from (PulumiPolicy.yaml: virtualenv venv) without
+# making it; its tests start the pack from it the way the engine does.
 $(POLICY_VENV)/.installed: infra/policypack/requirements.txt | $(BIN)/uv
 	@echo "==> installing the policy pack's own environment"
 	@$(PYTHON) -m venv $(POLICY_VENV)

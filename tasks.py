@@ -293,7 +293,7 @@ def onboard(c, project=None, team=None, region=None, launchers="", budget=None, 
 
 
 def _pulumi(c, action: str, stack: str | None, policy: bool = True) -> None:
-    from jobs.onboard import policy_check, pulumi_available, stack_command
+    from jobs.onboard import CHECKED, ensure_policy_env, policy_check, pulumi_available, stack_command
 
     _required(f"infra.{action}", stack=stack)
     if not pulumi_available():
@@ -302,6 +302,8 @@ def _pulumi(c, action: str, stack: str | None, policy: bool = True) -> None:
     warning = _guarded(f"infra.{action}", lambda: policy_check(action, stack, policy))
     if warning:
         print(warning, file=sys.stderr)
+    if policy and action in CHECKED:
+        _guarded(f"infra.{action}", lambda: ensure_policy_env(lambda line: print(line, file=sys.stderr)))
     c.run(shlex.join(stack_command("select", stack)))
     c.run(shlex.join(stack_command(action, stack, policy)), pty=sys.stdout.isatty())
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 STACKS = REPO / "infra" / "stacks"
 POLICY_PACK = REPO / "infra" / "policypack"  # checked on every preview and update (infra/policy.py's rules)
 POLICY_CONFIG = POLICY_PACK / "config.json"  # a platform team's settings for the pack, when present
+POLICY_ENV = "venv"  # the pack's environment, infra/policypack/PulumiPolicy.yaml: runtime options virtualenv
 LOWER_LEVELS = ("advisory", "disabled")  # below mandatory; "remediate" still stops an update
 CHECKED = ("preview", "up")  # the actions the policy pack runs on
 ACTIONS = {
@@ -73,6 +76,25 @@ def stack_command(action: str, stack: str, policy: bool = True) -> list[str]:
         if POLICY_CONFIG.exists():
             checks += ["--policy-pack-config", str(POLICY_CONFIG)]
     return ["pulumi", *ACTIONS[action], "--stack", stack, "--cwd", str(REPO), *checks]
+
+
+def ensure_policy_env(say, pack: Path = POLICY_PACK) -> None:
+    """Make the policy pack's environment from its requirements.txt when it is missing, saying so with ``say``:
+    the Pulumi engine runs a local pack from it but does not make it ("virtual environment ... doesn't exist")."""
+    env = pack / POLICY_ENV
+    if (env / "bin" / "python").exists():
+        return
+    say(f"making the policy pack's environment {env} from {pack / 'requirements.txt'} (once)")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, capture_output=True, text=True)
+        subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(pack / "requirements.txt")], check=True, capture_output=True, text=True)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(env, ignore_errors=True)  # half an environment would pass the check above next time
+        said = [line for line in (exc.stderr or "").splitlines() if line.strip()][-1:] or [f"exit {exc.returncode}"]
+        raise UserError(f"making {env} failed ({said[0]}): check that the package index is reachable, or run "
+                        "`make install`, then run the same command again") from None
+    (env / ".installed").touch()  # what `make install` leaves, so it does not make it again
 
 
 def policy_check(action: str, stack: str, policy: bool = True, config: Path = POLICY_CONFIG,

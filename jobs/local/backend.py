@@ -30,6 +30,7 @@ from jobs.trials import DONE, FAILURES, S, TrialRecord, TrialState
 
 OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
 RECORD = "record"  # the user attribute holding a trial's TrialRecord
+FIRST_FAILED = "first_trial_failed"  # the study attribute set when the first trial to end failed
 SUGGEST_SECONDS = "suggest_seconds"  # the user attribute holding the orchestrator's time to choose a trial's values
 DRAWS = 10  # draws for a trial's values before one the same as a running trial's is kept
 UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
@@ -150,6 +151,7 @@ class LocalSweep:
         self.done = 0
         self.failed = 0
         self.stopped_for_failures = False
+        self.first_failed = False  # the first trial to end failed: with max_failed unset, the sweep stops
         self.launching: optuna.Trial | None = None  # asked of Optuna, its process not yet running
         self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
         self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
@@ -177,6 +179,7 @@ class LocalSweep:
                 self.done += 1
                 self.failed += state in FAILURES
         self.study.set_user_attr("rerun", rerun)
+        self.first_failed = bool(self.study.user_attrs.get(FIRST_FAILED))
         self.waiting = sum(t.state == OptunaState.WAITING for t in self.study.get_trials(deepcopy=False))
 
     def _ask(self) -> tuple[optuna.Trial, dict[str, object]]:
@@ -292,6 +295,9 @@ class LocalSweep:
         trial.set_user_attr(RECORD, asdict(view))
         state = {S.SUCCEEDED: OptunaState.COMPLETE, S.STOPPED: OptunaState.PRUNED}.get(view.state, OptunaState.FAIL)
         self.study.tell(trial, value if state == OptunaState.COMPLETE else None, state=state)
+        if not self.done and view.state in FAILURES:
+            self.first_failed = True
+            self.study.set_user_attr(FIRST_FAILED, True)
         self.done += 1
         self.failed += view.state in FAILURES
         self.on_event("finished", view)
@@ -322,7 +328,8 @@ class LocalSweep:
     def _can_launch(self) -> bool:
         if self.refused:
             return False
-        if self.failed >= self.failure_limit:
+        limit = self.failure_limit
+        if self.first_failed if limit is None else self.failed >= limit:
             self.stopped_for_failures = True
             return False
         if self.spec.algorithm == "grid" and not self.waiting:

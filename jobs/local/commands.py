@@ -135,8 +135,9 @@ class LocalBackend:
         spec = sweep.spec
         _advise(spec, console)
         console.print(plan_table(spec))
-        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, "
-                      f"stop after {spec.trials.failure_limit} failed")
+        limit = spec.trials.failure_limit
+        stop = "if the first trial fails" if limit is None else f"after {limit} failed"
+        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, stop {stop}")
         example = {pid: "<value>" for pid in spec.active({})}
         console.print("each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example)), soft_wrap=True)
         return 0
@@ -268,8 +269,11 @@ def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, conso
                       soft_wrap=True)
         return 1
     if local.stopped_for_failures:
-        console.print(styled("red", "sweep stopped:",
-                             f" {spec.trials.failure_limit} trials failed (trials.max_failed)"))
+        limit = spec.trials.failure_limit
+        console.print(styled("red", "sweep stopped:", " the first trial failed (with trials.max_failed unset a "
+                             "failing first trial stops the sweep, as on Vertex AI): see its log, or set "
+                             "trials.max_failed to allow failures" if limit is None
+                             else f" {limit} trials failed (trials.max_failed)"), soft_wrap=True)
     best = best_trial(trials_seen, spec.metric.goal)
     if best is None:
         console.print(styled("red", "no trial succeeded", f"; see the logs under {folder.root / 'trials'}"))

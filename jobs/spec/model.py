@@ -76,15 +76,16 @@ class Trials(StrictModel):
             problems.append(("parallel", f"must be at most max ({self.max}), got {self.parallel}"))
         if self.max_failed is not None and self.max_failed < 1:
             problems.append(("max_failed", f"must be >= 1: the sweep stops when this many trials have failed; "
-                                           f"leave it out never to stop for failures, got {self.max_failed}"))
+                                           "leave it out to stop only when the first trial fails, got "
+                                           f"{self.max_failed}"))
         raise_if(problems)
         return self
 
     @property
-    def failure_limit(self) -> int:
-        """Failed trials that stop the sweep: ``max_failed``, or ``max`` when unset (all trials failing is the
-        only way to reach it, so it never stops a sweep early). At most ``max``."""
-        return self.max if self.max_failed is None else min(self.max_failed, self.max)
+    def failure_limit(self) -> int | None:
+        """Failed trials that stop the sweep: ``max_failed``, at most ``max``. None when unset: then, as Vertex AI
+        does with ``maxFailedTrialCount`` 0, a failing first trial stops the sweep."""
+        return None if self.max_failed is None else min(self.max_failed, self.max)
 
 
 class TrainerCommand(StrictModel):

@@ -177,7 +177,8 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
         max_trial_count=trials.max,
         parallel_trial_count=trials.parallel,
         # maxFailedTrialCount 0 would let Vertex AI pick the limit (aiplatform v1 reference): never sent.
-        max_failed_trial_count=trials.failure_limit,
+        # 0: "Vertex AI decides how many Trials must fail" (HyperparameterTuningJob.maxFailedTrialCount)
+        max_failed_trial_count=trials.failure_limit or 0,
         trial_job_spec=CustomJobSpec(
             worker_pool_specs=[_worker_pool(spec, outputs, data_root, package_uri)],
             service_account=outputs.trainer_service_account,

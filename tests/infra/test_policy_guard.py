@@ -110,3 +110,27 @@ def test_invoke_up_without_the_pack_is_refused_unless_the_stack_allows_it(checko
     result, calls = _tasks(checkout, "infra.up", "--stack", STACK, "--no-policy")
     assert result.returncode == 0 and "WARNING" in result.stderr and SKIPPED in result.stderr, result
     assert calls[-1].startswith("up ") and "--policy-pack" not in calls[-1], calls
+
+
+def test_a_preview_makes_the_pack_environment_the_engine_needs_when_it_is_missing(checkout):
+    pack = checkout / "infra" / "policypack"
+    (pack / "requirements.txt").write_text("# nothing to install: the test makes the environment only\n")
+    result, calls = _tasks(checkout, "infra.preview", "--stack", STACK)
+    assert result.returncode == 0, result
+    assert result.stderr.strip() == (f"making the policy pack's environment {pack / 'venv'} from "
+                                     f"{pack / 'requirements.txt'} (once)"), result.stderr
+    assert (pack / "venv" / "bin" / "python").exists() and "--policy-pack" in calls[-1], calls
+    result, _ = _tasks(checkout, "infra.preview", "--stack", STACK)
+    assert result.returncode == 0 and result.stderr == "", result  # made once
+
+
+def test_a_pack_environment_that_cannot_be_made_is_one_line_and_left_out(tmp_path):
+    (tmp_path / "requirements.txt").write_text("./no-such-folder\n")  # refused by pip with no index needed
+    said = []
+    with pytest.raises(UserError) as failed:
+        onboard.ensure_policy_env(said.append, pack=tmp_path)
+    assert said == [f"making the policy pack's environment {tmp_path / 'venv'} from {tmp_path / 'requirements.txt'} "
+                    "(once)"]
+    assert str(failed.value).startswith(f"making {tmp_path / 'venv'} failed (") and "\n" not in str(failed.value)
+    assert "run `make install`, then run the same command again" in str(failed.value)
+    assert not (tmp_path / "venv").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -15,8 +16,10 @@ import pytest
 import yaml
 from rich.console import Console
 
+from jobs.local import search
 from jobs.local.backend import load_run_study, views
 from jobs.runs import RunFolder
+from jobs.spec import load_spec
 from tests.conftest import INVOKE, REPO, invoke
 from tests.jobs.sweeps import in_a_terminal, tune_local
 
@@ -91,6 +94,21 @@ def test_stops_after_max_failed(tmp_path):
     status, trials, _ = run_sweep(tmp_path, spec)
     assert status == 1
     assert [t.state for t in trials] == ["FAILED", "FAILED"]
+
+
+@pytest.mark.parametrize("first", ["crash", "good"])
+def test_unset_max_failed_stops_when_the_first_trial_fails_and_only_then(tmp_path, first):
+    """As Vertex AI with maxFailedTrialCount 0: a failing first trial ends the sweep; later failures do not."""
+    spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["crash", "good"]}},
+                    algorithm="grid", trials={"max": 2, "parallel": 1})
+    seed = next(s for s in range(100) if search.grid_points(load_spec(spec), s)[0] == {"mode": first})
+    status, trials, _ = run_sweep(tmp_path, spec, seed=seed)
+    if first == "crash":
+        assert (status, [t.state for t in trials]) == (1, ["FAILED"])
+        resumed = tune_local(str(spec), resume="r", runs_dir=tmp_path / "runs", console=Console(file=io.StringIO()))
+        assert resumed == 1 and len(views(load_run_study(RunFolder.open("r", tmp_path / "runs"), "toy"))) == 1
+    else:
+        assert (status, [t.state for t in trials]) == (0, ["SUCCEEDED", "FAILED"])
 
 
 def test_infeasible_timeout_and_printed_metrics(tmp_path):
@@ -277,7 +295,7 @@ def test_what_a_trial_starts_ends_with_the_trial_and_with_a_killed_sweep(tmp_pat
 
 def test_a_trainer_printing_without_newlines_cannot_bloat_the_journal(tmp_path):
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
-                    trials={"max": 3, "parallel": 1}, args=["--mode=spew", "--spew_bytes=3000000"])
+                    trials={"max": 3, "parallel": 1, "max_failed": 3}, args=["--mode=spew", "--spew_bytes=3000000"])
     status, trials, root = run_sweep(tmp_path, spec)
     assert status == 1 and [t.state for t in trials] == ["FAILED"] * 3
     assert (Path(root) / "study.journal").stat().st_size < 60_000  # the tails only: 4 KB a trial

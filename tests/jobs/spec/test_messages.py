@@ -152,10 +152,10 @@ MALFORMED = [
     ("parallel-zero", [("trials.parallel", 0)], "spec.yaml: trials.parallel: must be >= 1, got 0"),
     ("max-failed-negative", [("trials.max_failed", -1)],
      "spec.yaml: trials.max_failed: must be >= 1: the sweep stops when this many trials have failed; leave it out "
-     "never to stop for failures, got -1"),
+     "to stop only when the first trial fails, got -1"),
     ("max-failed-zero", [("trials.max_failed", 0)],
      "spec.yaml: trials.max_failed: must be >= 1: the sweep stops when this many trials have failed; leave it out "
-     "never to stop for failures, got 0"),
+     "to stop only when the first trial fails, got 0"),
     ("trials-typo", [("trials.paralel", 2)],
      "spec.yaml: trials.paralel: unknown key; did you mean 'parallel'? allowed keys: max, parallel, max_failed"),
     # trainer

@@ -45,7 +45,7 @@ def test_shipped_default_spec_loads_and_fits_the_trainer():
 def test_defaults():
     spec = minimal()
     assert (spec.algorithm, spec.measurement, spec.early_stopping) == ("adaptive", "best", "none")
-    assert (spec.trials.parallel, spec.trials.max_failed, spec.trials.failure_limit) == (1, None, 4)
+    assert (spec.trials.parallel, spec.trials.max_failed, spec.trials.failure_limit) == (1, None, None)
     assert (spec.trainer.command, spec.trainer.args) == (["python", "-m", "trainer"], [])
     assert (spec.vertex.machine_type, spec.vertex.accelerator_type, spec.vertex.accelerator_count) == (
         "n1-standard-4", None, 0)

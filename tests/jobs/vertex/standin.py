@@ -370,9 +370,13 @@ class VertexStandIn:
                 job.error.message = f"The following quota metrics exceed quota limits: {self.exhausted_quota}"
                 job.end_time.GetCurrentTime()
                 return
-        # maxFailedTrialCount: "If set to 0, Vertex AI decides how many Trials must fail before the whole
-        # job fails". How many is not documented; the stand-in decides on 1, so relying on 0 shows.
-        failure_limit = job.max_failed_trial_count or 1
+        # maxFailedTrialCount: "If set to 0, Vertex AI decides how many Trials must fail before the whole job
+        # fails". What it decides is documented in part (using-hyperparameter-tuning, "Handle failed trials"): "If
+        # the first trial of your job fails, Agent Platform ends the job immediately"; after a first success, the
+        # job may end when failures have "grown too high", with no threshold given: the stand-in applies none, and
+        # lets trials already running end (what the service does with them is not documented).
+        failure_limit = job.max_failed_trial_count
+        first_failed = False
         timeout = job.trial_job_spec.scheduling.timeout.ToTimedelta().total_seconds() or None
         running: list[_Running] = []
         started = failed = 0
@@ -382,7 +386,7 @@ class VertexStandIn:
                                                          self.workdir / job.name.rsplit("/", 1)[1] / "container")
         while True:
             cancelled = job.name in self._cancelled or self._stopping.is_set()
-            limit_hit = failed >= failure_limit
+            limit_hit = failed >= failure_limit if failure_limit else first_failed
             while not cancelled and not limit_hit and started < job.max_trial_count \
                     and len(running) < job.parallel_trial_count:
                 started += 1
@@ -409,7 +413,9 @@ class VertexStandIn:
                     self._stop_early_if_told(job, run)
                 else:
                     running.remove(run)
-                    failed += self._finish(job, run, code, cancelled)
+                    ended_failed = self._finish(job, run, code, cancelled)
+                    failed += ended_failed
+                    first_failed = first_failed or (run.trial.id == "1" and bool(ended_failed))
         with self.lock:
             job.end_time.GetCurrentTime()
             succeeded = any(t.state == TrialPb.State.SUCCEEDED for t in job.trials)

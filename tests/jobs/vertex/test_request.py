@@ -152,11 +152,11 @@ def test_the_spec_hash_label_names_the_spec_and_its_budget_not_its_ceiling():
     assert len({same, *map(spec_hash, changed)}) == 4
 
 
-def test_no_accelerator_sends_none_and_unset_max_failed_never_stops_the_job(outputs):
+def test_no_accelerator_sends_none_and_unset_max_failed_lets_the_service_decide(outputs):
     job = build_tuning_job(spec_of(vertex={"machine_type": "e2-standard-4"}, trials={"max": 2}), outputs, "r")
     machine = job.trial_job_spec.worker_pool_specs[0].machine_spec
     assert machine.accelerator_type.name == "ACCELERATOR_TYPE_UNSPECIFIED" and machine.accelerator_count == 0
-    assert job.max_failed_trial_count == 2  # all of them: 0 would let Vertex AI decide
+    assert job.max_failed_trial_count == 0  # "Vertex AI decides": a failing first trial ends the job
 
 
 def test_max_failed_above_max_is_sent_as_max(outputs):

@@ -183,7 +183,8 @@ def test_giving_up_after_the_deadline_says_how_to_watch_again(vertex, sweep, con
 
 
 def test_trials_without_a_final_measurement_end_infeasible_and_the_job_fails(tmp_path, vertex, sweep, console):
-    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}}, "trials": {"max": 2, "parallel": 1}}
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}},
+            "trials": {"max": 2, "parallel": 1, "max_failed": 2}}
     assert sweep(spec=spec) == 1
     records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
     assert [(r.state, r.objective, r.reason) for r in records] == \
@@ -228,15 +229,14 @@ def test_a_job_that_fails_on_quota_says_which_quota_to_raise(vertex, sweep, cons
             "region us-central1") in text and "IAM & Admin > Quotas" in text
 
 
-def test_unset_max_failed_runs_every_trial_even_when_some_fail(tmp_path, vertex, sweep, console):
-    """maxFailedTrialCount 0 would let the service stop the job (the stand-in stops it at the first failure)."""
-    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash", "good"]}},
-            "trials": {"max": 6, "parallel": 1}}
-    status = sweep(spec=spec)
-    records = records_of(backend_for(vertex), "toy-1", tmp_path / "runs")
-    states = [r.state for r in records]
-    assert len(records) == 6 and "INFEASIBLE" in states and "SUCCEEDED" in states, states
-    assert status == 0 and "job failed" not in read(console)
+def test_unset_max_failed_lets_the_service_end_the_job_when_the_first_trial_fails(tmp_path, vertex, sweep, console):
+    """maxFailedTrialCount 0: "If the first trial of your job fails, Agent Platform ends the job immediately"."""
+    spec = {"parameters": {"mode": {"type": "categorical", "values": ["crash"]}}, "trials": {"max": 6, "parallel": 1}}
+    assert sweep(spec=spec) == 1
+    (job,) = vertex.jobs.values()
+    assert job.max_failed_trial_count == 0
+    assert [r.state for r in records_of(backend_for(vertex), "toy-1", tmp_path / "runs")] == ["INFEASIBLE"]
+    assert "job failed: 1 trials failed" in read(console)
 
 
 def test_max_failed_stops_the_job_there(tmp_path, vertex, sweep, console):
