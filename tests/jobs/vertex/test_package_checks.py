@@ -16,7 +16,8 @@ import pytest
 
 from jobs import storage
 from jobs.spec import SpecError, load_spec
-from jobs.vertex.package import PackageError, build_package, check_archive
+from jobs.vertex.archive import check_archive
+from jobs.vertex.package import PackageError, build_package
 from tests.conftest import invoke
 from tests.jobs.vertex.conftest import write_spec
 from tests.jobs.vertex.test_package_route import no_image_outputs
