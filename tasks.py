@@ -267,19 +267,26 @@ def _int(value, flag: str, minimum: int, task_name: str = "tune") -> int | None:
     "project_number": "the project's number, for the budget (gcloud projects describe PROJECT "
                       "--format='value(projectNumber)')",
     "up": "run pulumi up after writing the config, where the Pulumi CLI is installed (default true)",
-    "image": "build the trainer image (needs Docker where pulumi up runs); --no-image: trials on Vertex AI take "
-             "the package route (default true)",
+    "image": "build the trainer image (default true); --no-image: none is built, and trials on Vertex AI take "
+             "the package route on a prebuilt container",
+    "docker": "build the trainer image with the Docker engine where pulumi up runs (default true); --no-docker: "
+              "Cloud Build builds it (sweeps:imageBuilder: cloudbuild), with no Docker needed",
 })
 def onboard(c, project=None, team=None, region=None, launchers="", budget=None, billing_account=None,
-            project_number=None, up=True, image=True):
+            project_number=None, up=True, image=True, docker=True):
     """Write a validated stack config infra/stacks/Pulumi.<team>-<project>.yaml; then pulumi up."""
     _required("onboard", project=project, team=team, region=region)
     from jobs.onboard import pulumi_available, write_stack_config
 
     options = {k: v for k, v in {"budget_amount": budget, "billing_account": billing_account,
                                  "project_number": project_number}.items() if v}
+    if not (image or docker):
+        raise Exit("onboard: --no-docker has Cloud Build build the trainer image and --no-image builds none: "
+                   "give one of them", code=2)
     if not image:
         options["build_image"] = False
+    if not docker:
+        options["image_builder"] = "cloudbuild"
     try:
         path = write_stack_config(project, team, region, [m for m in launchers.split(",") if m], **options)
     except ValueError as exc:

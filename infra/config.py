@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -98,6 +98,7 @@ class ResourceNames:
     stack: str  # <team>-<project>: the stack, and the prefix of every resource name in it
     bucket: str  # globally unique as project ids are (at most 30 + 1 + 22 + 7 = 60 characters)
     service_account_id: str
+    builder_account_id: str  # the account Cloud Build runs the image builds as (sweeps:imageBuilder cloudbuild)
     repository_id: str
     registry: str  # the region's Artifact Registry host
     repository: str  # the path under it that images are pushed to
@@ -106,7 +107,7 @@ class ResourceNames:
     def of(cls, project: str, team: str, region: str) -> ResourceNames:
         registry, repository_id = f"{region}-docker.pkg.dev", f"{team}-sweeps"
         return cls(stack=f"{team}-{project}", bucket=f"{project}-{team}-sweeps", service_account_id=f"{team}-trainer",
-                   repository_id=repository_id, registry=registry,
+                   builder_account_id=f"{team}-builder", repository_id=repository_id, registry=registry,
                    repository=f"{registry}/{project}/{repository_id}")
 
 
@@ -136,6 +137,8 @@ class StackConfig(BaseModel):
     image_keep_count: int = Field(5, ge=1)
     # false: no trainer image is built (no Docker needed); trials take the package route (jobs/vertex/routes.py)
     build_image: bool = True
+    # Who builds the trainer images: the Docker engine where pulumi up runs, or Cloud Build (no local Docker).
+    image_builder: Literal["docker", "cloudbuild"] = "docker"
     trainer_image: DigestRef | None = None
     # A second trainer image with CUDA torch, for specs that ask for GPUs: built (cudaImage) or named.
     cuda_image: bool = False
@@ -160,6 +163,9 @@ class StackConfig(BaseModel):
         if self.cuda_image and not self.build_image:
             raise ValueError("cudaImage builds a CUDA trainer image and buildImage false builds none: name one with "
                              "trainerCudaImage, or leave cudaImage out (GPU trials then take the package route)")
+        if self.image_builder == "cloudbuild" and not self.build_image:
+            raise ValueError("imageBuilder cloudbuild builds the trainer image and buildImage false builds none: "
+                             "leave one of them out")
         if self.cuda_image and self.trainer_cuda_image:
             raise ValueError("cudaImage builds a CUDA trainer image and trainerCudaImage names one: set one of them")
         if self.budget_amount is not None and self.project_number is None:
@@ -174,6 +180,12 @@ class StackConfig(BaseModel):
     @property
     def has_budget(self) -> bool:
         return self.budget_amount is not None
+
+    @property
+    def cloud_builds(self) -> bool:
+        """Whether Cloud Build builds an image for this stack (a trainer or a CUDA image, not one named)."""
+        builds = (self.build_image and not self.trainer_image) or self.cuda_image
+        return self.image_builder == "cloudbuild" and builds
 
     @classmethod
     def from_keys(cls, values: Mapping[str, Any]) -> StackConfig:

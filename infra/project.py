@@ -2,7 +2,8 @@
 
 APIs, one bucket (``data/``, ``staging/``, ``artifacts/``), a keyless trainer service account that
 trials run as, launcher grants, an Artifact Registry repository with cleanup policies, the trainer
-image pushed by digest, and an optional billing budget. Every resource name starts with the
+image pushed by digest (built by the local Docker engine, or by Cloud Build as a keyless builder account),
+and an optional billing budget. Every resource name starts with the
 component's name (``<team>-<project>``), so projects never clash in one program or across stacks.
 """
 
@@ -16,11 +17,13 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
+from infra.cloudbuild import SOURCE_PREFIX, CloudBuildImage, context_digest
 from infra.config import RUN_TAG_PREFIX, StackConfig
 
 APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "logging",
         "cloudresourcemanager")
 BUDGET_APIS = ("cloudbilling", "billingbudgets")
+CLOUD_BUILD_APIS = ("cloudbuild",)  # sweeps:imageBuilder cloudbuild
 DATA, STAGING, ARTIFACTS = "data", "staging", "artifacts"
 IMAGE, CUDA_IMAGE = "trainer", "trainer-cuda"
 # PyPI's torch wheels for Linux x86_64 are the CUDA builds (they bring the CUDA runtime; the GPU host brings
@@ -58,6 +61,9 @@ class SweepsProject(pulumi.ComponentResource):
         self.bucket = self._bucket(services)
         self.trainer = self._trainer(services)
         self.repository = self._repository(services)
+        # What a Cloud Build build waits for: its API, and its account's grants.
+        self._build_needs: list[pulumi.Resource] = (
+            [*services, *self._builder(services)] if config.cloud_builds else [])
         self._grant_launchers()
         if config.has_budget:
             self._budget(services)
@@ -90,7 +96,8 @@ class SweepsProject(pulumi.ComponentResource):
         return {"team": self._config.team, "project": self._config.project, "managed-by": "pulumi"}
 
     def _enable_apis(self) -> list[gcp.projects.Service]:
-        apis = APIS + (BUDGET_APIS if self._config.has_budget else ())
+        apis = (APIS + (BUDGET_APIS if self._config.has_budget else ())
+                + (CLOUD_BUILD_APIS if self._config.cloud_builds else ()))
         return [gcp.projects.Service(f"{self._prefix}-{api}", project=self._config.project,
                                      service=f"{api}.googleapis.com", disable_on_destroy=False,
                                      opts=self._child())
@@ -154,6 +161,37 @@ class SweepsProject(pulumi.ComponentResource):
             opts=self._child(*services))
         return repository
 
+    def _builder(self, services: list[gcp.projects.Service]) -> list[pulumi.Resource]:
+        """The account Cloud Build runs the image builds as (no keys): it pushes to the repository (only there),
+        reads the build contexts under staging/cloudbuild/ (nothing else in the bucket) and writes its logs.
+        Returns the account's grants."""
+        config = self._config
+        self.builder = gcp.serviceaccount.Account(
+            f"{self._prefix}-builder", account_id=config.names.builder_account_id, project=config.project,
+            display_name=f"Sweeps image builder ({config.team})",
+            description="Cloud Build builds the trainer images as this account. No keys.",
+            opts=self._child(*services))
+        member = self.builder.member
+        # "grant the Artifact Registry Writer role to the build service account" (Artifact Registry, "Configure
+        # access for Cloud Build"), on the repository alone.
+        push = gcp.artifactregistry.RepositoryIamMember(
+            f"{self._prefix}-builder-push", project=config.project, location=config.region,
+            repository=self.repository.repository_id, role="roles/artifactregistry.writer", member=member,
+            opts=self._child())
+        # Objects by name prefix: an IAM condition on resource.name (Cloud Storage, "IAM Conditions").
+        sources = gcp.storage.BucketIAMMember(
+            f"{self._prefix}-builder-sources", bucket=self.bucket.name, role="roles/storage.objectViewer",
+            member=member, condition=gcp.storage.BucketIAMMemberConditionArgs(
+                title="build-contexts", description=f"Cloud Build reads the build contexts under {SOURCE_PREFIX}",
+                expression=f'resource.name.startsWith("projects/_/buckets/{config.names.bucket}/objects/'
+                           f'{SOURCE_PREFIX}")'),
+            opts=self._child())
+        # "To store build logs in Cloud Logging, grant the Logs Writer (roles/logging.logWriter) role" (Cloud
+        # Build, "Configure user-specified service accounts").
+        logs = gcp.projects.IAMMember(f"{self._prefix}-builder-logs", project=config.project,
+                                      role="roles/logging.logWriter", member=member, opts=self._child())
+        return [push, sources, logs]
+
     def _grant_launchers(self) -> None:
         """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images and
         tag the image a run uses (nothing else: no push, no delete)."""
@@ -183,8 +221,20 @@ class SweepsProject(pulumi.ComponentResource):
 
     def _image(self, args: SweepsProjectArgs, name: str, build_args: dict[str, str] | None = None
                ) -> pulumi.Output[str]:
-        """Build trainer/Dockerfile as image ``name``, push it, and return its reference by digest."""
+        """Build trainer/Dockerfile as image ``name`` with the stack's builder, push it, and return its reference
+        by digest."""
         config = self._config
+        tag = f"{config.names.repository}/{name}:latest"
+        if config.image_builder == "cloudbuild":
+            dockerfile = args.dockerfile.relative_to(args.context).as_posix()
+            context = args.context.resolve()  # the build runs elsewhere: only the digest decides a rebuild
+            image = CloudBuildImage(f"{self._prefix}-{name}-image", {
+                "project": config.project, "region": config.region, "bucket": self.bucket.name,
+                "service_account": self.builder.name, "tag": tag, "context": str(context), "dockerfile": dockerfile,
+                "build_args": build_args or {}, "labels": self._labels,
+                "context_digest": context_digest(context, dockerfile),
+            }, opts=self._child(self.repository, *self._build_needs))
+            return pulumi.Output.concat(f"{config.names.repository}/{name}@", image.digest)
         token = gcp.organizations.get_client_config_output().access_token
         image = docker_build.Image(
             f"{self._prefix}-{name}-image",
@@ -193,7 +243,7 @@ class SweepsProject(pulumi.ComponentResource):
             build_args=build_args,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True, build_on_preview=False,
-            tags=[f"{config.names.repository}/{name}:latest"],
+            tags=[tag],
             registries=[docker_build.RegistryArgs(address=config.names.registry, username="oauth2accesstoken",
                                                   password=pulumi.Output.secret(token))],
             labels=self._labels, opts=self._child(self.repository))

@@ -29,6 +29,8 @@ DONE = frozenset({S.SUCCEEDED, S.STOPPED, S.FAILED, S.INFEASIBLE})  # ended; eac
 FAILURES = frozenset({S.FAILED, S.INFEASIBLE})  # each counts toward trials.max_failed
 UNFINISHED = frozenset({S.ACTIVE, S.REQUESTED, S.STOPPING})  # running locally; Vertex AI also queues and stops
 BOOKKEEPING = frozenset({S.RESTARTED, S.INTERRUPTED})  # run again as a new trial; not a result
+# How the reason of a trial begins when Vertex AI says its Spot VM was preempted and not restarted (vertex/records.py)
+PREEMPTED = "preempted: its Spot VM was reclaimed and not restarted"
 
 
 @dataclass

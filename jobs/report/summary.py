@@ -10,7 +10,7 @@ import pandas as pd
 from jobs.report.collect import Sweep
 from jobs.report.importance import param_importances
 from jobs.report.text import counts_line, duration, number, state
-from jobs.trials import TrialState, ties
+from jobs.trials import PREEMPTED, TrialState, ties
 
 TOP = 10  # rows of the top-trials table
 
@@ -105,4 +105,8 @@ def _warnings(sweep: Sweep) -> list[str]:
         notes.append(f"{len(unexpected)} succeeded trial(s) have no usable metrics.json: "
                      + ", ".join(f"trial {t}" for t in unexpected["trial_id"].head(10))
                      + (" …" if len(unexpected) > 10 else "") + " (see the error column)")
+    preempted = frame[frame["error"].str.startswith(PREEMPTED)]["trial_id"].tolist()
+    if preempted:
+        notes.append(f"{len(preempted)} preempted Spot trial(s) failed once Vertex AI's restarts were used up: "
+                     + ", ".join(f"trial {t}" for t in preempted[:10]) + (" …" if len(preempted) > 10 else ""))
     return notes

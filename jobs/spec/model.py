@@ -14,8 +14,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from jobs.containers import PREBUILT_IMAGE, executor_image
-from jobs.machines import machine_problem
+from jobs.containers import prebuilt_problem
+from jobs.machines import machine_problem, machine_type_problem
 from jobs.reference import module_of
 from jobs.spec.base import INT32_MAX, StrictModel, raise_if, show
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
@@ -27,6 +27,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Grid points a grid search may have. Vertex AI documents no limit (StudySpec.Algorithm GRID_SEARCH); the local
 # search lists every point before its first trial, and a grid this size is far more than any trial budget.
 MAX_GRID_POINTS = 100_000
+# Flex-start ("Schedule training jobs with Dynamic Workload Scheduler"): "Your serverless training job requests L4,
+# A100, H100, H200, or B200 GPUs" (and "a maximum timeout of 7 days or less": jobs/vertex/request.py).
+FLEX_START_GPUS = ("NVIDIA_L4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB",
+                   "NVIDIA_H200_141GB", "NVIDIA_B200")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -38,11 +42,9 @@ def _name(value: str) -> str:
 
 
 def _prebuilt(value: str | None) -> str | None:
-    if value is not None and not PREBUILT_IMAGE.fullmatch(value):
-        raise ValueError("must be one of Vertex AI's prebuilt training containers "
-                         "(PythonPackageSpec.executorImageUri: 'You must use an image from this list'), "
-                         f"e.g. {executor_image('us-central1', gpus=False)}, with the latest tag, "
-                         f"got {value!r}")
+    # PythonPackageSpec.executorImageUri: "You must use an image from this list" (the prebuilt training containers)
+    if value is not None and (why := prebuilt_problem(value)):
+        raise ValueError(f"must be one of Vertex AI's prebuilt training containers: {why}")
     return value
 
 
@@ -120,19 +122,40 @@ class VertexResources(StrictModel):
     # image: the stack's trainer image; package: a Python package on a prebuilt container (jobs/vertex/routes.py)
     route: Literal["image", "package"] | None = None
     executor_image: Annotated[str | None, AfterValidator(_prebuilt)] = None
+    # Scheduling.strategy of each trial's job (aiplatform v1 CustomJobSpec.scheduling): STANDARD, SPOT, FLEX_START
+    scheduling: Literal["standard", "spot", "flex_start"] = "standard"
+    # Scheduling.max_wait_duration, flex_start only: 0 waits indefinitely; unset, the service's default of 24 hours
+    max_wait_minutes: int | None = Field(default=None, ge=0, le=INT32_MAX)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        problems = []
+        problems = self._scheduling_problems()
         if self.accelerator_count > 0 and self.accelerator_type is None:
             problems.append(("accelerator_type", f"is required when accelerator_count is {self.accelerator_count}"))
         if self.accelerator_count == 0 and self.accelerator_type is not None:
             problems.append(("accelerator_count", f"must be > 0 when accelerator_type is {self.accelerator_type!r} "
                                                   "(leave accelerator_type out for none)"))
-        if not problems and (why := machine_problem(self.machine_type, self.accelerator_type, self.accelerator_count)):
+        if not problems and (why := machine_type_problem(self.machine_type)):
+            problems.append(("machine_type", why))
+        elif not problems and (why := machine_problem(self.machine_type, self.accelerator_type,
+                                                      self.accelerator_count)):
             problems.append(("accelerator_type" if self.accelerator_type else "machine_type", why))
         raise_if(problems)
         return self
+
+    def _scheduling_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.scheduling == "flex_start" and self.accelerator_type not in FLEX_START_GPUS:
+            problems.append(("scheduling", "flex_start (Dynamic Workload Scheduler) takes only L4, A100, H100, H200 "
+                                           "or B200 GPUs, " + (f"not {self.accelerator_type}" if self.accelerator_type
+                                                              else "and this machine has none")
+                             + f": set vertex.accelerator_type to one of {', '.join(FLEX_START_GPUS)}, or use "
+                               "standard or spot"))
+        if self.max_wait_minutes is not None and self.scheduling != "flex_start":
+            problems.append(("max_wait_minutes", "is how long a flex_start trial waits for its machine, and "
+                                                 f"vertex.scheduling is {self.scheduling}: set scheduling to "
+                                                 "flex_start, or leave max_wait_minutes out"))
+        return problems
 
 
 class Spec(StrictModel):

@@ -42,8 +42,8 @@ from jobs.vertex.outputs import load_outputs
 from jobs.vertex.package import TrainerPackage, build_package, plan_package, upload
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
-from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, trainer_note
-from jobs.vertex.routes import choose_route
+from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
+from jobs.vertex.routes import choose_route, dated_warnings
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
 ENDED_BADLY = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
@@ -69,8 +69,9 @@ class VertexBackend:
     options: ClassVar[frozenset[str]] = frozenset({"stack", "outputs", "detach", "minutes_per_trial", "prices",
                                                    "max_cost"})
 
-    def __init__(self, settings: ApiSettings = ApiSettings()):
+    def __init__(self, settings: ApiSettings = ApiSettings(), today: dt.date | None = None):
         self.settings = settings
+        self.today = today  # the date Google's end dates are compared with; None: the real one, at each use
 
     def plan(self, request: TuneRequest, console: Console) -> int:
         """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
@@ -156,7 +157,9 @@ class VertexBackend:
                            request.max_cost)
         outputs = load_outputs(request.stack, request.outputs)
         route = choose_route(spec, outputs)
-        for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None]:
+        dated = dated_warnings(spec, outputs, route, self.today or dt.date.today())
+        for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None, stopping_note(spec),
+                       *dated]:
             if advice:
                 console.print(styled("yellow", "warning:", f" {advice}"))
         run_id = check_run_id(request.run_id or new_run_id(spec.name))

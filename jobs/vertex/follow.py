@@ -21,6 +21,8 @@ from jobs.trials import DONE, TrialRecord, TrialState, trial_order
 from jobs.vertex.client import FINISHED, VertexJobs
 from jobs.vertex.records import trial_record
 
+# Trial.State STOPPING: "Indicates that the Trial should stop according to the service." Which state such a trial
+# ends in is not documented (Trial.State has no STOPPED): SUCCEEDED with what it reported is assumed here.
 STOPPING_NOTE = "stopping: Vertex AI's early stopping ended it"
 ENDED = (TrialState.SUCCEEDED, TrialState.INFEASIBLE)  # Vertex AI's ended states; the others show as running
 
@@ -31,7 +33,8 @@ def stopped_note(step: int | None) -> str:
 
 def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
     """Vertex AI keeps no flag on a trial its early stopping ended once it is SUCCEEDED; the reference trainer
-    records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials."""
+    records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials.
+    Assumed, not documented: that a stopped trial's container receives SIGTERM and the trial ends SUCCEEDED."""
     from jobs import storage
     from jobs.artifacts import METRICS_FILE, parse_metrics
 
@@ -82,7 +85,8 @@ class TrialEvents:
         self._stopping |= stopping
         for view in job_views(job, self.spec):
             if view.trial_id in self._stopping and view.trial_id not in stopping:
-                # Once it has ended, a stopped trial is SUCCEEDED like any other: only the follower saw it stop.
+                # Once it has ended, a stopped trial is SUCCEEDED like any other (assumed, see STOPPING_NOTE): only
+                # the follower saw it stop.
                 view = dataclasses.replace(view, reason=stopped_note(view.step))
             before = self._states.get(view.trial_id)
             if view.state in DONE and before not in DONE and self._snapshots:

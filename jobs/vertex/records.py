@@ -8,11 +8,17 @@ its spec type back. Trials come in no particular order; records are sorted by tr
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
-from jobs.trials import TrialRecord, TrialState, trial_order
+from jobs.trials import PREEMPTED, TrialRecord, TrialState, trial_order
+
+# use-spot-vms: "When Spot VMs are preempted, the serverless training job fails with a STOCKOUT error and Compute
+# Engine tries to restart the job up to six times." STOCKOUT is the documented word; the rest of the message, where a
+# trial shows it (read here from Trial.infeasible_reason) and the state it ends in are not documented.
+STOCKOUT = re.compile(r"\bSTOCKOUT\b")
 
 
 def decode_value(parameter: Parameter, raw: object) -> object:
@@ -68,9 +74,18 @@ def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
         started=started.timestamp() if started else None,
         duration_s=(ended - started).total_seconds() if started and ended else None,
         artifact_dir=f"{base_output_dir.rstrip('/')}/{trial.id}",
-        reason=trial.infeasible_reason,
+        reason=_reason(trial, spec),
         step=_step(trial),
     )
+
+
+def _reason(trial: Trial, spec: Spec) -> str:
+    """Why the trial ended without a result, saying so when a Spot trial's error is Spot's STOCKOUT (a standard
+    trial's STOCKOUT is a shortage of machines, not a preemption)."""
+    reason = trial.infeasible_reason
+    if spec.vertex.scheduling == "spot" and STOCKOUT.search(reason):
+        return f"{PREEMPTED} ({reason})"
+    return reason
 
 
 def trial_records(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:

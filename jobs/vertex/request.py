@@ -47,6 +47,10 @@ SCALES = {"linear": ParameterSpec.ScaleType.UNIT_LINEAR_SCALE,
           "reverse_log": ParameterSpec.ScaleType.UNIT_REVERSE_LOG_SCALE}
 GOALS = {"maximize": StudySpec.MetricSpec.GoalType.MAXIMIZE, "minimize": StudySpec.MetricSpec.GoalType.MINIMIZE}
 ENTRYPOINT = ["python", "-m", "trainer"]  # what the trainer image runs (trainer/Dockerfile)
+# Scheduling.Strategy (custom_job.proto): SPOT "uses spot resources", FLEX_START "uses DWS to queue for resources";
+# standard is not sent: STRATEGY_UNSPECIFIED "will default to STANDARD".
+STRATEGIES = {"spot": Scheduling.Strategy.SPOT, "flex_start": Scheduling.Strategy.FLEX_START}
+FLEX_START_MAX_TIMEOUT_S = 7 * 24 * 3600  # schedule-jobs-dws: "a maximum timeout of 7 days or less"
 
 
 class RequestError(UserError, ValueError):
@@ -60,8 +64,9 @@ def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
 
 def spec_hash(spec: Spec) -> str:
     """The job's ``spec_hash`` label: 16 hex digits of the sha256 of the spec as canonical JSON (sorted keys), its
-    budget included and ``trials.max_cost`` left out (run.json keeps the ceiling, which a re-attach may lower)."""
-    body = spec.model_dump(mode="json", exclude={"trials": {"max_cost"}})
+    budget included and ``trials.max_cost`` left out (run.json keeps the ceiling, which a re-attach may lower).
+    Fields left at their defaults are left out, so a field added to the spec later keeps old jobs' hashes."""
+    body = spec.model_dump(mode="json", exclude_defaults=True, exclude={"trials": {"max_cost"}})
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
@@ -75,6 +80,20 @@ def trainer_note(spec: Spec) -> str | None:
             "entrypoint runs it as the stack's trainerImage.")
 
 
+def stopping_note(spec: Spec) -> str | None:
+    """What to tell the user when ``early_stopping`` is set for Vertex AI: the stopping spec is sent, and whether the
+    service stops trials with it is not documented (using-hyperparameter-tuning: "Ignore the Enable early stopping
+    toggle, which has no effect")."""
+    if spec.early_stopping == "none":
+        return None
+    kind = spec.early_stopping.replace("_", " ")
+    return (f"early_stopping {spec.early_stopping} is sent as StudySpec's {kind} automated stopping spec, but Google "
+            "does not document that a hyperparameter tuning job stops trials with it (its console's early-stopping "
+            "toggle \"has no effect\"): every trial may run to its end. To save epochs, run the sweep locally, where "
+            "the rule is applied and measured (README, Benchmarks), or let the trainer stop itself (the reference "
+            "trainer's --patience).")
+
+
 def study_spec(spec: Spec) -> StudySpec:
     """The metric, the parameters (conditional ones nested under their parent), the search and early stopping."""
     study = StudySpec(
@@ -83,6 +102,10 @@ def study_spec(spec: Spec) -> StudySpec:
         algorithm=ALGORITHMS[spec.algorithm],
         measurement_selection_type=MEASUREMENTS[spec.measurement],
     )
+    # StudySpec.automated_stopping_spec (study.proto): median "stops a pending Trial if the Trial's best objective_value
+    # is strictly below the median 'performance' of all completed Trials"; decay curve requests stopping "if there is
+    # very low probability to exceed the optimal value found so far". That a tuning job acts on them is assumed, not
+    # documented (stopping_note).
     if spec.early_stopping == "median":
         study.median_automated_stopping_spec = StudySpec.MedianAutomatedStoppingSpec(use_elapsed_duration=False)
     elif spec.early_stopping == "decay_curve":
@@ -133,6 +156,12 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
     return outputs.cuda_image
 
 
+def package_image(spec: Spec, outputs: StackOutputs) -> str:
+    """The package route's prebuilt container: ``vertex.executor_image``, else the default for the trial's GPUs
+    (jobs/containers.py)."""
+    return spec.vertex.executor_image or executor_image(outputs.region, bool(spec.vertex.accelerator_type))
+
+
 def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri: str | None) -> WorkerPoolSpec:
     """One replica running the stack's image, or the package at ``package_uri`` on a prebuilt container (the
     two are a oneof, ``task``), with the trainer's args and, with GPUs, ACCELERATOR_ENV (the reference trainer
@@ -145,8 +174,7 @@ def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri:
                                             env=env)
     else:  # PythonPackageSpec: executorImageUri, packageUris (gs://), pythonModule, args, env: all as documented
         pool.python_package_spec = PythonPackageSpec(
-            executor_image_uri=spec.vertex.executor_image or executor_image(outputs.region,
-                                                                            bool(spec.vertex.accelerator_type)),
+            executor_image_uri=package_image(spec, outputs),
             package_uris=[package_uri], python_module=module_of(spec.trainer.command),
             args=spec.trainer_args(data_root), env=env)
     return pool
@@ -159,6 +187,24 @@ def _machine_spec(spec: Spec) -> MachineSpec:
         machine.accelerator_type = AcceleratorType[resources.accelerator_type]
         machine.accelerator_count = resources.accelerator_count
     return machine
+
+
+def trial_scheduling(spec: Spec, timeout_s: float | None) -> Scheduling | None:
+    """CustomJobSpec.scheduling of each trial: ``timeout`` ("the maximum job running time"), ``strategy`` for spot
+    and flex_start, and flex_start's ``max_wait_duration`` ("If set to 0, the job will wait indefinitely"); None
+    when there is nothing to send."""
+    vertex, fields = spec.vertex, {}
+    if vertex.scheduling == "flex_start" and timeout_s and timeout_s > FLEX_START_MAX_TIMEOUT_S:
+        raise RequestError(f"--trial-timeout {timeout_s:g}: vertex.scheduling flex_start runs each trial for at most "
+                           f"7 days ({FLEX_START_MAX_TIMEOUT_S} s, Dynamic Workload Scheduler's limit): give a shorter "
+                           "--trial-timeout, or use standard or spot")
+    if timeout_s:
+        fields["timeout"] = dt.timedelta(seconds=timeout_s)
+    if vertex.scheduling in STRATEGIES:
+        fields["strategy"] = STRATEGIES[vertex.scheduling]
+    if vertex.max_wait_minutes is not None:
+        fields["max_wait_duration"] = dt.timedelta(minutes=vertex.max_wait_minutes)
+    return Scheduling(**fields) if fields else None
 
 
 def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None,
@@ -182,8 +228,7 @@ def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: 
         trial_job_spec=CustomJobSpec(
             worker_pool_specs=[_worker_pool(spec, outputs, data_root, package_uri)],
             service_account=outputs.trainer_service_account,
-            # CustomJobSpec.scheduling.timeout: "the maximum job running time" of each trial.
-            scheduling=Scheduling(timeout=dt.timedelta(seconds=trial_timeout_s)) if trial_timeout_s else None,
+            scheduling=trial_scheduling(spec, trial_timeout_s),
             base_output_directory=GcsDestination(output_uri_prefix=base_output_dir(outputs, spec.name, run_id)),
         ),
         # HyperparameterTuningJob.labels: keys and values of at most 64 lowercase letters, digits, '_' and '-'.

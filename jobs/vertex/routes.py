@@ -1,17 +1,27 @@
 """Which route a Vertex AI trial takes: the stack's trainer image, or a Python package on a prebuilt container.
 
 image:   each trial runs the stack's trainer image (``python -m trainer``), built by ``pulumi up`` with Docker.
-package: each trial installs a Python package on one of Google's prebuilt PyTorch containers (jobs/containers.py)
-         and runs ``python -m MODULE``: the reference trainer's package, or the one ``trainer.package`` names.
-         It needs no Docker anywhere and runs any trainer that runs locally as ``python -m MODULE``.
+package: each trial installs a Python package on one of Google's prebuilt containers (jobs/containers.py; PyTorch
+         2.4 unless the spec names another) and runs ``python -m MODULE``: the reference trainer's package, or the
+         one ``trainer.package`` names. It needs no Docker anywhere and runs any trainer that runs locally as
+         ``python -m MODULE``, for as long as Google serves the container (dated_warnings).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
+from jobs.containers import IMAGES, POLICY, SOURCE, image_name, image_uri, served
+from jobs.lifecycle import phase
+from jobs.machines import support_notice
 from jobs.reference import is_reference_trainer, module_of
 from jobs.spec import Spec
 from jobs.vertex.outputs import StackOutputs
-from jobs.vertex.request import RequestError
+from jobs.vertex.request import RequestError, package_image
+
+IMAGE_ROUTE = ("the image route: a trainer image the stack builds (sweeps:buildImage: true with a local Docker "
+               "engine, or `sweeps:imageBuilder: cloudbuild` without one, as `invoke onboard --no-docker` sets) or "
+               "names (sweeps:trainerImage), then `invoke infra.up --stack STACK` and vertex.route: image")
 
 
 def choose_route(spec: Spec, outputs: StackOutputs) -> str:
@@ -44,3 +54,40 @@ def choose_route(spec: Spec, outputs: StackOutputs) -> str:
                     if module else "make it a package run with [python, -m, MODULE] and set trainer.package to its "
                                    "folder"))
     return route
+
+
+def dated_warnings(spec: Spec, outputs: StackOutputs, route: str, today: dt.date) -> list[str]:
+    """Warnings for what the trials run on (the spec's GPU; on the package route its container) within 90 days of
+    its end of support or availability on ``today``; refused, saying the ways out, once past it."""
+    warnings = []
+    if spec.vertex.accelerator_type and (notice := support_notice(spec.vertex.accelerator_type, today)):
+        if notice.refused:
+            raise RequestError(f"vertex.accelerator_type {notice.text}")
+        warnings.append(notice.text)
+    if route == "package" and (warning := _container_warning(spec, outputs, today)):
+        warnings.append(warning)
+    return warnings
+
+
+def _container_warning(spec: Spec, outputs: StackOutputs, today: dt.date) -> str | None:
+    """A warning when the package route's container ends within 90 days; refused once it has ended."""
+    uri = package_image(spec, outputs)
+    name = image_name(uri)  # the spec check admits only images in the table, and the default is one
+    image = IMAGES[name]
+    stage = phase(image.gone, today)
+    if stage is None:
+        return None
+    named = "vertex.executor_image" if spec.vertex.executor_image else "the package route's default container"
+    gpus = bool(spec.vertex.accelerator_type)
+    others = [f"{image_uri(other, outputs.region)} (until {IMAGES[other].end_of_availability})"
+              for other in served(gpus, today) if IMAGES[other].gone > image.gone]
+    instead = (f"or set vertex.executor_image to one served longer: {', '.join(others[:3])}" if others else
+               f"none of the table's other images for {'GPU' if gpus else 'CPU'} trials is served longer")
+    if stage == "gone":
+        raise RequestError(
+            f"{named} {uri} ({image.framework}) reached its end of availability on {image.end_of_availability}: "
+            f"after it \"you can no longer use images for this framework version\" ({POLICY}; dates from {SOURCE}); "
+            f"run the trials on {IMAGE_ROUTE}; {instead}")
+    return (f"{named} {uri} ({image.framework}) reaches its end of availability on {image.end_of_availability}, "
+            f"in {(image.end_of_availability - today).days} days (then Vertex AI may refuse it: {POLICY}); move to "
+            f"{IMAGE_ROUTE}; {instead}")

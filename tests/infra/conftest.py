@@ -20,6 +20,7 @@ import pytest
 import yaml
 from pulumi.runtime.mocks import MockMonitor
 
+from infra.cloudbuild import TYPE as CLOUD_BUILD_IMAGE
 from infra.config import StackConfig
 from infra.policy import Registered
 from infra.project import SweepsProject, SweepsProjectArgs
@@ -48,7 +49,7 @@ class GcpMocks(pulumi.runtime.Mocks):
                       "name": f"projects/{args.inputs['project']}/serviceAccounts/{email}"}
         elif args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":  # name: projects/{project}/roles/{role_id}
             state["name"] = f"projects/{args.inputs['project']}/roles/{args.inputs['roleId']}"
-        elif args.typ == "docker-build:index:Image":
+        elif args.typ in ("docker-build:index:Image", CLOUD_BUILD_IMAGE):
             state["digest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
         self.states.append(state)
         return f"{args.name}-id", state

@@ -9,7 +9,7 @@ import pytest
 
 from infra import policy
 from tests.infra.analyzer import PolicyPackProcess
-from tests.infra.conftest import deploy, project_outputs, run_main
+from tests.infra.conftest import CLOUD_BUILD_IMAGE, deploy, project_outputs, run_main
 from tests.infra.test_policy import BAD, BY_TAG, graph_with
 
 pytestmark = pytest.mark.slow
@@ -28,6 +28,14 @@ def test_the_pack_declares_every_rule_at_its_level(pack):
 
 def test_the_shipped_example_stack_passes_every_policy(pack, example_keys, monkeypatch):
     deployed = deploy(run_main(example_keys, monkeypatch), stack="ml-research-my-ml-project")
+    assert pack.analyze(deployed) == []
+
+
+def test_a_stack_built_on_cloud_build_passes_every_policy(pack, config):
+    """The builder account, its three grants, the Cloud Build API and both images built by the dynamic resource."""
+    deployed = deploy(lambda: project_outputs(config.model_copy(update={"image_builder": "cloudbuild",
+                                                                        "cuda_image": True})))
+    assert len(deployed.of_type(CLOUD_BUILD_IMAGE)) == 2
     assert pack.analyze(deployed) == []
 
 

@@ -49,6 +49,10 @@ def test_defaults():
     assert (spec.trainer.command, spec.trainer.args) == (["python", "-m", "trainer"], [])
     assert (spec.vertex.machine_type, spec.vertex.accelerator_type, spec.vertex.accelerator_count) == (
         "n1-standard-4", None, 0)
+    assert (spec.vertex.scheduling, spec.vertex.max_wait_minutes) == ("standard", None)
+    flex = minimal(vertex={"machine_type": "g2-standard-4", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1,
+                           "scheduling": "flex_start", "max_wait_minutes": 0})  # 0: wait indefinitely
+    assert (flex.vertex.scheduling, flex.vertex.max_wait_minutes) == ("flex_start", 0)
     assert spec.parameters["x"].scale == "linear"
     assert minimal(trials={"max": 4, "max_failed": 1}).trials.failure_limit == 1
     assert minimal(trials={"max": 4, "max_failed": 9}).trials.failure_limit == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,10 @@ from tests.jobs.vertex.standin import VertexStandIn
 
 TOY = [sys.executable, str(REPO / "tests" / "toy_trainer.py")]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
+# A day on which the package route's default containers (PyTorch 2.4, end of availability 2026-07-24, more than 90
+# days ahead) and every GPU the tests name were served: the stand-in and backend_for run as of it, so the suite
+# does not change with the calendar; tests of the dated rules name their own dates.
+SERVED = dt.date(2026, 4, 1)
 FAST = RETRY.with_delay(initial=0.01, maximum=0.05).with_timeout(5.0)
 
 
@@ -60,7 +65,7 @@ def read(console: Console) -> str:
 @pytest.fixture
 def vertex(tmp_path):
     """The stand-in running the toy trainer as each trial's container."""
-    with VertexStandIn(tmp_path / "vertex", entrypoint=TOY) as standin:
+    with VertexStandIn(tmp_path / "vertex", entrypoint=TOY, today=SERVED) as standin:
         yield standin
 
 
@@ -68,7 +73,7 @@ def backend_for(standin: VertexStandIn, retry: Retry = FAST):
     """The Vertex AI backend pointed at the stand-in."""
     from jobs.vertex.commands import VertexBackend
 
-    return VertexBackend(settings_for(standin, retry))
+    return VertexBackend(settings_for(standin, retry), today=SERVED)
 
 
 def settings_for(standin: VertexStandIn, retry: Retry = FAST) -> ApiSettings:

@@ -15,7 +15,8 @@ locally with the container args plus ``--<id>=<value>`` (discrete values as floa
 ``python -m pythonModule`` there with its args and the same flags, in the trial environment
 (AIP_MODEL_DIR=<base>/<trial>/model/, CLOUD_ML_TRIAL_ID, CLOUD_ML_HP_METRIC_FILE, and the spec's env),
 reads the hypertune file into measurements, and ends a trial without the metric INFEASIBLE. Trials are
-served in shuffled order, as Vertex gives no order. ``fail_next`` scripts errors and dropped connections.
+served in shuffled order, as Vertex gives no order. ``fail_next`` scripts errors and dropped connections;
+``preempt`` reclaims a Spot trial's VM.
 
 Each rule below names the reference it follows; where Google's documentation is silent the comment
 says so and what the stand-in does instead. It also serves ``POST /token``, Google's OAuth2 token
@@ -24,6 +25,7 @@ endpoint, for credentials whose login has expired (``expire_logins``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -36,19 +38,27 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from google.cloud.aiplatform_v1.types import AcceleratorType, HyperparameterTuningJob, JobState, StudySpec, Trial
+from google.cloud.aiplatform_v1.types import (
+    AcceleratorType,
+    HyperparameterTuningJob,
+    JobState,
+    Scheduling,
+    StudySpec,
+    Trial,
+)
 from google.protobuf import json_format
 
 from jobs.containers import PREBUILT_IMAGE
 from tests.jobs.vertex import prebuilt
+from tests.standin_server import StandInServer
 
 JobPb = HyperparameterTuningJob.pb()
 
 TrialPb = Trial.pb()
+Strategy = Scheduling.pb().Strategy
 SpecPb = StudySpec.pb()
 ParameterSpecPb = SpecPb.ParameterSpec
 TAGS = re.compile(r"^/v1/(?P<package>projects/[^/]+/locations/[^/]+/repositories/[^/]+/packages/[^/]+)/tags$")
@@ -62,15 +72,29 @@ POLL_S = 0.05
 # Trial.State (aiplatform v1): STATE_UNSPECIFIED, REQUESTED, ACTIVE, STOPPING, SUCCEEDED, INFEASIBLE.
 # There is no FAILED and no STOPPED: the stand-in never sets anything else.
 TRIAL_STATES = {"REQUESTED", "ACTIVE", "STOPPING", "SUCCEEDED", "INFEASIBLE"}
-# What the service does after SIGTERM before it kills a stopped trial's container: docs silent (a
-# Compute Engine preemption gives 30 s); the stand-in waits this long.
+# Early stopping, as the stand-in assumes it: the docs document StudySpec's stopping specs and the STOPPING trial
+# state, but not that a hyperparameter tuning job acts on them (using-hyperparameter-tuning: the console's "Enable
+# early stopping toggle ... has no effect"), what a stopped trial's container receives, nor the state it ends in.
+# Assumed here: STOPPING, SIGTERM, SIGKILL after this grace (docs silent; a Compute Engine preemption gives 30 s),
+# then SUCCEEDED with what it reported.
 STOP_GRACE_S = 10.0
+# use-spot-vms: "When Spot VMs are preempted, the serverless training job fails with a STOCKOUT error and Compute
+# Engine tries to restart the job up to six times."
+SPOT_RESTARTS = 6
+# schedule-jobs-dws: flex-start needs "L4, A100, H100, H200, or B200 GPUs" and "a maximum timeout of 7 days or less".
+# How the service refuses a job that breaks this is not documented: a 400.
+FLEX_START_GPUS = {"NVIDIA_L4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB",
+                   "NVIDIA_H200_141GB", "NVIDIA_B200"}
+FLEX_START_MAX_TIMEOUT_S = 7 * 24 * 3600
 
 
-# Vertex AI training's GPU compatibility table ("Configure compute resources for custom training",
-# cloud.google.com/vertex-ai/docs/training/configure-compute#gpu-compatibility-table): accelerator ->
-# machine type -> the accelerator counts it takes. n1 machines follow Compute Engine's GPU table
-# (cloud.google.com/compute/docs/gpus): per GPU count, the most vCPUs the machine may have.
+# Vertex AI training's GPU compatibility table ("Configure compute resources for ... serverless training",
+# docs.cloud.google.com/gemini-enterprise-agent-platform/machine-learning/training/configure-compute, read
+# 2026-12-05): accelerator -> machine type -> the accelerator count it takes. Its N1 rows are written here as
+# per-GPU-count limits (the most vCPUs and GB an N1 machine may have with that many), read from Compute Engine's
+# "GPU machine types" (docs.cloud.google.com/compute/docs/gpus) where Vertex AI's table agrees and from Vertex AI's
+# where they differ, as Vertex AI runs the job: one T4 on no 32-vCPU N1 machine (Compute Engine: up to 48), four
+# P100s "only ... up to 64 virtual CPUS and up to 208 GB of memory in all regions and zones".
 FIXED_GPUS = {
     "NVIDIA_TESLA_A100": {"a2-highgpu-1g": 1, "a2-highgpu-2g": 2, "a2-highgpu-4g": 4, "a2-highgpu-8g": 8,
                           "a2-megagpu-16g": 16},
@@ -81,6 +105,10 @@ FIXED_GPUS = {
     "NVIDIA_H100_MEGA_80GB": {"a3-megagpu-8g": 8},
     "NVIDIA_H200_141GB": {"a3-ultragpu-8g": 8},
     "NVIDIA_B200": {"a4-highgpu-8g": 8},
+    # "Requires obtaining capacity using shared reservations": what the service answers a job without one is not
+    # documented; the stand-in takes it as the table does
+    "NVIDIA_GB200": {"a4x-highgpu-4g": 4},
+    "NVIDIA_RTX_PRO_6000": {"g4-standard-48": 1, "g4-standard-96": 2, "g4-standard-192": 4, "g4-standard-384": 8},
 }
 N1_GPUS = {  # accelerator -> {count: (most vCPUs, most GB) of an n1 machine with that many}
     "NVIDIA_TESLA_T4": {1: (24, 156), 2: (48, 312), 4: (96, 624)},
@@ -89,14 +117,27 @@ N1_GPUS = {  # accelerator -> {count: (most vCPUs, most GB) of an n1 machine wit
     "NVIDIA_TESLA_P100": {1: (16, 104), 2: (32, 208), 4: (64, 208)},
 }
 N1_MEMORY = {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}  # GB per vCPU (Compute Engine's N1 table)
+# The page's machine types "you must specify one of": its N1 ones (no n1-standard-2, no n1-highcpu-2/4/8)
+N1_TYPES = {*(f"n1-standard-{n}" for n in (4, 8, 16, 32, 64, 96)),
+            *(f"n1-highmem-{n}" for n in (2, 4, 8, 16, 32, 64, 96)), *(f"n1-highcpu-{n}" for n in (16, 32, 64, 96))}
+# Google Cloud release notes, 2026-09-22: "As of September 15, 2026, NVIDIA P100 ... GPUs have reached end of
+# support (EOS) and are shut down. You can no longer create ... resources that use NVIDIA P100 GPUs"; T4 and P4
+# "will reach end of support (EOS) on August 1, 2027". The K80 is past it (AcceleratorType: "has reached end of
+# support"). The service's message for them is not documented.
+SHUT_DOWN = {"NVIDIA_TESLA_K80": dt.date.min, "NVIDIA_TESLA_P100": dt.date(2026, 9, 15),
+             "NVIDIA_TESLA_T4": dt.date(2027, 8, 1), "NVIDIA_TESLA_P4": dt.date(2027, 8, 1)}
 
 
-def machine_problem(machine: str, accelerator: str, count: int) -> str | None:
-    """Why Vertex AI training refuses this machine and accelerator pair, or None when it runs it. Messages
-    follow the 400s the service returns (seen in public issues: 'Accelerator "NVIDIA_TESLA_K80" is not
-    supported for machine type "n1-standard-4"')."""
+def machine_problem(machine: str, accelerator: str, count: int, today: dt.date | None = None) -> str | None:
+    """Why Vertex AI training refuses this machine and accelerator pair on ``today`` (default: the real date), or
+    None when it runs it. Messages follow the 400s the service returns (seen in public issues: 'Accelerator
+    "NVIDIA_TESLA_K80" is not supported for machine type "n1-standard-4"'); the others are the stand-in's."""
+    if machine.startswith("n1-") and machine not in N1_TYPES:
+        return f'Machine type "{machine}" is not supported.'
     if accelerator == "ACCELERATOR_TYPE_UNSPECIFIED":
         return None
+    if (today or dt.date.today()) >= SHUT_DOWN.get(accelerator, dt.date.max):
+        return f'Accelerator "{accelerator}" has reached end of support.'
     unsupported = f'Accelerator "{accelerator}" is not supported for machine type "{machine}".'
     if accelerator in N1_GPUS and machine.startswith("n1-"):
         _, family, vcpus = machine.split("-")
@@ -105,7 +146,7 @@ def machine_problem(machine: str, accelerator: str, count: int) -> str | None:
             return (f'The accelerator count "{count}" is not allowed with accelerator "{accelerator}" and machine '
                     f'type "{machine}".')
         return None
-    fits = FIXED_GPUS.get(accelerator, {})  # TPUs and the retired K80 fit no machine here
+    fits = FIXED_GPUS.get(accelerator, {})  # TPUs fit no machine here
     if machine not in fits:
         return unsupported
     if fits[machine] != count:
@@ -150,15 +191,21 @@ class _Running:
     process: subprocess.Popen
     metric_file: Path
     started: float  # time.monotonic()
+    argv: list[str]  # what the container runs, in ``env``, from ``folder``: run again after a Spot preemption
+    env: dict[str, str]
+    folder: Path
     stop_sent: float = 0.0
     timed_out: bool = False
+    stockout: bool = False  # preempted once more than Spot's restarts
 
 
-class VertexStandIn:
+class VertexStandIn(StandInServer):
     """Start with ``with VertexStandIn(workdir) as vertex:``; point the SDK at ``vertex.url``."""
 
-    def __init__(self, workdir: Path, entrypoint: list[str] | None = None, seed: int = 0):
+    def __init__(self, workdir: Path, entrypoint: list[str] | None = None, seed: int = 0,
+                 today: dt.date | None = None):
         self.workdir = workdir
+        self.today = today  # the date GPUs' ends of support are compared with; None: the real one
         self.entrypoint = entrypoint or [sys.executable, "-m", "trainer"]
         self.random = random.Random(seed)  # parameters
         self.order = random.Random(seed + 1)  # the order trials are served in
@@ -172,24 +219,17 @@ class VertexStandIn:
         # A quota metric that runs out once a job starts: its jobs fail with error code 8 and Vertex's
         # message, as seen in public reports (vertex-ai-samples#700); set by a test.
         self.exhausted_quota = ""
+        # Trial id -> how many times its Spot VM is preempted (a job with scheduling.strategy SPOT only); set by a
+        # test. ``restarts`` counts the restarts that followed, by trial id.
+        self.preempt: dict[str, int] = {}
+        self.restarts: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.standin = self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> VertexStandIn:
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
+        self._listen()
 
     def __exit__(self, *exc) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -318,9 +358,14 @@ class VertexStandIn:
         machine = job.trial_job_spec.worker_pool_specs[0].machine_spec
         # MachineSpec: "accelerator_type ... accelerator_count"; an unsupported pair is INVALID_ARGUMENT.
         why = machine_problem(machine.machine_type, AcceleratorType(machine.accelerator_type).name,
-                              machine.accelerator_count)
+                              machine.accelerator_count, self.today)
         if why:
             raise ApiError(400, why)
+        scheduling = job.trial_job_spec.scheduling
+        if scheduling.strategy == Strategy.FLEX_START and (
+                AcceleratorType(machine.accelerator_type).name not in FLEX_START_GPUS
+                or scheduling.timeout.ToTimedelta().total_seconds() > FLEX_START_MAX_TIMEOUT_S):
+            raise ApiError(400, "FLEX_START needs L4, A100, H100, H200 or B200 GPUs and a timeout of at most 7 days")
         with self.lock:
             job.name = f"{parent}/hyperparameterTuningJobs/{1000 + len(self.jobs)}"
             job.state = JobState.JOB_STATE_PENDING
@@ -401,6 +446,8 @@ class VertexStandIn:
                 if cancelled and run.process.poll() is None:
                     os.killpg(run.process.pid, signal.SIGKILL)
                     run.process.wait()
+                if not cancelled:
+                    self._preempt_if_asked(job, run)
                 if timeout and run.process.poll() is None and time.monotonic() - run.started > timeout:
                     # Scheduling.timeout: "The maximum job running time". What the trial then shows is not
                     # documented; the stand-in kills it and, with no final measurement, it is INFEASIBLE.
@@ -453,9 +500,7 @@ class VertexStandIn:
         else:  # the install failed: the trial fails with pip's output in its log
             argv = [sys.executable, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read()); sys.exit(1)",
                     str(self.containers[job.name][1])]
-        with open(folder / "log.txt", "wb") as log:
-            process = subprocess.Popen(argv, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        process = _launch(argv, env, folder)
         with self.lock:
             trial = job.trials.add(id=trial_id, state=TrialPb.State.REQUESTED)
             trial.start_time.GetCurrentTime()
@@ -465,7 +510,27 @@ class VertexStandIn:
                     parameter.value.string_value = value
                 else:
                     parameter.value.number_value = float(value)
-        return _Running(trial, process, metric_file, time.monotonic())
+        return _Running(trial, process, metric_file, time.monotonic(), argv, env, folder)
+
+    def _preempt_if_asked(self, job, run: _Running) -> None:
+        """Reclaim a Spot trial's VM as ``preempt`` asks: up to SPOT_RESTARTS times the trial starts over, then
+        it fails (``_finish``). What a restart keeps, what the container receives and the trial's state meanwhile
+        are not documented: the stand-in kills the container and runs it again from the start (same parameters,
+        its reports so far dropped), the trial staying ACTIVE. A container that has just exited is preempted all the
+        same, so that a test's count does not depend on how fast its trainer runs."""
+        trial_id = run.trial.id
+        restarts = self.restarts.get(trial_id, 0)
+        if job.trial_job_spec.scheduling.strategy != Strategy.SPOT or self.preempt.get(trial_id, 0) <= restarts:
+            return
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+        if restarts == SPOT_RESTARTS:
+            run.stockout = True
+            return
+        self.restarts[trial_id] = restarts + 1
+        run.metric_file.unlink(missing_ok=True)
+        run.process = _launch(run.argv, run.env, run.folder)
 
     def _sample(self, specs) -> list[tuple[str, object]]:
         values = []
@@ -520,7 +585,8 @@ class VertexStandIn:
                 run.trial.final_measurement.metrics.add(metric_id=metric.metric_id, value=steps[step])
 
     def _stop_early_if_told(self, job, run: _Running) -> None:
-        """The service's automated stopping: STOPPING, SIGTERM to the container, SIGKILL after a grace."""
+        """The service's automated stopping, as assumed (STOP_GRACE_S): STOPPING, SIGTERM to the container, SIGKILL
+        after a grace."""
         with self.lock:
             if run.trial.state == TrialPb.State.STOPPING:
                 if time.monotonic() - run.stop_sent > STOP_GRACE_S:
@@ -566,19 +632,31 @@ class VertexStandIn:
             trial = run.trial
             trial.end_time.GetCurrentTime()
             stopped = trial.state == TrialPb.State.STOPPING
-            # A trial the service stopped keeps the measurements it reported (VizierService.CompleteTrial:
-            # "the service will auto-select a previously reported measurement as the final-measurement").
-            if (code == 0 or stopped) and trial.HasField("final_measurement"):
+            # Assumed: a trial the service stopped ends SUCCEEDED with the measurements it reported, as Vizier
+            # completes a trial (VizierService.CompleteTrial: "the service will auto-select a previously reported
+            # measurement as the final-measurement"); no hyperparameter tuning page says so.
+            if (code == 0 or stopped) and not run.stockout and trial.HasField("final_measurement"):
                 trial.state = TrialPb.State.SUCCEEDED
                 return 0
             trial.ClearField("final_measurement")
             # Trial.State INFEASIBLE: "when it's done but missing the final_measurement".
             trial.state = TrialPb.State.INFEASIBLE
+            # A Spot trial past its restarts: the docs name only the STOCKOUT error; its wording here, and the
+            # trial ending INFEASIBLE (Trial.State has no FAILED), are the stand-in's.
             trial.infeasible_reason = ("job cancelled" if cancelled else
+                                       f"STOCKOUT: the Spot VM was preempted after {SPOT_RESTARTS} restarts"
+                                       if run.stockout else
                                        "the trial's job ran past its scheduling timeout" if run.timed_out else
                                        f"the trial exited with status {code}" if code else
                                        f"the trial reported no {job.study_spec.metrics[0].metric_id}")
             return 1
+
+
+def _launch(argv: list[str], env: dict[str, str], folder: Path) -> subprocess.Popen:
+    """A trial's container: ``argv`` in its own session, its output appended to ``folder``/log.txt."""
+    with open(folder / "log.txt", "ab") as log:
+        return subprocess.Popen(argv, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def _task_problems(pools) -> list[str]:
@@ -600,34 +678,3 @@ def _label(text: str) -> bool:
 
 def _flag(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        pass  # a client that gave up on a stalled answer: nothing to report
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-    def _answer(self, method: str) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        answer = self.server.standin.handle(method, self.path, body)
-        if answer is None:
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return
-        status, payload = answer
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._answer("GET")
-
-    def do_POST(self) -> None:
-        self._answer("POST")

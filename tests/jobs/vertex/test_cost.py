@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -170,3 +171,19 @@ def test_invoke_tune_refuses_a_ceiling_that_pays_a_trial_less_than_a_minute(tmp_
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("tune: trials.max_cost 0.001 USD pays each of the 3 trials (trials.max) only 4 s of "
                            "n1-standard-4 at 0.2453 USD/h, under the 60 s a trial's timeout needs at the least: "), line
+
+
+def test_a3_ultra_and_a4_boot_disks_are_priced_as_hyperdisk_balanced_their_default():
+    """DiskSpec.bootDiskType: pd-ssd, "hyperdisk-balanced is the default for a3-ultragpu-8g and a4-highgpu-8g"."""
+    prices = load_prices()
+    ultra = spec(vertex={"machine_type": "a3-ultragpu-8g", "accelerator_type": "NVIDIA_H200_141GB",
+                         "accelerator_count": 8})
+    estimate = estimate_cost(ultra, prices, minutes_per_trial=60, today=TODAY)
+    assert estimate.hourly == pytest.approx(prices.machines["a3-ultragpu-8g"] + 8 * prices.accelerators[
+        "NVIDIA_H200_141GB"] + 100 * prices.disks["hyperdisk-balanced"])
+    text = estimate.text()
+    assert "100 GB x 0.000126 hyperdisk-balanced boot disk" in text and "pd-ssd" not in text
+    assert "hyperdisk-balanced: Hyperdisk Balanced provisioned space" in text and "capacity only" in text
+    a4 = spec(vertex={"machine_type": "a4-highgpu-8g", "accelerator_type": "NVIDIA_B200", "accelerator_count": 8})
+    bare = dataclasses.replace(prices, disks={d: p for d, p in prices.disks.items() if d != "hyperdisk-balanced"})
+    assert "no price for the hyperdisk-balanced boot disk in the table" in estimate_cost(a4, bare, today=TODAY).text()

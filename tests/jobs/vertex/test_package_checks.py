@@ -17,9 +17,10 @@ import pytest
 from jobs import storage
 from jobs.spec import SpecError, load_spec
 from jobs.vertex.archive import check_archive
+from jobs.vertex.commands import VertexBackend
 from jobs.vertex.package import PackageError, build_package
-from tests.conftest import invoke
-from tests.jobs.vertex.conftest import write_spec
+from tests.jobs.sweeps import tune_with
+from tests.jobs.vertex.conftest import SERVED, read, write_spec
 from tests.jobs.vertex.test_package_route import no_image_outputs
 
 BACKENDS = {  # [build-system] requires, build-backend, and what else pyproject.toml needs
@@ -170,7 +171,7 @@ def test_a_hatchling_package_with_no_manifest_is_refused_its_env_file(tmp_path):
         build(spec, tmp_path / "out")
 
 
-def test_the_dry_run_lists_the_largest_files_and_runs_no_code_of_the_package(tmp_path, bucket):
+def test_the_dry_run_lists_the_largest_files_and_runs_no_code_of_the_package(tmp_path, bucket, console):
     marker = tmp_path / "setup-ran"
     spec = tiny_package(tmp_path / "pkg", files={
         "big.bin": os.urandom(5000), ".env": "TOKEN=abc\n", **{f"data/part{i:02}.csv": "x" * (100 + 10 * i)
@@ -179,10 +180,10 @@ def test_the_dry_run_lists_the_largest_files_and_runs_no_code_of_the_package(tmp
     (spec.parent / "setup.py").write_text(f"open({str(marker)!r}, 'a').write('ran')\nfrom setuptools import setup\n"
                                           "setup(name='mod', version='0.1.0', packages=['mod'])\n")
     before = listing(spec.parent)
-    done = invoke("tune", "--backend", "vertex", "--dry-run", "--spec", str(spec), "--outputs",
-                  str(no_image_outputs(tmp_path, bucket)), "--run-id", "dry-1", timeout=120)
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    status = tune_with(VertexBackend(today=SERVED), str(spec), outputs=str(no_image_outputs(tmp_path, bucket)),
+                       run_id="dry-1", dry_run=True, runs_dir=tmp_path / "runs", console=console)
+    out = read(console)
+    assert status == 0, out
     assert re.search(rf"would upload the trainer package <name>-<version>.tar.gz \(module mod.task\) to "
                      rf"gs://{bucket}/staging/toy/dry-1/packages/<content hash>/", out), out
     assert ("submitting runs its build backend setuptools.build_meta:__legacy__ (setup.py) in an isolated "
@@ -199,16 +200,16 @@ def test_the_dry_run_lists_the_largest_files_and_runs_no_code_of_the_package(tmp
     assert not list(storage.gcs_client().list_blobs(bucket))
 
 
-def test_tune_refuses_a_package_holding_credentials_before_uploading_anything(tmp_path, bucket):
+def test_tune_refuses_a_package_holding_credentials_before_uploading_anything(tmp_path, bucket, console):
     spec = tiny_package(tmp_path / "pkg", files={"MANIFEST.in": "include .env id_rsa passwd\ninclude *.json\n",
                                                  ".env": "TOKEN=abc\n", "id_rsa": "KEY\n",
                                                  "trainer-key.json": json.dumps(SERVICE_ACCOUNT_KEY)})
     (spec.parent / "passwd").symlink_to("/etc/passwd")
-    done = invoke("tune", "--backend", "vertex", "--spec", str(spec), "--outputs",
-                  str(no_image_outputs(tmp_path, bucket)), "--run-id", "pkg-1", timeout=120)
-    assert done.returncode == 2, done.stdout + done.stderr
-    [line] = done.stderr.splitlines()
-    assert re.fullmatch(r"tune: trainer.package '.' \(.*\): refusing to upload mod-0.1.0.tar.gz: \.env: named like a "
+    with pytest.raises(PackageError) as caught:
+        tune_with(VertexBackend(today=SERVED), str(spec), outputs=str(no_image_outputs(tmp_path, bucket)),
+                  run_id="pkg-1", runs_dir=tmp_path / "runs", console=console)
+    line = str(caught.value)
+    assert re.fullmatch(r"trainer.package '.' \(.*\): refusing to upload mod-0.1.0.tar.gz: \.env: named like a "
                         r"credential .* \(and 3 more: id_rsa, passwd, trainer-key.json\); remove it from the folder, "
                         r"or exclude it from the archive .*", line), line
     assert not list(storage.gcs_client().list_blobs(bucket))

@@ -24,7 +24,7 @@ from jobs.vertex.package import PackageError, build_package, upload
 from jobs.vertex.request import RequestError
 from tests.conftest import REPO, copy_example_trainer, make_split
 from tests.jobs.sweeps import records_of, tune_with
-from tests.jobs.vertex.conftest import outputs_for, read, settings_for, write_spec
+from tests.jobs.vertex.conftest import SERVED, outputs_for, read, settings_for, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
 from trainer import uri
 
@@ -52,7 +52,7 @@ def sweep_on_standin(tmp_path, bucket, console, spec, run_id):
     for local in make_split(tmp_path / "data", rows=120):
         uri.write_bytes(f"gs://{bucket}/data/{local.name}", local.read_bytes())
     with VertexStandIn(tmp_path / "vertex") as vertex:
-        chosen = VertexBackend(settings_for(vertex))
+        chosen = VertexBackend(settings_for(vertex), today=SERVED)
         status = tune_with(chosen, str(spec), outputs=str(no_image_outputs(tmp_path, bucket)), run_id=run_id,
                            runs_dir=tmp_path / "runs", console=console)
         records = records_of(chosen, run_id, tmp_path / "runs")
@@ -114,8 +114,8 @@ def test_a_trainer_that_is_not_the_reference_runs_from_its_own_package(tmp_path,
 
 def test_the_dry_run_names_image_package_and_module_and_uploads_nothing(tmp_path, bucket, console):
     spec = reference_spec(tmp_path, vertex={"accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 1})
-    status = tune_with(VertexBackend(), str(spec), outputs=str(no_image_outputs(tmp_path, bucket)), run_id="pkg-2",
-                       dry_run=True, runs_dir=tmp_path / "runs", console=console)
+    status = tune_with(VertexBackend(today=SERVED), str(spec), outputs=str(no_image_outputs(tmp_path, bucket)),
+                       run_id="pkg-2", dry_run=True, runs_dir=tmp_path / "runs", console=console)
     text = read(console)
     assert status == 0, text
     body = text[text.index("\n{\n") + 1: text.index("\n}\n") + 2]

@@ -147,6 +147,8 @@ def test_the_spec_hash_label_names_the_spec_and_its_budget_not_its_ceiling():
     assert re.fullmatch(r"[0-9a-f]{16}", same)
     assert spec_hash(spec_of(trials={**EVERY_KIND["trials"], "max_cost": 9.5})) == same  # the ceiling is run.json's
     assert spec_hash(parse_spec(dict(reversed(list(EVERY_KIND.items()))), "other.yaml")) == same  # key order
+    # a field at its default counts as left out: a spec field added later keeps the hash of jobs submitted before
+    assert spec_hash(spec_of(vertex={**EVERY_KIND["vertex"], "scheduling": "standard"}, measurement="best")) == same
     changed = [spec_of(trials={**EVERY_KIND["trials"], "max": 8}), spec_of(algorithm="adaptive"),
                spec_of(parameters={"lr": {"type": "double", "min": 1.0e-4, "max": 0.2, "scale": "log"}})]
     assert len({same, *map(spec_hash, changed)}) == 4
