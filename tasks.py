@@ -268,7 +268,8 @@ def _int(value, flag: str, minimum: int, task_name: str = "tune") -> int | None:
                       "--format='value(projectNumber)')",
     "up": "run pulumi up after writing the config, where the Pulumi CLI is installed (default true)",
     "image": "build the trainer image (default true); --no-image: none is built, and trials on Vertex AI take "
-             "the package route on a prebuilt container",
+             "the package route on a prebuilt container, which needs one Google still serves (jobs/containers.py "
+             "has the dates; prefer --no-docker)",
     "docker": "build the trainer image with the Docker engine where pulumi up runs (default true); --no-docker: "
               "Cloud Build builds it (sweeps:imageBuilder: cloudbuild), with no Docker needed",
 })
