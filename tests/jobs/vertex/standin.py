@@ -491,6 +491,9 @@ class VertexStandIn(StandInServer):
                "AIP_MODEL_DIR": f"{base}/{trial_id}/model/",
                "AIP_CHECKPOINT_DIR": f"{base}/{trial_id}/checkpoints/",
                "AIP_TENSORBOARD_LOG_DIR": f"{base}/{trial_id}/logs/",
+               # Not on Google's pages: cloudml-hypertune reads CLOUD_ML_HP_METRIC_FILE (its default is
+               # /tmp/hypertune/output.metrics, one container's file) and trainers log CLOUD_ML_TRIAL_ID; the
+               # stand-in sets both so trials sharing this machine keep their own files (an assumption).
                "CLOUD_ML_TRIAL_ID": trial_id, "CLOUD_ML_HP_METRIC_FILE": str(metric_file)}
         flags = [f"--{pid}={_flag(v)}" for pid, v in values]
         if not package.package_uris:
