@@ -1,21 +1,24 @@
 """How fast each search learns, on known functions (bench/problems.py) and on the reference trainer, as
 real local sweeps.
 
-    python -m bench.search [--seeds 20] [--trials 30] [--parallel 2] [--samplers tpe gp] [--problems ...]
+    python -m bench.search [--seeds 20] [--trials 30] [--parallel 2] [--samplers gp tpe vizier] [--problems ...]
 
 Every sweep goes through ``invoke tune``'s code path (LocalBackend, one process per trial, ``parallel`` at a
 time): bench.problems' functions run as a fresh process per trial, the ``titanic`` problem is the default
 spec's search of the reference trainer on the lesson's Titanic split (forked trials, as ``invoke tune``
 runs it; left out when ../shared/data has no Titanic CSV). Each adaptive sampler is one of
 jobs/local/search.py's ``ADAPTIVE_SAMPLERS``; the ``adaptive`` column names the one ``algorithm: adaptive``
-runs on the problem's space (``adaptive_choice``).
+runs on the problem's space (``adaptive_choice``). The ``vizier`` column, where the ``vizier`` extra is
+installed, is OSS Vizier's default designer (bench/vizier.py), asked for ``parallel`` suggestions at a time in this
+process and told each batch's values before the next: bench.problems' functions only (no ``titanic``).
 
 Per problem, over the seeds: the target is random search's median best of ``2 x trials``; each sampler's
 median best after ``trials``, the median trials it needs to reach the target and how many seeds never
 reach it in ``trials`` ("stuck"). Random search's own trials to the target are the median of the geometric
 law its independent draws follow, fitted to every random trial of every seed (about ``2 x trials`` by
 construction). Last, the orchestrator's median seconds per suggestion of the adaptive sampler (asking Optuna
-for a trial's values, jobs/local/backend.py's ``suggest_seconds``) and the median trial's seconds.
+for a trial's values, jobs/local/backend.py's ``suggest_seconds``), the median trial's seconds and Vizier's
+median seconds per suggestion (a batch's seconds over its suggestions).
 The figures vary wildly by seed: read medians over 20 seeds.
 """
 
@@ -37,10 +40,11 @@ from bench.problems import OPTIMA, PROBLEMS
 from jobs.defaults import DEFAULT_SPEC
 from jobs.local import search
 from jobs.local.backend import SUGGEST_SECONDS, load_run_study
-from jobs.spec import parse_spec
+from jobs.spec import Spec, parse_spec
 from jobs.trials import TrialState
 
 TITANIC_PROBLEM = "titanic"
+VIZIER = "vizier"
 
 
 @dataclass
@@ -57,6 +61,39 @@ def spec_of(problem: str) -> dict:
     return {"name": problem.replace("_", "-"), "metric": {"id": "loss", "goal": "minimize"},
             "parameters": PROBLEMS[problem][1],
             "trainer": {"command": [sys.executable, "-m", "bench.problems"], "args": [f"--problem={problem}"]}}
+
+
+def parsed(problem: str) -> Spec:
+    """A problem's spec, checked."""
+    return parse_spec(spec_of(problem) | {"trials": {"max": 1}}, problem)
+
+
+def vizier_search(problem: str, seed: int, trials: int, parallel: int) -> Sweep:
+    """One search of ``problem`` by Vizier's default designer, in this process (bench/vizier.py)."""
+    from bench import vizier
+
+    values, suggest_s = vizier.search(parsed(problem), PROBLEMS[problem][0], seed, trials, parallel)
+    return Sweep(values, suggest_s, [])
+
+
+def vizier_notes(samplers: list[str], problems: list[str]) -> list[str]:
+    """What the ``vizier`` column leaves out or does differently; drops it from ``samplers`` when the extra
+    is not installed."""
+    if VIZIER not in samplers:
+        return []
+    try:
+        import bench.vizier  # noqa: F401
+    except ImportError as e:
+        samplers.remove(VIZIER)
+        return [f"{VIZIER}: left out ({e}): install the extra with .venv/bin/pip install -e '.[vizier]'"]
+    notes = []
+    for problem in problems:
+        if problem not in PROBLEMS:
+            notes.append(f"{VIZIER}: {problem}: left out (a trainer; Vizier's designer runs on functions in process)")
+        elif any(p.when for p in parsed(problem).parameters.values()):
+            notes.append(f"{VIZIER}: {problem}: searched flat (the designer takes no conditional space); the function "
+                         "gets the active parameters")
+    return notes
 
 
 def sweep(problem: str, sampler: str, seed: int, trials: int, parallel: int, tmp: Path) -> Sweep:
@@ -97,18 +134,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--samplers", nargs="+", choices=sorted(search.ADAPTIVE_SAMPLERS),
-                        default=sorted(search.ADAPTIVE_SAMPLERS))
+    samplers = [*sorted(search.ADAPTIVE_SAMPLERS), VIZIER]
+    parser.add_argument("--samplers", nargs="+", choices=samplers, default=samplers)
     problems = [*PROBLEMS, TITANIC_PROBLEM]
     parser.add_argument("--problems", nargs="+", choices=problems, default=problems)
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     print(f"{args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; target: random search's "
           f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs on the problem's space")
+    for note in vizier_notes(args.samplers, args.problems):
+        print(note)
     header = f"{'problem':<13}{'optimum':>9}{'target':>10}{'random best':>12}{'trials':>7}"
     for name in args.samplers:
         header += f"{name + ' best':>12}{'trials (stuck)':>15}"
-    print(header + f"{'adaptive':>9}{'suggest s':>10}{'trial s':>9}")
+    print(header + f"{'adaptive':>9}{'suggest s':>10}{'trial s':>9}" + (f"{'vizier s':>9}" * (VIZIER in args.samplers)))
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         if TITANIC_PROBLEM in args.problems:
@@ -126,10 +165,17 @@ def main() -> None:
             line = (f"{problem:<13}{optimum:>9}{target:>10.4g}"
                     f"{statistics.median(min(r.values[: args.trials]) for r in randoms):>12.4g}"
                     f"{geometric_median(pooled, target):>7g}")
-            adaptive = search.adaptive_choice(parse_spec(spec_of(problem) | {"trials": {"max": 1}}, problem))
+            adaptive = search.adaptive_choice(parsed(problem))
             timing: list[Sweep] = []
+            vizier_s = "-"
             for name in args.samplers:
-                runs = [sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
+                if name == VIZIER and problem not in PROBLEMS:
+                    line += f"{'-':>12}{'-':>15}"
+                    continue
+                runs = [vizier_search(problem, seed, args.trials, args.parallel) if name == VIZIER
+                        else sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
+                if name == VIZIER:
+                    vizier_s = f"{statistics.median(s for r in runs for s in r.suggest_s):.3f}"
                 reach = [trials_to_reach(r.values, target) for r in runs]
                 stuck = sum(math.isinf(r) for r in reach)
                 line += f"{statistics.median(min(r.values) for r in runs):>12.4g}"
@@ -139,6 +185,10 @@ def main() -> None:
             if timing:
                 line += (f"{statistics.median(s for r in timing for s in r.suggest_s):>10.3f}"
                          f"{statistics.median(s for r in timing for s in r.trial_s):>9.2f}")
+            elif VIZIER in args.samplers:
+                line += f"{'-':>10}{'-':>9}"
+            if VIZIER in args.samplers:
+                line += f"{vizier_s:>9}"
             print(line, flush=True)
 
 

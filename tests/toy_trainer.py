@@ -3,7 +3,8 @@
 --mode picks its behaviour: good (fast), bad (slow, poor values, for early stopping), crash (exit 3
 after one report), silent (reports nothing), hang (sleeps), print (prints `<metric>: <value>` lines
 instead of using hypertune), spew (prints --spew_bytes bytes without a newline, then exits 2), orphan (starts a
-child that ignores SIGTERM and sleeps, then runs as good). Used by
+child that ignores SIGTERM and sleeps, then runs as good), graceful (reports, then sleeps; on SIGTERM writes
+stopped.txt into AIP_MODEL_DIR and exits 0), stubborn (reports, then sleeps ignoring SIGTERM). Used by
 the sweep tests as a real subprocess trial.
 """
 
@@ -24,6 +25,20 @@ parser.add_argument("--spew_bytes", type=int, default=1_000_000)
 args = parser.parse_args()
 
 value = (args.x - 1) ** 2 + (args.y + 2) ** 2
+if args.mode in ("graceful", "stubborn"):
+    import signal
+
+    import hypertune
+
+    def saved(*_):
+        os.makedirs(os.environ["AIP_MODEL_DIR"], exist_ok=True)
+        with open(os.path.join(os.environ["AIP_MODEL_DIR"], "stopped.txt"), "w") as out:
+            out.write("saved on SIGTERM\n")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, saved if args.mode == "graceful" else signal.SIG_IGN)
+    hypertune.HyperTune().report_hyperparameter_tuning_metric(args.metric, value, global_step=1)
+    time.sleep(3600)
 if args.mode == "hang":
     time.sleep(3600)
 if args.mode == "silent":

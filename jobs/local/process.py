@@ -16,6 +16,9 @@ from typing import Protocol
 from jobs.reference import is_reference_trainer
 
 PR_SET_PDEATHSIG = 1
+# Seconds a trial stopped early or past its timeout has between SIGTERM and SIGKILL, to save its work and exit.
+# Vertex AI documents no such grace; 10 s fits a trainer that stops after its current epoch.
+STOP_GRACE_S = 10
 
 
 class TrialProcess(Protocol):
@@ -23,6 +26,7 @@ class TrialProcess(Protocol):
     sentinel: int  # a descriptor that becomes readable when the process (or a sibling) ends
 
     def poll(self) -> int | None: ...
+    def terminate(self) -> None: ...  # SIGTERM to the trainer: it may save its work and exit
     def kill(self) -> None: ...
     def close(self) -> None: ...
 
@@ -65,6 +69,10 @@ class _Forked:
             end_group(self.pid)
         return code
 
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)  # the forked trainer itself
+
     def kill(self) -> None:
         end_group(self.pid)
         deadline = time.monotonic() + 10
@@ -87,6 +95,10 @@ class _Spawned:
             return None
         end_group(self._popen.pid)
         return exit_status(code)
+
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._popen.pid, signal.SIGTERM)  # the guard passes it on to the trainer
 
     def kill(self) -> None:
         end_group(self._popen.pid)

@@ -7,6 +7,7 @@ subprocesses of tests/toy_trainer.py and the orchestrator is `invoke tune` itsel
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from jobs.local.backend import load_run_study, views
+from jobs.local.backend import RECORD, load_run_study, run_storage, views
 from jobs.local.journal import split_torn
 from jobs.runs import RunFolder
 from tests.conftest import REPO, invoke
@@ -46,6 +47,35 @@ def test_split_torn_keeps_every_whole_record():
     assert split_torn(a + b"\n" + b + b"\n") == (a + b"\n" + b + b"\n", b"")
     assert split_torn(a + b"\n" + b[:7]) == (a + b"\n", b[:7])  # torn tail
     assert split_torn(a + b"\n" + b[:7] + c + b"\n") == (a + b"\n" + c + b"\n", b[:7])  # a record glued on
+
+
+def test_the_journal_is_fsynced_as_a_trial_starts_and_ends_and_written_at_every_line(tmp_path, monkeypatch):
+    """Every line reaches the file at once (what a killed orchestrator leaves: the tests below); an fsync (2-3 ms
+    on this project's machine) comes with a trial's record, as it starts and as it ends, and takes every line
+    written before it to the disk."""
+    import optuna
+
+    folder = RunFolder(tmp_path)
+    synced: list[int] = []  # the journal's size at each fsync
+    fsync = os.fsync
+
+    def watched(fd: int) -> None:
+        synced.append(os.fstat(fd).st_size)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=run_storage(folder), study_name="toy")
+    trial = study.ask()
+    for name in "abcdefg":
+        trial.suggest_float(name, 0, 1)
+    trial.set_user_attr("suggest_seconds", 0.1)
+    written = folder.journal.stat().st_size
+    assert synced == [] and len(folder.journal.read_bytes().splitlines()) == 10
+    trial.set_user_attr(RECORD, {"trial_id": "1", "state": "ACTIVE"})
+    assert synced == [folder.journal.stat().st_size] and synced[0] > written
+    study.tell(trial, 1.0)
+    assert synced[1:] == [folder.journal.stat().st_size]
 
 
 def test_a_torn_journal_is_set_aside_and_the_run_stays_readable_and_resumable(tmp_path):

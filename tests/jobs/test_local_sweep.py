@@ -111,6 +111,22 @@ def test_unset_max_failed_stops_when_the_first_trial_fails_and_only_then(tmp_pat
         assert (status, [t.state for t in trials]) == (0, ["SUCCEEDED", "FAILED"])
 
 
+def test_a_trial_past_its_timeout_gets_sigterm_to_save_its_work_and_sigkill_after_the_grace(tmp_path, monkeypatch):
+    from jobs.local import backend
+
+    monkeypatch.setattr(backend, "STOP_GRACE_S", 1.0)
+    spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["graceful", "stubborn"]}},
+                    algorithm="grid", trials={"max": 2, "parallel": 2, "max_failed": 2})
+    status, trials, root = run_sweep(tmp_path, spec, trial_timeout=2)
+    got = {t.parameters["mode"]: t for t in trials}
+    assert {m: (t.state, t.reason) for m, t in got.items()} == {
+        "graceful": ("FAILED", "timed out after 2 s"), "stubborn": ("FAILED", "timed out after 2 s")}
+    saved = Path(root) / "artifacts" / got["graceful"].trial_id / "model" / "stopped.txt"
+    assert saved.read_text() == "saved on SIGTERM\n"  # it had its SIGTERM, and the time to save
+    assert not (Path(root) / "artifacts" / got["stubborn"].trial_id / "model" / "stopped.txt").exists()
+    assert status == 1  # the stubborn one, which sleeps an hour, was killed after the grace
+
+
 def test_infeasible_timeout_and_printed_metrics(tmp_path):
     spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["silent", "hang", "print"]}},
                     algorithm="grid", trials={"max": 3, "parallel": 3, "max_failed": 3})

@@ -5,13 +5,16 @@ repeats a search exactly."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import warnings
 
 import optuna
 import pytest
 
-from jobs.local.search import sampler_for, suggest
+from jobs.local.search import preload_model, sampler_for, suggest
 from jobs.spec import parse_spec
+from tests.conftest import REPO
 
 TRIALS = 20
 LATE = 12  # the trials counted: the last 12, after adaptive search's 5 random ones and 3 to learn from
@@ -89,6 +92,7 @@ def test_a_seed_repeats_the_search_and_another_seed_differs(algorithm):
 
 def test_the_gaussian_process_suggests_on_one_torch_thread_and_gives_the_threads_back(monkeypatch):
     torch = pytest.importorskip("torch")
+    preload_model().wait()  # its own throwaway suggestions are not the ones watched here
     seen: list[int] = []
     model_based = optuna.samplers.GPSampler.sample_relative
 
@@ -106,3 +110,58 @@ def test_the_gaussian_process_suggests_on_one_torch_thread_and_gives_the_threads
         torch.set_num_threads(threads)
     assert seen[:5] == [2] * 5  # the random start fits no model
     assert seen[5:] == [1, 1, 1]
+
+
+def test_a_sweep_that_gets_to_the_model_loads_it_in_the_background_from_the_start(tmp_path):
+    """Its modules (torch, scipy: 2-3 s) load in another thread as the sampler is made, while the random first
+    trials run; the first model-based suggestion imports nothing. A sweep too short to get to the model loads
+    nothing."""
+    code = f"""
+import sys, threading
+import optuna
+from jobs.local.search import ADAPTIVE_STARTUP, sampler_for, suggest
+from jobs.spec import parse_spec
+from tests.conftest import REPO
+
+def spec(trials):
+    return parse_spec({{"name": "toy", "metric": {{"id": "loss", "goal": "minimize"}}, "algorithm": "adaptive",
+                       "parameters": {PLAIN!r}, "trials": {{"max": trials, "parallel": 1}}}}, "toy.yaml")
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+sampler_for(spec(ADAPTIVE_STARTUP), 0)
+print([t.name for t in threading.enumerate()][1:])
+study = optuna.create_study(sampler=sampler_for(spec(20), 0))
+loading = [t for t in threading.enumerate() if t.name == "preload-model"]
+for t in loading:
+    t.join()
+print(len(loading), "torch" in sys.modules)
+for value in range(ADAPTIVE_STARTUP):
+    trial = study.ask()
+    suggest(trial, spec(20))
+    study.tell(trial, float(value))
+before = set(sys.modules)
+trial = study.ask()
+suggest(trial, spec(20))
+print(sorted(set(sys.modules) - before)[:5], any(k.startswith("gp:") for k in study.trials[-1].system_attrs))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["[]", "1 True", "[] True"], done.stdout + done.stderr
+
+
+def test_the_gaussian_process_proposes_what_optunas_own_proposes():
+    """The sampler switches off a torch hook Optuna's GP runs under (jobs/local/search.py): the same points."""
+    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": "adaptive",
+                       "parameters": PLAIN | {"n": {"type": "integer", "min": 1, "max": 4},
+                                              "c": {"type": "categorical", "values": ["a", "b"]}},
+                       "trials": {"max": 9, "parallel": 1}}, "toy.yaml")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ours = optuna.create_study(sampler=sampler_for(spec, 3))
+    theirs = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=3, n_startup_trials=5,
+                                                                   warn_independent_sampling=False))
+    for _ in range(9):
+        a, b = ours.ask(), theirs.ask()
+        values = suggest(a, spec)
+        assert suggest(b, spec) == values
+        ours.tell(a, plain(values))
+        theirs.tell(b, plain(values))
+
