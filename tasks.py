@@ -17,7 +17,7 @@ import invoke
 from invoke import Collection, Exit
 from invoke.parser import Argument
 
-from jobs.defaults import DEFAULT_DATA, DEFAULT_SPEC, ensure_default_data
+from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC, ensure_default_data
 
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
 WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
@@ -59,7 +59,7 @@ task = functools.partial(invoke.task, auto_shortflags=False, klass=_Task)
 })
 def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction="0.2", seed=42):
     """Prepare train/val .npz files for the trainer from a CSV or the built-in dataset."""
-    from jobs.data import prepare_to
+    from jobs.data.prepare import prepare_to
 
     fraction = _positive(val_fraction, "--val-fraction", "(a share below 1)", "data")
     if fraction >= 1:
@@ -86,8 +86,8 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
 })
 def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=""):
     """Run the trainer once (python -m trainer) on prepared data."""
-    from jobs import storage
-    from jobs.progress import user_console
+    from jobs.cloud import storage
+    from jobs.console.progress import user_console
 
     try:
         extra = shlex.split(args)
@@ -130,7 +130,7 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
          minutes_per_trial=None, prices=None, max_cost=None):
     """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
     from jobs import backends
-    from jobs.progress import user_console
+    from jobs.console.progress import user_console
 
     request = backends.TuneRequest(
         spec=spec, run_id=run_id, resume=resume, trials=_int(trials, "--trials", 1),
@@ -152,9 +152,9 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
 })
 def report(c, run_id=None, latest=False, out=None):
     """Every trial's parameters and metrics: trials.csv, report.md, report.html with plots, a summary."""
-    from jobs.progress import user_console
+    from jobs.console.progress import user_console
     from jobs.report import report as write_report
-    from jobs.runs import RUNS_DIR
+    from jobs.run.folder import RUNS_DIR
 
     status = _guarded("report", lambda: write_report(run_id or [], latest=latest, out=out, runs_dir=RUNS_DIR,
                                                      console=user_console()))
@@ -193,7 +193,7 @@ def _required(name: str, **values) -> None:
 
 def _on_run(run_id: str, action: str) -> None:
     from jobs.backends import on_run
-    from jobs.progress import user_console
+    from jobs.console.progress import user_console
 
     status = _guarded(action, lambda: on_run(action, run_id, user_console()))
     if status:

@@ -14,7 +14,7 @@ TITANIC = REPO.parent / "shared" / "data" / "titanic_train.csv"
 
 def prepare_data(out: Path) -> str:
     """The lesson's Titanic split when ../shared/data has it, else the built-in dataset."""
-    from jobs.data import prepare_to
+    from jobs.data.prepare import prepare_to
 
     if TITANIC.exists():
         prepare_to(str(out), str(TITANIC), "Survived")
@@ -43,8 +43,8 @@ def local_sweep(spec: dict, run_id: str, tmp: Path, seed: int, warm: bool = True
     from rich.console import Console
 
     from jobs.backends import TuneRequest
-    from jobs.local.commands import LocalBackend
-    from jobs.runs import RunFolder
+    from jobs.local.backend import LocalBackend
+    from jobs.run.folder import RunFolder
     from jobs.spec import load_spec
 
     spec_file = tmp / f"{run_id}.yaml"

@@ -84,10 +84,10 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
 
 def run_invoke(tmp: Path, data: Path, trials: int, parallel: int, seed: int) -> tuple[float, float]:
     """``invoke tune`` as a user runs it; its wall seconds and best objective."""
-    from jobs.local.commands import LocalBackend
-    from jobs.runs import RunFolder
+    from jobs.local.backend import LocalBackend
+    from jobs.run.folder import RunFolder
     from jobs.spec import load_spec
-    from jobs.trials import best_trial
+    from jobs.trial.record import best_trial
 
     run_id = f"peers-{seed}"
     wall, _ = _timed([PYTHON, "-m", "invoke", "--search-root", str(REPO), "tune", f"--seed={seed}",
@@ -107,7 +107,7 @@ def run_script(sampler: str, tmp: Path, data: Path, trials: int, parallel: int, 
 def compare(rounds: int, trials: int, parallel: int) -> None:
     import optuna
 
-    from jobs.data import DEFAULT_DATASET, prepare_to
+    from jobs.data.prepare import DEFAULT_DATASET, prepare_to
     from jobs.spec import load_spec
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -88,9 +88,9 @@ def seed_lesson_loop(artifact_dir: str):
 def collector(artifact_dir: str, parameters: dict[str, dict], spec, workers: int):
     """The project's path: the tuning job names its trials (and so their folders); fetch every metrics.json at
     once."""
-    from jobs import storage
+    from jobs.cloud import storage
     from jobs.report.collect import trials_frame
-    from jobs.trials import TrialRecord
+    from jobs.trial.record import TrialRecord
 
     records = [TrialRecord(t, "SUCCEEDED", known["objective"], known["params"],
                            artifact_dir=storage.join(artifact_dir, t)) for t, known in parameters.items()]
@@ -101,7 +101,7 @@ def upload_run(artifact_dir: str, trials: int) -> dict[str, dict]:
     """A run's artifacts, three objects per trial; returns what the tuning job would know of each."""
     import random
 
-    from jobs import storage
+    from jobs.cloud import storage
 
     rng = random.Random(0)
     known = {}
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.storage.WORKERS)")
     args = parser.parse_args()
 
-    from jobs import storage
+    from jobs.cloud import storage
     from jobs.spec import parse_spec
 
     with socket.socket() as probe:

@@ -37,11 +37,11 @@ import yaml
 
 from bench.common import REPO, TITANIC, local_sweep, prepare_data
 from bench.problems import OPTIMA, PROBLEMS
-from jobs.defaults import DEFAULT_SPEC
+from jobs.data.defaults import DEFAULT_SPEC
 from jobs.local import search
-from jobs.local.backend import SUGGEST_SECONDS, load_run_study
+from jobs.local.loop import SUGGEST_SECONDS, load_run_study
 from jobs.spec import Spec, parse_spec
-from jobs.trials import TrialState
+from jobs.trial.record import TrialState
 
 TITANIC_PROBLEM = "titanic"
 VIZIER = "vizier"

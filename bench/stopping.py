@@ -23,10 +23,10 @@ from pathlib import Path
 import yaml
 
 from bench.common import local_sweep, prepare_data
-from jobs.artifacts import METRICS_FILE
-from jobs.defaults import DEFAULT_SPEC
+from jobs.data.defaults import DEFAULT_SPEC
 from jobs.local import search
-from jobs.trials import TrialState, best_trial
+from jobs.trial.artifacts import METRICS_FILE
+from jobs.trial.record import TrialState, best_trial
 
 RULES = ("none", "median", "decay_curve")
 

@@ -31,7 +31,7 @@ SPEC_NAME = load_spec(SPEC).name
 # -- overhead -------------------------------------------------------------------------------------
 def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, warm: bool) -> float:
     code = ("import sys; from rich.console import Console; from jobs.backends import TuneRequest; "
-            "from jobs.local.commands import LocalBackend; "
+            "from jobs.local.backend import LocalBackend; "
             f"request = TuneRequest(run_id={run_id!r}, trials={trials}, parallel={parallel}, seed=0, "
             f"data_root={str(data)!r}); "
             f"sys.exit(LocalBackend(warm={warm}).run(request, Console(quiet=True)))")
@@ -41,8 +41,8 @@ def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, wa
 
 
 def sweep_trials(tmp: Path, run_id: str) -> list:
-    from jobs.local.backend import load_run_study, views
-    from jobs.runs import RunFolder
+    from jobs.local.loop import load_run_study, views
+    from jobs.run.folder import RunFolder
 
     study = load_run_study(RunFolder(tmp / "runs" / run_id), SPEC_NAME)
     return [t for t in views(study) if t.state == "SUCCEEDED"]

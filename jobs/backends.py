@@ -16,13 +16,13 @@ from typing import ClassVar, Protocol
 
 from rich.console import Console
 
+from jobs.console.progress import styled
 from jobs.errors import UserError
-from jobs.progress import styled
-from jobs.runs import RUNS_DIR, RunFolder
+from jobs.run.folder import RUNS_DIR, RunFolder
 from jobs.spec import Spec
-from jobs.trials import TrialRecord
+from jobs.trial.record import TrialRecord
 
-IMPLEMENTATIONS = {"local": "jobs.local.commands:LocalBackend", "vertex": "jobs.vertex.commands:VertexBackend"}
+IMPLEMENTATIONS = {"local": "jobs.local.backend:LocalBackend", "vertex": "jobs.vertex.backend:VertexBackend"}
 
 
 @dataclass(frozen=True)

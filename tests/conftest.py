@@ -106,7 +106,7 @@ def gcs_emulator():
     url = f"http://127.0.0.1:{port}"
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = url
-    from jobs import storage
+    from jobs.cloud import storage
     from trainer import uri
 
     clients = (uri.gcs_client, storage.gcs_client)  # the trainer's and the platform's
@@ -125,7 +125,7 @@ def gcs_emulator():
 @pytest.fixture
 def bucket(gcs_emulator, request) -> str:
     """A fresh, empty bucket on the emulator; yields its name."""
-    from jobs import storage
+    from jobs.cloud import storage
 
     name = ("test-" + re.sub("[^a-z0-9-]", "-", request.node.name.lower()))[:60].strip("-")
     client = storage.gcs_client()

@@ -51,7 +51,7 @@ class HyperTuneFile:
         if self._fd is None:
             self._fd = os.open(self.metric_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         data = "".join(self._lines).encode()
-        os.pwrite(self._fd, data, 0)  # a reader may catch it mid-write, as with the library: jobs/measurements.py
+        os.pwrite(self._fd, data, 0)  # a reader may catch it mid-write, as with the library: jobs/trial/reports.py
         os.ftruncate(self._fd, len(data))  # skips half lines and takes a step's later sightings over earlier ones
 
     def close(self) -> None:

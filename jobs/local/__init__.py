@@ -1,7 +1,7 @@
 """The local backend: a sweep on this machine, on Optuna, one process per trial.
 
-    commands.py    LocalBackend (jobs/backends.py): plan, run or resume, status, cancel, records
-    backend.py     the sweep loop: Optuna asks, trial processes run, their reports come back
+    backend.py     LocalBackend (jobs/backends.py): plan, run or resume, status, cancel, records
+    loop.py        the sweep loop: Optuna asks, trial processes run, their reports come back
     search.py      samplers, pruners, suggestions and grid points
     stopping.py    the early stopping rules (median, decay curve) as Optuna pruners
     process.py     a trial as a process (or a fork of the warm server); ending its process group

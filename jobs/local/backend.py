@@ -1,394 +1,286 @@
-"""The local sweep: Optuna asks, trial processes run, their reports come back, Optuna is told.
-
-One loop in the main thread drives up to ``parallel`` trial processes and wakes when one ends or
-when it is time to read their reports. Every trial is written to the run's Optuna journal as it starts
-and as it ends, so a killed orchestrator loses nothing: a resumed run gives the trials that were
-left running a rerun and carries on to ``max``.
-"""
+"""The local backend's commands: plan, run or resume a sweep on this machine, show it, stop it, list its
+trials. A run's state is its folder (jobs/run/folder.py) and the Optuna study in it (jobs/local/loop.py)."""
 
 from __future__ import annotations
 
-import fcntl
-import json
+import dataclasses
+import datetime as dt
+import errno
+import functools
+import importlib.machinery
+import importlib.util
 import os
-import shlex
+import signal
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
+from typing import ClassVar
 
-import optuna
-from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import get_lock_file
-from optuna.storages.journal._storage import JournalOperation
-from optuna.trial import TrialState as OptunaState
+from rich.console import Console
 
-from jobs.budget import planned_trials
-from jobs.local import journal, search
-from jobs.local.process import STOP_GRACE_S, Launcher, TrialProcess
-from jobs.measurements import FileTail, Reports, log_tail, read_whole
-from jobs.runs import RunFolder
-from jobs.spec import Spec
-from jobs.trials import DONE, FAILURES, S, TrialRecord, TrialState
-
-OBSERVE_SECONDS = 0.1  # how often running trials' reports are read
-RECORD = "record"  # the user attribute holding a trial's TrialRecord
-FIRST_FAILED = "first_trial_failed"  # the study attribute set when the first trial to end failed
-SUGGEST_SECONDS = "suggest_seconds"  # the user attribute holding the orchestrator's time to choose a trial's values
-DRAWS = 10  # draws for a trial's values before one the same as a running trial's is kept
-UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
+from jobs.backends import TuneRequest
+from jobs.cloud import storage
+from jobs.console.plan import plan_table
+from jobs.console.progress import styled
+from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC
+from jobs.local.process import Launcher
+from jobs.run.budget import with_budget
+from jobs.run.folder import RunFolder, RunLock, RunMeta, check_run_id, new_run_id
+from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
+from jobs.trial.command import is_reference_trainer, module_of
+from jobs.trial.record import BOOKKEEPING, TrialRecord, TrialState, best_trial, ties, trial_order
 
 
-@dataclass
-class _Active:
-    trial: optuna.Trial
-    view: TrialRecord
-    process: TrialProcess
-    reports: Reports
-    log: FileTail
-    log_path: Path
-    metric_file: Path
-    started: float
-    reported: set[int] = field(default_factory=set)
-    stop: TrialState | None = None  # STOPPED or FAILED when the orchestrator ends it
-    kill_at: float | None = None  # when a trial sent SIGTERM is killed if still running
+class LocalRun(RunMeta):
+    """run.json of a local run: what a resume needs beyond the common record."""
+
+    seed: int | None = None
+    trial_timeout: float | None = None
 
 
-EventHandler = Callable[[str, TrialRecord], None]
+def _missing_inputs(spec: Spec, data_root: str) -> list[tuple[str, str]]:
+    """Trainer args made from ``{data}`` that name a local file or folder that is not there: every trial would
+    fail on them, so the sweep says so before it starts one."""
+    if storage.is_gcs(data_root):
+        return []
+    missing = []
+    for i, (template, arg) in enumerate(zip(spec.trainer.args, spec.trainer_args(data_root))):
+        path = arg.split("=", 1)[-1]
+        if "{data}" in template and not os.path.exists(path):
+            missing.append((f"trainer.args[{i}]", f"{template} is {path}, which does not exist; prepare the data "
+                            f"(invoke data --out {data_root}) or point --data-root at it"))
+    return missing
 
 
-def run_storage(folder: RunFolder) -> optuna.storages.BaseStorage:
-    """Optuna's journal storage in the run folder: each change is a line appended to ``study.journal`` (so a
-    killed orchestrator loses nothing), fsynced as a trial starts and as it ends (``_Journal``). Here it costs
-    5 ms of orchestrator time a trial against 22 ms for SQLite through SQLAlchemy (bench/sweep.py: overhead
-    1.14 against 1.34). ``optuna-dashboard runs/<run id>/study.journal`` shows the study."""
-    lock = _KernelLock(folder.root / ".journal.lock")
-    return optuna.storages.JournalStorage(_Journal(str(folder.journal), lock_obj=lock))
+def _unimportable(spec: Spec, spec_file: str) -> list[tuple[str, str]]:
+    """A ``python -m MODULE`` command whose top-level package this interpreter cannot find (from the working
+    folder, as ``-m`` looks first): every trial would fail with ModuleNotFoundError. Found, not imported."""
+    module = module_of(spec.trainer.command)
+    if module is None or spec.trainer.command[0] not in ("python", "python3", sys.executable):
+        return []
+    top = module.split(".", 1)[0]
+    # find_spec sees what this environment installed (editable finders included), PathFinder the working folder
+    if importlib.util.find_spec(top) or importlib.machinery.PathFinder.find_spec(top, [os.getcwd()]):
+        return []
+    where = (f"pip install -e {(Path(spec_file).parent / spec.trainer.package).resolve()} (trainer.package)"
+             if spec.trainer.package else "install its package into this environment")
+    return [("trainer.command", f"runs python -m {module}, but {sys.executable} cannot import {top} from here: "
+                                f"{where}, or run from the folder that holds it")]
 
 
-class _Journal(JournalFileBackend):
-    """Optuna's journal file, fsynced when a trial's record or its end is written (and with them every line
-    before) rather than after each line: a trial is 13 lines (its values one by one, attributes, state), and an
-    fsync took 2-3 ms on this project's 2-core machine, 30 ms of a trial's orchestrator time. A line written is in
-    the kernel's cache at once, which a killed orchestrator does not take with it; a power cut may lose the
-    lines of a trial that was starting, which no resume counted yet."""
-
-    def append_logs(self, logs: list[dict]) -> None:
-        if any(_lasting(log) for log in logs):
-            return super().append_logs(logs)
-        text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)  # as Optuna writes them
-        with get_lock_file(self._lock), open(self._file_path, "ab") as f:
-            f.write(text.encode())
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `invoke cancel`): the sweep stops the way Ctrl-C stops it."""
 
 
-def _lasting(log: dict) -> bool:
-    """A trial's record (as it starts and ends) or its final state: the lines worth an fsync."""
-    op = log.get("op_code")
-    return op == JournalOperation.SET_TRIAL_STATE_VALUES or (
-        op == JournalOperation.SET_TRIAL_USER_ATTR and RECORD in log.get("user_attr", {}))
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
-class _KernelLock:
-    """The journal's write lock as an flock, which the kernel drops when its holder dies: Optuna's
-    lock files would stay behind a killed orchestrator and stall the resumed one."""
+def _stopped_by_signals(run: Callable[..., int]) -> Callable[..., int]:
+    """SIGTERM raises Terminated while ``run`` runs; Ctrl-C or SIGTERM before the sweep has a run folder ends
+    with one line (130 or 143) instead of a traceback."""
 
-    def __init__(self, path: Path):
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-
-def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
-    """A run's study, to read (also while its sweep runs). A journal with a damaged line in the middle (torn by
-    an older resume, or no record Optuna can apply) is read through a repaired copy (the run's own file is
-    repaired by the next resume), and so is one that cannot be opened for writing (a read-only runs/)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        return optuna.load_study(study_name=study_name, storage=run_storage(folder))
-    except Exception:  # EROFS or EACCES; JSONDecodeError, or whatever the replay trips on: AssertionError, TypeError...
-        import tempfile
-
-        good, _ = journal.split_torn(folder.journal.read_bytes())
-        with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / "study.journal"
-            copy.write_bytes(good)
-            memory = optuna.storages.InMemoryStorage()
-            optuna.copy_study(from_study_name=study_name, to_study_name=study_name, to_storage=memory,
-                              from_storage=optuna.storages.JournalStorage(JournalFileBackend(str(copy))))
-            return optuna.load_study(study_name=study_name, storage=memory)
-
-
-def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
-    """Create or load the run's study. A resumed study's sampler is seeded past the trials it has,
-    so it does not draw the first run's points again."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=run_storage(folder), study_name=spec.name,
-                                direction="maximize" if spec.metric.goal == "maximize" else "minimize",
-                                pruner=search.pruner_for(spec), load_if_exists=True)
-    study.sampler = search.sampler_for(spec, None if seed is None else seed + len(study.get_trials(deepcopy=False)))
-    return study
-
-
-def views(study: optuna.Study) -> list[TrialRecord]:
-    """Every recorded trial as the orchestrator left it (one left running shows as ACTIVE)."""
-    rerun = set(study.user_attrs.get("rerun", []))
-    out = []
-    for t in study.get_trials(deepcopy=False):
-        if RECORD in t.user_attrs:
-            view = TrialRecord(**t.user_attrs[RECORD])
-            view.step = t.last_step if view.step is None else view.step
-            view.state = S.RESTARTED if t.number in rerun else view.state
-            out.append(view)
-    return out
-
-
-class LocalSweep:
-    """Runs (or resumes) the sweep of ``spec`` in ``folder``."""
-
-    def __init__(self, spec: Spec, folder: RunFolder, data_root: str, seed: int | None = None,
-                 trial_timeout: float | None = None, launcher: Launcher | None = None,
-                 on_event: EventHandler | None = None):
-        self.spec = spec
-        self.folder = folder
-        self.data_root = data_root
-        self.seed = seed
-        self.trial_timeout = trial_timeout
-        self.max_trials = planned_trials(spec)
-        self.parallel = min(spec.trials.parallel, self.max_trials)
-        self.failure_limit = spec.trials.failure_limit
-        self.launcher = launcher or Launcher()
-        self.on_event = on_event or (lambda kind, view: None)
-        self.study = open_study(spec, folder, seed)
-        self.pruning = spec.early_stopping != "none"
-        self.active: dict[int, _Active] = {}
-        self.done = 0
-        self.failed = 0
-        self.stopped_for_failures = False
-        self.first_failed = False  # the first trial to end failed: with max_failed unset, the sweep stops
-        self.launching: optuna.Trial | None = None  # asked of Optuna, its process not yet running
-        self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
-        self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
-
-    def _prepare(self) -> None:
-        """Count what is done, enqueue the grid once, and give trials left running a rerun."""
-        if self.spec.algorithm == "grid" and not self.study.user_attrs.get("grid_enqueued"):
-            for point in search.grid_points(self.spec, self.seed)[: self.max_trials]:
-                self.study.enqueue_trial(point, skip_if_exists=False)
-            self.study.set_user_attr("grid_enqueued", True)
-        rerun = list(self.study.user_attrs.get("rerun", []))
-        self.next_id = 1  # trial ids go on from the highest recorded one
-        for t in self.study.get_trials(deepcopy=False):
-            if RECORD in t.user_attrs:
-                self.next_id = max(self.next_id, int(t.user_attrs[RECORD]["trial_id"]) + 1)
-            state = t.user_attrs.get(RECORD, {}).get("state")
-            if t.state == OptunaState.RUNNING or state == S.INTERRUPTED:
-                if t.number in rerun:
-                    continue
-                if t.state == OptunaState.RUNNING:
-                    self.study.tell(t.number, state=OptunaState.FAIL)
-                self.study.enqueue_trial(t.params, skip_if_exists=False)
-                rerun.append(t.number)
-            elif t.number not in rerun and state in DONE:
-                self.done += 1
-                self.failed += state in FAILURES
-        self.study.set_user_attr("rerun", rerun)
-        self.first_failed = bool(self.study.user_attrs.get(FIRST_FAILED))
-        self.waiting = sum(t.state == OptunaState.WAITING for t in self.study.get_trials(deepcopy=False))
-
-    def _ask(self) -> tuple[optuna.Trial, dict[str, object]]:
-        """A trial and its values, not those of a trial still running: a draw that repeats one is told FAIL
-        (no sampler learns from a failed trial; it gets no record, so no trial id) and drawn again at random
-        (a model sure of its point would repeat it), up to DRAWS times (a small space may have fewer points
-        than trials at once). Grid points are all distinct."""
-        running = [run.view.parameters for run in self.active.values()]
-        trial, assignment = self._draw()
-        sampler = self.study.sampler
+    @functools.wraps(run)
+    def wrapper(self, request: TuneRequest, console: Console) -> int:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            for _ in range(DRAWS - 1):
-                if assignment not in running or self.spec.algorithm == "grid":
-                    break
-                self.launching = None
-                self.study.tell(trial, state=OptunaState.FAIL)
-                seed = None if self.seed is None else self.seed + trial.number
-                self.study.sampler = optuna.samplers.RandomSampler(seed)
-                trial, assignment = self._draw()
+            return run(self, request, console)
+        except KeyboardInterrupt as exc:
+            console.print("interrupted before the sweep started; nothing ran")
+            return 143 if isinstance(exc, Terminated) else 130
         finally:
-            self.study.sampler = sampler
-        return trial, assignment
+            signal.signal(signal.SIGTERM, previous)
 
-    def _draw(self) -> tuple[optuna.Trial, dict[str, object]]:
-        trial = self.launching = self.study.ask()  # until it runs: a Ctrl-C meanwhile still marks it INTERRUPTED
-        return trial, search.suggest(trial, self.spec)
+    return wrapper
 
-    def _launch(self) -> None:
-        asked = time.perf_counter()
-        trial, assignment = self._ask()
-        trial.set_user_attr(SUGGEST_SECONDS, round(time.perf_counter() - asked, 4))
-        self.waiting = max(0, self.waiting - 1)
-        trial_id, self.next_id = str(self.next_id), self.next_id + 1
-        trial_dir = self.folder.trial_dir(trial_id)
-        base = self.folder.artifacts.resolve()
-        env = {
-            "AIP_MODEL_DIR": f"{base / trial_id / 'model'}/",
-            "AIP_CHECKPOINT_DIR": f"{base / trial_id / 'checkpoints'}/",
-            "AIP_TENSORBOARD_LOG_DIR": f"{base / trial_id / 'logs'}/",
-            "CLOUD_ML_TRIAL_ID": trial_id,
-            "CLOUD_ML_HP_METRIC_FILE": str((trial_dir / "hypertune.jsonl").resolve()),
-            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // self.parallel)),
-        }
-        view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
-        trial.set_user_attr(RECORD, asdict(view))
-        argv = self.spec.trial_argv(self.data_root, assignment)
-        log_path = trial_dir / "log.txt"
-        log_path.write_text("$ " + shlex.join(argv) + "\n")
+
+@dataclasses.dataclass(frozen=True)
+class _Sweep:
+    """What a run needs, from the spec and flags (new) or from its folder (resumed)."""
+
+    spec: Spec
+    spec_file: str  # where the spec was read from, for messages
+    data_root: str
+    seed: int | None
+    trial_timeout: float | None
+    folder: RunFolder | None  # None until a new run is created
+
+
+def _prepared(request: TuneRequest) -> _Sweep:
+    if request.resume:
+        folder = RunFolder.open(request.resume, request.runs_dir)
+        meta = folder.meta().of(LocalRun)
+        spec = with_budget(load_spec(folder.spec_path), meta.trials, meta.parallel)
+        return _Sweep(spec, str(folder.spec_path), meta.data_root, meta.seed, meta.trial_timeout, folder)
+    if request.run_id:
+        check_run_id(request.run_id)  # before anything is prepared or started
+    spec_file = request.spec or str(DEFAULT_SPEC)
+    spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
+    return _Sweep(spec, spec_file, request.data_root or DEFAULT_DATA, request.seed, request.trial_timeout, None)
+
+
+class LocalBackend:
+    """Trials as processes on this machine, searched by Optuna; ``warm`` starts the reference trainer's trials
+    from a fork server that has its imports done."""
+
+    name: ClassVar[str] = "local"
+    options: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    def __init__(self, warm: bool = True):
+        self.warm = warm
+
+    def plan(self, request: TuneRequest, console: Console) -> int:
+        sweep = _prepared(request)
+        spec = sweep.spec
+        _advise(spec, console)
+        console.print(plan_table(spec))
+        limit = spec.trials.failure_limit
+        stop = "if the first trial fails" if limit is None else f"after {limit} failed"
+        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, stop {stop}")
+        example = {pid: "<value>" for pid in spec.active({})}
+        console.print("each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example)), soft_wrap=True)
+        return 0
+
+    @_stopped_by_signals
+    def run(self, request: TuneRequest, console: Console) -> int:
+        """Ctrl-C ends it with 130 and SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a
+        line saying how to resume."""
+        from jobs.data.defaults import ensure_default_data
+
+        sweep = _prepared(request)
+        spec = sweep.spec
+        _advise(spec, console)
+        ensure_default_data(sweep.data_root, console)
+        if missing := _unimportable(spec, sweep.spec_file) + _missing_inputs(spec, sweep.data_root):
+            raise SpecError(sweep.spec_file, missing)
+        launcher = Launcher(warm=self.warm)
+        if is_reference_trainer(spec.trainer.command):
+            launcher.prestart()  # its imports overlap ours
+        folder = sweep.folder or RunFolder.create(Path(sweep.spec_file), LocalRun(
+            run_id=request.run_id or new_run_id(spec.name), backend=self.name, spec=sweep.spec_file,
+            data_root=sweep.data_root, trials=spec.trials.max, parallel=spec.trials.parallel, seed=sweep.seed,
+            trial_timeout=sweep.trial_timeout, created=dt.datetime.now().isoformat(timespec="seconds")),
+            request.runs_dir)
+        return _run(spec, folder, sweep, launcher, console)
+
+    def status(self, folder: RunFolder, console: Console) -> int:
+        """Works while the sweep runs; trials a killed sweep left running show as INTERRUPTED."""
+        from jobs.console.progress import Progress
+        from jobs.local.loop import load_run_study, views
+
+        meta = folder.meta()
+        spec = load_spec(folder.spec_path)
+        study = load_run_study(folder, spec.name)
+        progress = Progress(spec.name, spec.metric.goal, meta.trials, meta.parallel, console=console, live=False)
+        pid = RunLock.holder(folder)
+        trials = views(study)
+        if pid is None:  # trials a killed sweep left ACTIVE are not running; a resume runs them again
+            trials = [dataclasses.replace(t, state=TrialState.INTERRUPTED, reason="the sweep stopped while it ran; "
+                                          "it reruns on resume") if t.state == TrialState.ACTIVE else t for t in trials]
+        progress.seed(trials)
+        ended = [t.started + t.duration_s for t in trials if t.duration_s is not None and t.started]
+        if trials:
+            progress.started = min(t.started for t in trials if t.started)
+        console.print(progress.table(every_row=True))
+        if pid:
+            console.print(f"running (pid {pid}); {progress.summary()}", soft_wrap=True)
+            return 0
+        console.print(f"not running; {progress.summary(max(ended) if ended else None)}", soft_wrap=True)
+        if progress.done() < progress.max_trials:
+            console.print(f"carry it on with: invoke tune --resume {folder.run_id}", soft_wrap=True)
+        return 0
+
+    def cancel(self, folder: RunFolder, console: Console, wait_s: float = 30.0) -> int:
+        """SIGTERM to the run's orchestrator (which a sweep started in the background from a script receives,
+        where SIGINT is ignored): its trials stop, and the run can be resumed. Waits to see it stop."""
+        run_id, pid = folder.run_id, RunLock.holder(folder)
+        if pid is None:
+            console.print(f"run {run_id} is not running; resume it with: invoke tune --resume {run_id}")
+            return 0
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait_s
+        while RunLock.holder(folder) == pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if RunLock.holder(folder) == pid:
+            console.print(f"run {run_id} (pid {pid}) did not stop within {wait_s:g} s; stop it with: kill -9 {pid}, "
+                          f"then resume it with: invoke tune --resume {run_id}", soft_wrap=True)
+            return 1
+        console.print(f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}",
+                      soft_wrap=True)
+        return 0
+
+    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+        """Every trial of the run (a running sweep's unfinished ones as ACTIVE), in id order."""
+        if not folder.journal.exists():
+            return []
+        from jobs.local.loop import load_run_study, views
+
         try:
-            process = self.launcher.start(argv, env, log_path)
+            study = load_run_study(folder, spec.name)
+        except KeyError:  # the sweep has not created its study yet
+            return []
+        return sorted((r for r in views(study) if r.state not in BOOKKEEPING), key=lambda r: trial_order(r.trial_id))
+
+
+def _advise(spec: Spec, console: Console) -> None:
+    for advice in spec.advisories():
+        console.print(styled("yellow", "warning:", f" {advice}"))
+
+
+def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, console: Console) -> int:
+    """Run the sweep in its folder under the run's lock, with live progress; name the best trial."""
+    from jobs.console.progress import Progress, params_text
+    from jobs.local import journal
+    from jobs.local.loop import LocalSweep, views
+
+    console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
+    with RunLock(folder):
+        if aside := journal.repair(folder.journal):
+            console.print(styled("yellow", "warning:", f" {folder.journal} held damaged lines (a write torn by a "
+                                 "full disk or a crash, or a line that is no Optuna record); they are kept in "
+                                 f"{aside.name}, every whole record is used"), soft_wrap=True)
+        local = LocalSweep(spec, folder, sweep.data_root, seed=sweep.seed, trial_timeout=sweep.trial_timeout,
+                           launcher=launcher)
+        progress = Progress(spec.name, spec.metric.goal, local.max_trials, local.parallel, console=console)
+        progress.seed(views(local.study))
+        local.on_event = progress
+        try:
+            with progress:
+                trials_seen = local.run()
+        except KeyboardInterrupt as exc:
+            how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            console.print(f"{how}: running trials stopped. Resume with: invoke tune --resume {folder.run_id}",
+                          soft_wrap=True)
+            return 143 if isinstance(exc, Terminated) else 130
         except OSError as exc:
-            view.state, view.reason, view.duration_s = S.FAILED, f"cannot start {argv[0]}: {exc}", 0.0
-            self.launching = None
-            self._finish(trial, view, None)
-            return
-        view.started = time.time()  # once it runs: the first start may wait for the fork server's imports
-        self.active[trial.number] = _Active(trial, view, process, Reports(self.spec.metric.id), FileTail(log_path),
-                                            log_path, trial_dir / "hypertune.jsonl", time.monotonic())
-        self.launching = None
-        self.on_event("started", view)
-
-    def _observe(self, run: _Active, running: bool = True) -> None:
-        """Read a trial's new reports; while it runs, ask the pruner whether to stop it."""
-        run.reports.merge_hypertune(read_whole(run.metric_file))
-        run.reports.merge_printed(run.log.read_new())
-        series = run.reports.series()
-        if not series:
-            return
-        run.view.step = series[-1][0]
-        run.view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
-        if not (self.pruning and running) or run.stop is not None:
-            return
-        for step, value in series:
-            if step not in run.reported:
-                run.trial.report(value, step)
-                run.reported.add(step)
-        if run.trial.should_prune():
-            self._stop(run, S.STOPPED, f"early stopping ({self.spec.early_stopping}) at step {run.view.step}")
-
-    def _check_timeout(self, run: _Active) -> None:
-        if run.stop is None and self.trial_timeout and time.monotonic() - run.started > self.trial_timeout:
-            self._stop(run, S.FAILED, f"timed out after {self.trial_timeout:g} s")
-        elif run.kill_at is not None and time.monotonic() > run.kill_at:
-            run.process.kill()
-
-    def _stop(self, run: _Active, state: TrialState, reason: str) -> None:
-        """SIGTERM the trial, so that it can save its work, and SIGKILL it STOP_GRACE_S later if still running;
-        a trial that has ended meanwhile is concluded from its reports instead."""
-        if run.process.poll() is not None:
-            return
-        run.stop, run.view.reason = state, reason
-        run.process.terminate()
-        run.kill_at = time.monotonic() + STOP_GRACE_S
-
-    def _conclude(self, number: int, code: int) -> None:
-        run = self.active.pop(number)
-        run.process.close()
-        self._observe(run, running=False)
-        view = run.view
-        view.duration_s = round(time.monotonic() - run.started, 3)
-        view.objective = run.reports.measure(self.spec.measurement, self.spec.metric.goal)
-        if run.stop:
-            view.state = run.stop
-        elif code != 0:
-            said = next((line.strip() for line in reversed(log_tail(run.log_path).splitlines()) if line.strip()), "")
-            view.state, view.reason = S.FAILED, f"exit code {code}" + (f": {said[:300]}" if said else "")
-        elif view.objective is None:
-            view.state, view.reason = S.INFEASIBLE, f"reported no {self.spec.metric.id}"
-        else:
-            view.state = S.SUCCEEDED
-        if view.state in FAILURES:
-            view.log_tail = log_tail(run.log_path)
-            if code == 2 and UNRECOGNIZED in view.log_tail and not self.done:
-                self.refused = view.reason  # every trial would fail the same way: stop before launching more
-        self._finish(run.trial, view, view.objective)
-
-    def _finish(self, trial: optuna.Trial, view: TrialRecord, value: float | None) -> None:
-        trial.set_user_attr(RECORD, asdict(view))
-        state = {S.SUCCEEDED: OptunaState.COMPLETE, S.STOPPED: OptunaState.PRUNED}.get(view.state, OptunaState.FAIL)
-        self.study.tell(trial, value if state == OptunaState.COMPLETE else None, state=state)
-        if not self.done and view.state in FAILURES:
-            self.first_failed = True
-            self.study.set_user_attr(FIRST_FAILED, True)
-        self.done += 1
-        self.failed += view.state in FAILURES
-        self.on_event("finished", view)
-
-    def _interrupt(self) -> None:
-        """Ctrl-C: kill every running trial, and mark it (and one whose process was being started) INTERRUPTED
-        for a rerun on resume."""
-        stopped = [(run.trial, run.view) for run in self.active.values()]
-        for run in self.active.values():
-            run.process.kill()
-            run.process.close()
-        if self.launching is not None and self.launching.number not in self.active:
-            # Read back from the study, not the trial's own copy: the signal may land between the journal's write of
-            # the record and that copy's update (seen under load), leaving the record ACTIVE in the journal.
-            number = self.launching.number
-            stored = next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
-            record = stored.user_attrs.get(RECORD)  # None: stopped before it was recorded
-            stopped.append((self.launching, TrialRecord(**record) if record else None))
-        self.active.clear()
-        for trial, view in stopped:
-            if view is not None:
-                view.state, view.reason = S.INTERRUPTED, "sweep interrupted"
-                trial.set_user_attr(RECORD, asdict(view))
-            self.study.tell(trial, state=OptunaState.FAIL)
-            if view is not None:
-                self.on_event("finished", view)
-
-    def _can_launch(self) -> bool:
-        if self.refused:
-            return False
-        limit = self.failure_limit
-        if self.first_failed if limit is None else self.failed >= limit:
-            self.stopped_for_failures = True
-            return False
-        if self.spec.algorithm == "grid" and not self.waiting:
-            return False
-        return len(self.active) < self.parallel and self.done + len(self.active) < self.max_trials
-
-    def run(self) -> list[TrialRecord]:
-        """Run trials until ``max`` are done (or too many failed); returns every trial."""
-        try:
-            while True:
-                while self._can_launch():
-                    self._launch()
-                if not self.active:
-                    break
-                # Wakes when a trial ends (or the fork server has news), else to read reports.
-                wait({run.process.sentinel for run in self.active.values()}, timeout=OBSERVE_SECONDS)
-                for number, run in list(self.active.items()):
-                    code = run.process.poll()
-                    if code is None:
-                        self._observe(run)
-                        self._check_timeout(run)
-                    else:
-                        self._conclude(number, code)
-        except KeyboardInterrupt:
-            self._interrupt()
-            raise
-        except OSError:  # a full disk, say: the journal cannot take more, so only the processes are stopped
-            for run in self.active.values():
-                run.process.kill()
-            raise
-        finally:
-            self.launcher.close()
-        return views(self.study)
-
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            console.print(styled("red", "the disk is full", f" ({exc.filename or folder.root}): the sweep stopped; "
+                                 "every trial recorded before stays. Free some space, then resume with: invoke tune "
+                                 f"--resume {folder.run_id}"), soft_wrap=True)
+            return 1
+    if not progress.live_mode:  # the live table ends with the same line
+        console.print(progress.summary(), soft_wrap=True)
+    if local.refused:
+        console.print(styled("red", "sweep stopped:", f" the first trial's trainer refused its command line "
+                             f"({local.refused}); every trial would fail the same way. Check trainer.args and the "
+                             f"parameter ids in the spec; the whole log: {folder.root / 'trials' / '1' / 'log.txt'}"),
+                      soft_wrap=True)
+        return 1
+    if local.stopped_for_failures:
+        limit = spec.trials.failure_limit
+        console.print(styled("red", "sweep stopped:", " the first trial failed (with trials.max_failed unset a "
+                             "failing first trial stops the sweep, as on Vertex AI): see its log, or set "
+                             "trials.max_failed to allow failures" if limit is None
+                             else f" {limit} trials failed (trials.max_failed)"), soft_wrap=True)
+    best = best_trial(trials_seen, spec.metric.goal)
+    if best is None:
+        console.print(styled("red", "no trial succeeded", f"; see the logs under {folder.root / 'trials'}"))
+        return 1
+    tied = ties(trials_seen, spec.metric.goal)
+    also = f" (tied with {tied} other trial{'s' if tied > 1 else ''}; the first is named)" if tied else ""
+    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}{also}", soft_wrap=True)
+    console.print(f"parameters: {params_text(best.parameters)}", soft_wrap=True, markup=False)
+    console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
+    return 1 if local.stopped_for_failures else 0

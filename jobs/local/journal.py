@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from optuna.distributions import json_to_distribution
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from jobs.runs import write_atomically
+from jobs.run.folder import write_atomically
 
 RECORD_START = b'{"op_code"'
 

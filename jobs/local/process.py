@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from jobs.reference import is_reference_trainer
+from jobs.trial.command import is_reference_trainer
 
 PR_SET_PDEATHSIG = 1
 # Seconds a trial stopped early or past its timeout has between SIGTERM and SIGKILL, to save its work and exit.

@@ -1,5 +1,5 @@
 """The spec's search, on Optuna: samplers, pruners, suggestions and grid points (each parameter as
-Optuna stores it: jobs/space.py)."""
+Optuna stores it: jobs/spec/space.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import threading
 
 import optuna
 
-from jobs import space
-from jobs.budget import planned_trials
-from jobs.spec import Spec
+from jobs.run.budget import planned_trials
+from jobs.spec import Spec, space
 
 ADAPTIVE_STARTUP = 5  # random trials before the model takes over
 STOPPING_STARTUP = 3  # completed trials before early stopping may stop one (bench/stopping.py)

@@ -1,6 +1,6 @@
 """Reports of sweeps: every trial's parameters and metrics in one DataFrame, as CSV, Markdown and HTML.
 
-    records.py   where TrialRecords (jobs.trials) come from: a local run folder, a Vertex run's artifacts base
+    records.py   where TrialRecords (jobs.trial.record) come from: a local run folder, a Vertex run's artifacts base
     collect.py   records + metrics.json (fetched concurrently) -> the contract DataFrame (Sweep)
     importance.py which parameters mattered (Optuna's evaluator)
     plots.py     the plots, as PNG

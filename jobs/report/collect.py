@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from jobs import storage
-from jobs.artifacts import HISTORY_FILE, METRICS_FILE, parse_metrics
+from jobs.cloud import storage
 from jobs.spec import Spec
-from jobs.trials import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
+from jobs.trial.artifacts import HISTORY_FILE, METRICS_FILE, parse_metrics
+from jobs.trial.record import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
 
 HEAD = ["trial_id", "state", "objective"]
 TAIL = ["duration_s", "artifact_dir", "error"]
@@ -47,7 +47,7 @@ class Sweep:
         return self.spec.metric.goal
 
     def ranked(self) -> pd.DataFrame:
-        """Rows of the succeeded trials with an objective, best first (jobs.trials.ranked: ties in id order)."""
+        """Rows of the succeeded trials with an objective, best first (jobs.trial.record.ranked: ties in id order)."""
         order = [r.trial_id for r in ranked(self.records, self.goal)]
         return self.frame.set_index("trial_id", drop=False).loc[order].reset_index(drop=True)
 

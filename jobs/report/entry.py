@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from jobs.backends import backend
-from jobs.progress import styled
-from jobs.runs import RunError, RunFolder
+from jobs.console.progress import styled
+from jobs.run.folder import RunError, RunFolder
 from jobs.spec import SpecError, load_spec
 
 

@@ -1,6 +1,6 @@
 """Which parameters mattered: Optuna's own importance evaluator over the succeeded trials.
 
-The trials are added to an in-memory study as the local search stores them (jobs/space.py), so the
+The trials are added to an in-memory study as the local search stores them (jobs/spec/space.py), so the
 same code rates a local run and a Vertex run.
 """
 
@@ -12,8 +12,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from jobs import space
-from jobs.spec import Spec
+from jobs.spec import Spec, space
 
 MIN_TRIALS = 2
 

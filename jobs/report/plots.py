@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from jobs.report.collect import Sweep
 from jobs.report.text import number
-from jobs.trials import FAILURES, TrialState
+from jobs.trial.record import FAILURES, TrialState
 
 STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9,

@@ -10,7 +10,7 @@ import pandas as pd
 from jobs.report.collect import Sweep
 from jobs.report.importance import param_importances
 from jobs.report.text import counts_line, duration, number, state
-from jobs.trials import PREEMPTED, TrialState, ties
+from jobs.trial.record import PREEMPTED, TrialState, ties
 
 TOP = 10  # rows of the top-trials table
 

@@ -7,11 +7,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jobs.progress import styled
+from jobs.console.progress import styled
 from jobs.report.compare import leader
 from jobs.report.summary import Summary
 from jobs.report.text import state, state_counts
-from jobs.trials import TrialState
+from jobs.trial.record import TrialState
 
 S = TrialState
 STATE_STYLES = {S.SUCCEEDED: "green", S.STOPPED: "yellow", S.FAILED: "red", S.INFEASIBLE: "red", S.ACTIVE: "blue",

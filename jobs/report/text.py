@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from jobs.trials import TrialState
+from jobs.trial.record import TrialState
 
 S = TrialState
 STATE_LABELS = {S.ACTIVE: "running"}  # what a reader calls a state, where the word differs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from jobs import storage
+from jobs.cloud import storage
 from jobs.report.collect import Sweep
 from jobs.report.compare import best_trials_frame, side_by_side
 from jobs.report.markdown import comparison_markdown, sweep_markdown

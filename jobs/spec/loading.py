@@ -13,10 +13,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from jobs.reference import unreported_metric
 from jobs.spec.base import show
 from jobs.spec.messages import SpecError, translate
 from jobs.spec.model import Spec
+from jobs.trial.command import unreported_metric
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_NODES = 100_000  # values a spec may expand to; aliases of aliases ("billion laughs") would go far past it

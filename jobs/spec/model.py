@@ -14,11 +14,11 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from jobs.containers import prebuilt_problem
-from jobs.machines import machine_problem, machine_type_problem
-from jobs.reference import module_of
 from jobs.spec.base import INT32_MAX, StrictModel, raise_if, show
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
+from jobs.trial.command import module_of
+from jobs.vertex.containers import prebuilt_problem
+from jobs.vertex.machines import machine_problem, machine_type_problem
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
 # Vertex AI documents no length for a parameter or metric id (StudySpec.ParameterSpec.parameterId,
@@ -97,7 +97,7 @@ class TrainerCommand(StrictModel):
     command: list[str] = Field(default_factory=lambda: ["python", "-m", "trainer"], min_length=1)
     args: list[str] = Field(default_factory=list)
     package: str | None = Field(default=None, min_length=1)  # a folder with pyproject.toml or setup.py
-    # the largest package archive the package route uploads, in MB (jobs/vertex/package.py)
+    # the largest package archive the package route uploads, in MB (jobs/cloud/package.py)
     max_package_mb: int = Field(default=50, ge=1, le=1000)
 
     @model_validator(mode="after")

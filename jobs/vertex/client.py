@@ -16,8 +16,8 @@ from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
+from jobs.cloud.google import RETRY, Context, call_with_retry
 from jobs.errors import UserError
-from jobs.vertex.errors import RETRY, Context, call_with_retry
 
 T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"

@@ -1,7 +1,7 @@
 """What a Vertex AI sweep may cost: trials x expected hours per trial x (machine + accelerators + boot disk)
 per hour.
 
-Prices come from the dated table ``jobs/prices.yaml`` (us-central1), which a user file may override
+Prices come from the dated table ``jobs/vertex/prices.yaml`` (us-central1), which a user file may override
 entry by entry. The estimate says which prices it used, where each came from and how old they are, and
 names any machine or accelerator the table lacks instead of guessing.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import yaml
 
-from jobs.budget import planned_trials
 from jobs.errors import UserError
-from jobs.machines import boot_disk
-from jobs.runs import M, RunFolder
+from jobs.run.budget import planned_trials
+from jobs.run.folder import M, RunFolder
 from jobs.spec import Spec, VertexResources
 from jobs.spec.base import show
+from jobs.vertex.machines import boot_disk
 
-PRICES = Path(__file__).resolve().parents[1] / "prices.yaml"
+PRICES = Path(__file__).resolve().parent / "prices.yaml"
 DEFAULT_MINUTES_PER_TRIAL = 10.0
 STALE_DAYS = 365
 SECTIONS = ("machines", "accelerators", "disks")
@@ -211,7 +211,7 @@ def _hourly(resources: VertexResources, prices: PriceTable) -> tuple[float | Non
                          f"add it{under and under + ' accelerators:'} with --prices FILE")
         else:
             accelerators = each * resources.accelerator_count
-    disk, size = boot_disk(resources.machine_type)  # the request sets no DiskSpec: its defaults (jobs/machines.py)
+    disk, size = boot_disk(resources.machine_type)  # the request sets no DiskSpec: its defaults (vertex/machines.py)
     if disk not in prices.disks:
         notes.append(f"no price for the {disk} boot disk in the table; add it under disks with --prices FILE")
     if notes:

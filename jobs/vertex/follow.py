@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
-from jobs.measurements import Reports
-from jobs.progress import Progress
+from jobs.console.progress import Progress
 from jobs.spec import Spec
-from jobs.trials import DONE, TrialRecord, TrialState, trial_order
+from jobs.trial.record import DONE, TrialRecord, TrialState, trial_order
+from jobs.trial.reports import Reports
 from jobs.vertex.client import FINISHED, VertexJobs
 from jobs.vertex.records import trial_record
 
@@ -35,8 +35,8 @@ def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
     """Vertex AI keeps no flag on a trial its early stopping ended once it is SUCCEEDED; the reference trainer
     records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials.
     Assumed, not documented: that a stopped trial's container receives SIGTERM and the trial ends SUCCEEDED."""
-    from jobs import storage
-    from jobs.artifacts import METRICS_FILE, parse_metrics
+    from jobs.cloud import storage
+    from jobs.trial.artifacts import METRICS_FILE, parse_metrics
 
 
     done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in views

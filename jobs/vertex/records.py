@@ -13,7 +13,7 @@ import re
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
-from jobs.trials import PREEMPTED, TrialRecord, TrialState, trial_order
+from jobs.trial.record import PREEMPTED, TrialRecord, TrialState, trial_order
 
 # use-spot-vms: "When Spot VMs are preempted, the serverless training job fails with a STOCKOUT error and Compute
 # Engine tries to restart the job up to six times." STOCKOUT is the documented word; the rest of the message, where a

@@ -16,7 +16,7 @@ from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 
 from infra.config import RUN_TAG_PREFIX
-from jobs.vertex.errors import Context, VertexError, call_with_retry
+from jobs.cloud.google import Context, VertexError, call_with_retry
 
 REGISTRY = "https://artifactregistry.googleapis.com"
 IMAGE = re.compile(r"(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repository>[^/]+)/"

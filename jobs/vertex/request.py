@@ -28,12 +28,12 @@ from google.cloud.aiplatform_v1.types import (
 )
 from google.protobuf import json_format
 
-from jobs.containers import executor_image
+from jobs.cloud.stack import StackOutputs
 from jobs.errors import UserError
-from jobs.reference import ACCELERATOR_ENV, is_reference_trainer, module_of
-from jobs.runs import check_run_id
+from jobs.run.folder import check_run_id
 from jobs.spec import Parameter, Spec
-from jobs.vertex.outputs import StackOutputs
+from jobs.trial.command import ACCELERATOR_ENV, is_reference_trainer, module_of
+from jobs.vertex.containers import executor_image
 
 ParameterSpec = StudySpec.ParameterSpec
 Condition = ParameterSpec.ConditionalParameterSpec
@@ -158,7 +158,7 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
 
 def package_image(spec: Spec, outputs: StackOutputs) -> str:
     """The package route's prebuilt container: ``vertex.executor_image``, else the default for the trial's GPUs
-    (jobs/containers.py)."""
+    (jobs/vertex/containers.py)."""
     return spec.vertex.executor_image or executor_image(outputs.region, bool(spec.vertex.accelerator_type))
 
 
@@ -183,7 +183,7 @@ def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri:
 def _machine_spec(spec: Spec) -> MachineSpec:
     resources = spec.vertex
     machine = MachineSpec(machine_type=resources.machine_type)
-    if resources.accelerator_type:  # the spec checked it against Vertex AI's GPU table (jobs/machines.py)
+    if resources.accelerator_type:  # the spec checked it against Vertex AI's GPU table (jobs/vertex/machines.py)
         machine.accelerator_type = AcceleratorType[resources.accelerator_type]
         machine.accelerator_count = resources.accelerator_count
     return machine

@@ -1,7 +1,7 @@
 """Which route a Vertex AI trial takes: the stack's trainer image, or a Python package on a prebuilt container.
 
 image:   each trial runs the stack's trainer image (``python -m trainer``), built by ``pulumi up`` with Docker.
-package: each trial installs a Python package on one of Google's prebuilt containers (jobs/containers.py; PyTorch
+package: each trial installs a Python package on one of Google's prebuilt containers (jobs/vertex/containers.py; PyTorch
          2.4 unless the spec names another) and runs ``python -m MODULE``: the reference trainer's package, or the
          one ``trainer.package`` names. It needs no Docker anywhere and runs any trainer that runs locally as
          ``python -m MODULE``, for as long as Google serves the container (dated_warnings).
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from jobs.containers import IMAGES, POLICY, SOURCE, image_name, image_uri, served
-from jobs.lifecycle import phase
-from jobs.machines import support_notice
-from jobs.reference import is_reference_trainer, module_of
+from jobs.cloud.stack import StackOutputs
 from jobs.spec import Spec
-from jobs.vertex.outputs import StackOutputs
+from jobs.trial.command import is_reference_trainer, module_of
+from jobs.vertex.containers import IMAGES, POLICY, SOURCE, image_name, image_uri, served
+from jobs.vertex.lifecycle import phase
+from jobs.vertex.machines import support_notice
 from jobs.vertex.request import RequestError, package_image
 
 IMAGE_ROUTE = ("the image route: a trainer image the stack builds (sweeps:buildImage: true with a local Docker "

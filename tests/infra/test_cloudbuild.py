@@ -24,7 +24,7 @@ from infra import cloudbuild, policy
 from infra.cloudbuild import CloudBuildProvider, ImageBuildError, context_digest, context_files
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, CLOUD_BUILD_APIS
-from jobs import storage
+from jobs.cloud import storage
 from tests.conftest import invoke
 from tests.infra.cloudbuild_standin import CloudBuildStandIn
 from tests.infra.conftest import REPO, deploy, project_outputs, run_main

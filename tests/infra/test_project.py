@@ -161,7 +161,7 @@ def test_existing_image_is_used_instead_of_building(config):
 
 
 def test_a_stack_without_docker_builds_no_image_and_offers_the_package_route(config):
-    from jobs.vertex.outputs import StackOutputs
+    from jobs.cloud.stack import StackOutputs
 
     deployed = deploy(lambda: project_outputs(config.model_copy(update={"build_image": False})))
     assert not deployed.of_type("docker-build:index:Image")

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from jobs import storage
+from jobs.cloud import storage
 from jobs.spec import Spec, parse_spec
-from jobs.trials import TrialRecord
+from jobs.trial.record import TrialRecord
 
 CHROMIUM = Path("/usr/bin/chromium")
 SPEC = {

@@ -7,10 +7,10 @@ from rich.console import Console
 
 from jobs import backends
 from jobs.backends import Backend, TuneRequest
-from jobs.progress import user_console
-from jobs.runs import RUNS_DIR, RunFolder
+from jobs.console.progress import user_console
+from jobs.run.folder import RUNS_DIR, RunFolder
 from jobs.spec import load_spec
-from jobs.trials import TrialRecord
+from jobs.trial.record import TrialRecord
 
 
 def tune_with(chosen: Backend, spec: str | None = None, *, console: Console | None = None, **fields) -> int:
@@ -20,7 +20,7 @@ def tune_with(chosen: Backend, spec: str | None = None, *, console: Console | No
 
 
 def tune_local(spec: str | None = None, *, warm: bool = True, console: Console | None = None, **fields) -> int:
-    from jobs.local.commands import LocalBackend
+    from jobs.local.backend import LocalBackend
 
     return tune_with(LocalBackend(warm), spec, console=console, **fields)
 

@@ -14,12 +14,12 @@ from rich.console import Console
 
 from jobs import backends
 from jobs.backends import TuneRequest
-from jobs.defaults import DEFAULT_SPEC
+from jobs.data.defaults import DEFAULT_SPEC
 from jobs.errors import UserError
-from jobs.local.commands import LocalBackend, LocalRun
-from jobs.reference import ACCELERATOR_ENV, reported_metrics, unreported_metric
-from jobs.runs import RunError, RunFolder
-from jobs.vertex.commands import VertexBackend
+from jobs.local.backend import LocalBackend, LocalRun
+from jobs.run.folder import RunError, RunFolder
+from jobs.trial.command import ACCELERATOR_ENV, reported_metrics, unreported_metric
+from jobs.vertex.backend import VertexBackend
 from tests.jobs.sweeps import tune_local
 
 

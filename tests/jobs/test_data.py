@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from jobs import data
+from jobs.data import prepare as data
 from tests.conftest import invoke
 from trainer.data import load_split
 

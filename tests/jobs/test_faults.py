@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from jobs.local.backend import RECORD, load_run_study, run_storage, views
 from jobs.local.journal import split_torn
-from jobs.runs import RunFolder
+from jobs.local.loop import RECORD, load_run_study, run_storage, views
+from jobs.run.folder import RunFolder
 from tests.conftest import REPO, invoke
 
 TOY = str(REPO / "tests" / "toy_trainer.py")

@@ -17,8 +17,8 @@ import yaml
 from rich.console import Console
 
 from jobs.local import search
-from jobs.local.backend import load_run_study, views
-from jobs.runs import RunFolder
+from jobs.local.loop import load_run_study, views
+from jobs.run.folder import RunFolder
 from jobs.spec import load_spec
 from tests.conftest import INVOKE, REPO, invoke
 from tests.jobs.sweeps import in_a_terminal, tune_local
@@ -112,7 +112,7 @@ def test_unset_max_failed_stops_when_the_first_trial_fails_and_only_then(tmp_pat
 
 
 def test_a_trial_past_its_timeout_gets_sigterm_to_save_its_work_and_sigkill_after_the_grace(tmp_path, monkeypatch):
-    from jobs.local import backend
+    from jobs.local import loop as backend
 
     monkeypatch.setattr(backend, "STOP_GRACE_S", 1.0)
     spec = toy_spec(tmp_path, parameters={"mode": {"type": "categorical", "values": ["graceful", "stubborn"]}},
@@ -363,7 +363,7 @@ def test_a_signal_between_the_journal_and_the_trial_still_marks_it_interrupted(t
     Nothing real lands a signal on that instruction, so the test raises it there."""
     import optuna
 
-    from jobs.local.backend import RECORD
+    from jobs.local.loop import RECORD
 
     spec = toy_spec(tmp_path, parameters={"x": {"type": "double", "min": -3, "max": 3}},
                     trials={"max": 4, "parallel": 2}, args=["--step_seconds=0.3"])

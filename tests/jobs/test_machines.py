@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from jobs.machines import FIXED_GPUS, N1_GPUS, machine_problem, support_notice
 from jobs.spec import SpecError, parse_spec
+from jobs.vertex.machines import FIXED_GPUS, N1_GPUS, machine_problem, support_notice
 from tests.conftest import invoke
 from tests.jobs.vertex import standin
 from tests.jobs.vertex.conftest import DIGEST, write_outputs
@@ -92,7 +92,7 @@ def test_pairs_vertex_refuses_are_one_line_naming_what_fits(machine, accelerator
 
 @pytest.mark.parametrize("accelerator", ACCELERATORS)
 def test_the_checker_and_the_vertex_stand_in_follow_vertex_ais_table(accelerator):
-    """Two readings written apart, the spec check (jobs/machines.py, limits per GPU count) and the stand-in's 400
+    """Two readings written apart, the spec check (jobs/vertex/machines.py, limits per GPU count) and the stand-in's 400
     (tests/jobs/vertex/standin.py), each take exactly the pairs of Vertex AI's table as written out above; the spec
     check also refuses the GB200, which the service gives only from a shared reservation the sweeps never name."""
     wrong = []

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from jobs.local.stopping import DecayCurvePruner, MedianStoppingPruner, extrapolate
-from jobs.measurements import FileTail, Reports
+from jobs.trial.reports import FileTail, Reports
 
 
 def _line(metric: str, value: float, step: int) -> str:

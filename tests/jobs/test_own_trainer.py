@@ -22,7 +22,7 @@ def example(tmp_path):
 
 
 def test_it_runs_locally_where_its_package_can_be_imported(example, tmp_path, monkeypatch):
-    from jobs.local.commands import LocalBackend
+    from jobs.local.backend import LocalBackend
 
     monkeypatch.chdir(example)  # python -m finds the package in the working folder, as after pip install -e
     console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
@@ -47,7 +47,7 @@ def test_a_package_this_python_cannot_import_is_named_before_any_trial(example, 
 
 
 def test_a_trainer_installed_in_this_environment_is_found_from_any_folder(tmp_path, monkeypatch):
-    from jobs.local.commands import _unimportable
+    from jobs.local.backend import _unimportable
     from jobs.spec import load_spec
 
     monkeypatch.chdir(tmp_path)  # the reference trainer is installed (editable), not in this folder

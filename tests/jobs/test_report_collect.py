@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from jobs import storage
+from jobs.cloud import storage
 from jobs.report.collect import collect, trials_frame
 from jobs.report.write import write_sweep_report
 from tests.jobs.report_fixtures import synth_spec, synth_trials, under_artifacts_base, write_artifacts

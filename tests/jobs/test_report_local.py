@@ -19,10 +19,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from jobs.local.backend import load_run_study, views
+from jobs.local.loop import load_run_study, views
 from jobs.report import compare, report
-from jobs.runs import RunFolder, RunMeta
-from jobs.trials import best_trial
+from jobs.run.folder import RunFolder, RunMeta
+from jobs.trial.record import best_trial
 from tests.conftest import INVOKE, REPO, invoke, make_split
 from tests.jobs.sweeps import tune_local
 from tests.jobs.test_local_sweep import toy_spec

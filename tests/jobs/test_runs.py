@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, write_atomically
+from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, write_atomically
 from tests.conftest import invoke
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.local.backend import load_run_study, views
-from jobs.runs import RunFolder
+from jobs.local.loop import load_run_study, views
+from jobs.run.folder import RunFolder
 from tests.conftest import INVOKE, invoke, make_split
 from tests.jobs.sweeps import in_a_terminal
 

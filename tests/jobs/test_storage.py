@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from jobs import storage
+from jobs.cloud import storage
 from jobs.errors import ServiceError, UserError
 from tests.conftest import REPO, _free_port, invoke
 from trainer import uri

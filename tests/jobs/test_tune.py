@@ -114,8 +114,8 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path, stop_decid
     ended is not made (it once left it ACTIVE, FAIL in Optuna)."""
     import optuna
 
-    from jobs.local.backend import LocalSweep, views
-    from jobs.runs import RunFolder, RunMeta
+    from jobs.local.loop import LocalSweep, views
+    from jobs.run.folder import RunFolder, RunMeta
     from jobs.spec import load_spec
 
     make_split(tmp_path / "data", rows=160)

@@ -12,8 +12,8 @@ import yaml
 from google.api_core.retry import Retry
 from rich.console import Console
 
+from jobs.cloud.google import RETRY
 from jobs.vertex.client import ApiSettings
-from jobs.vertex.errors import RETRY
 from tests.conftest import REPO
 from tests.jobs.vertex.standin import VertexStandIn
 
@@ -71,7 +71,7 @@ def vertex(tmp_path):
 
 def backend_for(standin: VertexStandIn, retry: Retry = FAST):
     """The Vertex AI backend pointed at the stand-in."""
-    from jobs.vertex.commands import VertexBackend
+    from jobs.vertex.backend import VertexBackend
 
     return VertexBackend(settings_for(standin, retry), today=SERVED)
 

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.vertex.commands import VertexBackend
+from jobs.vertex.backend import VertexBackend
 from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import settings_for
 

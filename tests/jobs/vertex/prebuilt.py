@@ -20,7 +20,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from jobs import storage
+from jobs.cloud import storage
 from tests.conftest import pip_install
 
 

@@ -51,7 +51,7 @@ from google.cloud.aiplatform_v1.types import (
 )
 from google.protobuf import json_format
 
-from jobs.containers import PREBUILT_IMAGE
+from jobs.vertex.containers import PREBUILT_IMAGE
 from tests.jobs.vertex import prebuilt
 from tests.standin_server import StandInServer
 

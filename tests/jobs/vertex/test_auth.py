@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from jobs.runs import RunFolder
-from jobs.vertex.commands import VertexRun
+from jobs.run.folder import RunFolder
+from jobs.vertex.backend import VertexRun
 from tests.conftest import invoke
 from tests.jobs.vertex.conftest import write_outputs, write_spec
 from tests.jobs.vertex.standin import VertexStandIn
@@ -54,8 +54,8 @@ def test_an_expired_login_is_one_line(workdir, action):
 
     import tasks
     from jobs.report import report
+    from jobs.vertex.backend import VertexBackend
     from jobs.vertex.client import ApiSettings
-    from jobs.vertex.commands import VertexBackend
     from tests.jobs.sweeps import on_run, tune_with
 
     runs, console = workdir / "runs", Console(file=open(os.devnull, "w"))

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from jobs.containers import IMAGES, PYTORCH, served
+from jobs.cloud.stack import load_outputs
 from jobs.spec import SpecError, parse_spec
-from jobs.vertex.commands import VertexBackend
-from jobs.vertex.outputs import load_outputs
+from jobs.vertex.backend import VertexBackend
+from jobs.vertex.containers import IMAGES, PYTORCH, served
 from jobs.vertex.request import RequestError
 from jobs.vertex.routes import dated_warnings
 from tests.conftest import invoke

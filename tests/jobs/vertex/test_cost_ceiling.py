@@ -14,8 +14,8 @@ from google.cloud.aiplatform_v1.types import JobState
 
 from jobs.report import report
 from jobs.report.text import number
-from jobs.runs import RunFolder
-from jobs.vertex.commands import VertexBackend, VertexRun
+from jobs.run.folder import RunFolder
+from jobs.vertex.backend import VertexBackend, VertexRun
 from jobs.vertex.cost import CeilingError, load_prices, lower_ceiling
 from tests.conftest import REPO
 from tests.jobs.sweeps import tune_with

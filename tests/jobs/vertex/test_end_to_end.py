@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from jobs.report import report
-from jobs.vertex.commands import VertexBackend
+from jobs.vertex.backend import VertexBackend
 from tests.conftest import make_split
 from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec

@@ -6,7 +6,7 @@ import pytest
 import requests
 from google.api_core import exceptions as api
 
-from jobs.vertex.errors import (
+from jobs.cloud.google import (
     RETRY,
     Context,
     PermissionProblem,

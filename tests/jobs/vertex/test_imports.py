@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 CHECK = """
 import sys
-import tasks, jobs.vertex, jobs.vertex.outputs, jobs.vertex.cost, jobs.vertex.errors
+import tasks, jobs.vertex, jobs.cloud.stack, jobs.vertex.cost, jobs.cloud.google
 heavy = sorted(m for m in sys.modules if m.startswith(("google.cloud.aiplatform", "vertexai")))
 print(",".join(heavy))
 """

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs import storage
+from jobs.cloud import storage
+from jobs.cloud.archive import check_archive
+from jobs.cloud.package import PackageError, build_package
 from jobs.spec import SpecError, load_spec
-from jobs.vertex.archive import check_archive
-from jobs.vertex.commands import VertexBackend
-from jobs.vertex.package import PackageError, build_package
+from jobs.vertex.backend import VertexBackend
 from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import SERVED, read, write_spec
 from tests.jobs.vertex.test_package_route import no_image_outputs

@@ -15,12 +15,12 @@ import yaml
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob
 from google.protobuf import json_format
 
-from jobs import storage
-from jobs.containers import PYTHON
+from jobs.cloud import storage
+from jobs.cloud.package import PackageError, build_package, upload
 from jobs.report import report
 from jobs.spec import load_spec
-from jobs.vertex.commands import VertexBackend
-from jobs.vertex.package import PackageError, build_package, upload
+from jobs.vertex.backend import VertexBackend
+from jobs.vertex.containers import PYTHON
 from jobs.vertex.request import RequestError
 from tests.conftest import REPO, copy_example_trainer, make_split
 from tests.jobs.sweeps import records_of, tune_with
@@ -189,7 +189,7 @@ def test_routes_the_stack_cannot_serve_are_refused_with_what_to_enable(tmp_path,
 @pytest.mark.parametrize("source", [REPO / "trainer", REPO / "examples" / "logistic-trainer" / "logistic_trainer"],
                          ids=["reference", "example"])
 def test_the_packaged_trainers_parse_as_the_containers_python(source):
-    """The prebuilt PyTorch containers run Python 3.10 (jobs/containers.py): no syntax from a later one."""
+    """The prebuilt PyTorch containers run Python 3.10 (jobs/vertex/containers.py): no syntax from a later one."""
     major, minor = map(int, PYTHON.split("."))
     for module in source.glob("*.py"):
         ast.parse(module.read_text(), str(module), feature_version=(major, minor))

@@ -9,10 +9,10 @@ import pytest
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
 from google.protobuf import json_format
 
-from jobs.runs import RunError, check_run_id
+from jobs.cloud.stack import OutputsError, load_outputs
+from jobs.run.folder import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
-from jobs.vertex.commands import VertexBackend
-from jobs.vertex.outputs import OutputsError, load_outputs
+from jobs.vertex.backend import VertexBackend
 from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
 from tests.jobs.sweeps import tune_with
 from tests.jobs.vertex.conftest import DIGEST, read, write_outputs, write_spec

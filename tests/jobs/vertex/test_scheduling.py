@@ -10,11 +10,11 @@ import json
 import pytest
 from google.cloud.aiplatform_v1.types import JobState, Scheduling
 
+from jobs.cloud.stack import load_outputs
 from jobs.report import report
 from jobs.spec import load_spec, parse_spec
-from jobs.vertex.commands import VertexBackend
+from jobs.vertex.backend import VertexBackend
 from jobs.vertex.cost import PriceError, estimate_cost, load_prices, trial_timeout
-from jobs.vertex.outputs import load_outputs
 from jobs.vertex.request import RequestError, build_tuning_job, request_json
 from tests.conftest import invoke
 from tests.jobs.sweeps import on_run, records_of, tune_with
@@ -168,8 +168,8 @@ def test_only_spot_trials_are_preempted(tmp_path, vertex, console):
 
 
 def test_flex_start_outside_its_documented_gpus_is_refused_by_the_stand_in(tmp_path, vertex, outputs):
+    from jobs.cloud.google import Context, VertexError
     from jobs.vertex.client import VertexJobs
-    from jobs.vertex.errors import Context, VertexError
 
     job = build_tuning_job(spec(**L4, scheduling="flex_start"), outputs, "flex-1")
     pool = job.trial_job_spec.worker_pool_specs[0]

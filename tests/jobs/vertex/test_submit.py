@@ -13,11 +13,11 @@ import shutil
 import pytest
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 
-from jobs.runs import RunError, RunFolder
+from jobs.cloud.google import RETRY, PermissionProblem, QuotaProblem
+from jobs.run.folder import RunError, RunFolder
 from jobs.spec import load_spec
+from jobs.vertex.backend import VertexBackend, VertexRun
 from jobs.vertex.client import RunIdTaken
-from jobs.vertex.commands import VertexBackend, VertexRun
-from jobs.vertex.errors import RETRY, PermissionProblem, QuotaProblem
 from jobs.vertex.request import spec_hash
 from tests.jobs.sweeps import on_run, records_of, tune_with
 from tests.jobs.vertex.conftest import TOY, backend_for, read, settings_for, write_outputs, write_spec
@@ -71,9 +71,9 @@ def test_a_run_id_another_spec_holds_on_vertex_is_refused_before_any_record(tmp_
 
 
 def test_the_stand_in_keeps_labels_finds_jobs_by_them_and_refuses_what_the_service_refuses(tmp_path, vertex):
+    from jobs.cloud.google import Context, VertexError
+    from jobs.cloud.stack import load_outputs
     from jobs.vertex.client import VertexJobs
-    from jobs.vertex.errors import Context, VertexError
-    from jobs.vertex.outputs import load_outputs
     from jobs.vertex.request import build_tuning_job
 
     spec = load_spec(write_spec(tmp_path / "spec.yaml"))

@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from jobs.trials import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
+from jobs.trial.record import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
 
 SHOWN_ROWS = 12
 

@@ -5,7 +5,7 @@ Vertex AI creates each trial's VM and checks its MachineSpec, so Vertex AI's own
 numbers of GPUs for each machine type"). Accelerator-optimized machines (a2, a3, a4, a4x, g2, g4) come with a
 fixed number of one GPU model; N1 machines take 1, 2, 4 or 8 of a P4, P100, T4 or V100 within a vCPU and memory
 limit per GPU count. TPUs are not GPUs: they run on their own machine types and are refused in a GPU field. A GPU
-past its end of support is refused; within 90 days of it, a sweep runs with a warning (jobs/lifecycle.py).
+past its end of support is refused; within 90 days of it, a sweep runs with a warning (jobs/vertex/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from jobs.lifecycle import Notice, phase
+from jobs.vertex.lifecycle import Notice, phase
 
 CONFIGURE_COMPUTE = ("Vertex AI's \"Configure compute resources for ... serverless training\" (docs.cloud.google.com/"
                      "gemini-enterprise-agent-platform/machine-learning/training/configure-compute), read 2026-12-05")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jobs import storage
+from jobs.cloud import storage
 from jobs.errors import UserError
 
 DEFAULT_DATASET = "scikit-learn breast_cancer (Wisconsin diagnostic, 569 rows, 30 features)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from jobs import storage
+from jobs.cloud import storage
 
 
 class TrialState(StrEnum):

@@ -18,13 +18,16 @@ from rich.table import Table
 from rich.text import Text
 
 from jobs.backends import TuneRequest
-from jobs.budget import planned_trials, with_budget
-from jobs.defaults import DEFAULT_SPEC
-from jobs.plan import plan_table
-from jobs.progress import Progress, params_text, styled, user_console
-from jobs.runs import RunError, RunFolder, RunMeta, check_run_id, new_run_id
+from jobs.cloud.google import Context, VertexUnavailable, quota_advice
+from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
+from jobs.cloud.stack import load_outputs
+from jobs.console.plan import plan_table
+from jobs.console.progress import Progress, params_text, styled, user_console
+from jobs.data.defaults import DEFAULT_SPEC
+from jobs.run.budget import planned_trials, with_budget
+from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
 from jobs.spec import Spec, load_runnable_spec, load_spec
-from jobs.trials import TrialRecord, best_trial
+from jobs.trial.record import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.cost import (
     DEFAULT_MINUTES_PER_TRIAL,
@@ -36,10 +39,7 @@ from jobs.vertex.cost import (
     trial_timeout,
     trials_cost,
 )
-from jobs.vertex.errors import Context, VertexUnavailable, quota_advice
 from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
-from jobs.vertex.outputs import load_outputs
-from jobs.vertex.package import TrainerPackage, build_package, plan_package, upload
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note

@@ -103,7 +103,7 @@ def prebuilt_problem(uri: str) -> str | None:
         return (f"{uri} is not an address Google serves it at: use {image_uri(name)} (or the europe- or asia- "
                 "host); only the latest tag is supported")
     close = difflib.get_close_matches(name, IMAGES, n=4, cutoff=0.5)
-    return (f"{uri} is not a prebuilt training image in jobs/containers.py ({SOURCE}); "
+    return (f"{uri} is not a prebuilt training image in jobs/vertex/containers.py ({SOURCE}); "
             + (f"closest: {', '.join(close)}" if close else f"images: {', '.join(IMAGES)}")
             + "; an image's address is us-, europe- or asia-docker.pkg.dev/vertex-ai/training/NAME:latest "
               "(if Google now lists it, add its row there)")

@@ -9,7 +9,7 @@ built with this environment's setuptools. A user's package is built from ``train
 ``python -m build --sdist`` builds it, with its own build backend in an isolated environment, from a temporary
 copy of the folder (symlinks kept as links), so the folder is left as it was.
 
-Before any upload the archive is checked (``jobs.vertex.archive``). A dry run builds nothing and runs no code of
+Before any upload the archive is checked (``jobs.cloud.archive``). A dry run builds nothing and runs no code of
 the package: it lists the folder's files and flags those the checks would refuse.
 """
 
@@ -29,11 +29,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jobs import storage
-from jobs.containers import PYTHON
-from jobs.reference import REFERENCE_MODULE, module_of
-from jobs.spec import Spec
-from jobs.vertex.archive import (
+from jobs.cloud import storage
+from jobs.cloud.archive import (
     PackageError,
     PackageFile,
     check_archive,
@@ -42,6 +39,9 @@ from jobs.vertex.archive import (
     leaves_folder,
     size_text,
 )
+from jobs.spec import Spec
+from jobs.trial.command import REFERENCE_MODULE, module_of
+from jobs.vertex.containers import PYTHON
 
 REFERENCE_NAME = "sweeps-trainer"
 REFERENCE_PROJECT = """\

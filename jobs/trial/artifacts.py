@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from jobs import storage
+from jobs.cloud import storage
 
 METRICS_FILE = "metrics.json"
 MAX_METRICS_BYTES = 1_000_000

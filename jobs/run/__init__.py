@@ -1,0 +1,5 @@
+"""A run: its folder under runs/ (layout, run.json, the one-orchestrator lock) and its trial budget.
+
+    folder.py      RunFolder, RunMeta, RunLock: the one place that knows a run folder's layout
+    budget.py      the spec's trials with the command line's overrides; how many trials a sweep runs
+"""
