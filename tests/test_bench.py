@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, TITANIC_TRAIN
+from tests.support.helpers import REPO, TITANIC_TRAIN
 
 pytestmark = pytest.mark.slow
 # bench.search leaves its titanic problem out, saying so, when ../shared/data has no Titanic CSV (a clone of its own)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, invoke
+from tests.support.helpers import REPO, TOY_TRAINER, invoke
 
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}  # shown as INT; a bad value is one line, not a traceback
 
@@ -127,7 +127,7 @@ def test_text_in_square_brackets_prints_as_written_in_the_plan_the_sweep_and_the
     """Rich reads ``[/x]`` as markup; a spec's values, a trainer's arguments and its output are text."""
     spec = ("name: brackets\nmetric: {id: loss, goal: minimize}\nalgorithm: grid\n"  # each value once
             "parameters:\n  marker: {type: categorical, values: ['[/oops]', '[bold]b[/bold]']}\n"
-            f"trials: {{max: 2}}\ntrainer: {{command: [{sys.executable}, {REPO / 'tests' / 'toy_trainer.py'}], "
+            f"trials: {{max: 2}}\ntrainer: {{command: [{sys.executable}, {TOY_TRAINER}], "
             "args: ['--steps=2', '--metric=loss', 'ARG']}\n")
     (tmp_path / "spec.yaml").write_text(spec.replace("ARG", "--y=-2"))
     (tmp_path / "refused.yaml").write_text(spec.replace("ARG", "--y=[/y]"))

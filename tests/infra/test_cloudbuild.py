@@ -25,9 +25,9 @@ from infra.cloudbuild import CloudBuildProvider, ImageBuildError, context_digest
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, CLOUD_BUILD_APIS
 from jobs.cloud import storage
-from tests.conftest import invoke
-from tests.infra.cloudbuild_standin import CloudBuildStandIn
-from tests.infra.conftest import REPO, deploy, project_outputs, run_main
+from tests.support.cloudbuild_standin import CloudBuildStandIn
+from tests.support.helpers import invoke
+from tests.support.pulumi_mocks import REPO, deploy, project_outputs, run_main
 
 TAG = "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps/trainer:latest"
 BUILDER = "projects/acme-ml/serviceAccounts/vision-builder@acme-ml.iam.gserviceaccount.com"

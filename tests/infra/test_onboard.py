@@ -10,8 +10,8 @@ import yaml
 
 from infra.config import StackConfig
 from jobs import onboard
-from tests.conftest import invoke
-from tests.infra.conftest import REPO
+from tests.support.helpers import invoke
+from tests.support.pulumi_mocks import REPO
 
 GOOD = {"project": "acme-ml", "team": "vision", "region": "europe-west4",
         "launchers": ["user:ann@example.com", "group:vision@example.com"]}

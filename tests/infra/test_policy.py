@@ -12,7 +12,7 @@ import pytest
 
 from infra import policy
 from infra.config import StackConfig
-from tests.infra.conftest import deploy, project_outputs
+from tests.support.pulumi_mocks import deploy, project_outputs
 
 EVE = "user:eve@example.com"
 TRAINER_NAME = "projects/acme-ml/serviceAccounts/vision-trainer@acme-ml.iam.gserviceaccount.com"

@@ -13,8 +13,8 @@ import yaml
 from infra import policy
 from jobs import onboard
 from jobs.errors import UserError
-from tests.conftest import invoke
-from tests.infra.conftest import REPO
+from tests.support.helpers import invoke
+from tests.support.pulumi_mocks import REPO
 
 STACK = "ml-research-my-ml-project"  # the example stack's name
 SKIPPED = ", ".join(sorted(policy.MANDATORY))

@@ -1,5 +1,5 @@
 """The policy pack (infra/policypack) as Pulumi runs it: its own process and environment, spoken to over gRPC
-(tests/infra/analyzer.py), fed the resources of the program run under mocks. The shipped example stack passes
+(tests/support/analyzer.py), fed the resources of the program run under mocks. The shipped example stack passes
 every policy; each policy fires on a graph that breaks it, at its level; a stack relaxes an advisory one and
 only an advisory one."""
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from infra import policy
-from tests.infra.analyzer import PolicyPackProcess
-from tests.infra.conftest import CLOUD_BUILD_IMAGE, deploy, project_outputs, run_main
 from tests.infra.test_policy import BAD, BY_TAG, graph_with
+from tests.support.analyzer import PolicyPackProcess
+from tests.support.pulumi_mocks import CLOUD_BUILD_IMAGE, deploy, project_outputs, run_main
 
 pytestmark = pytest.mark.slow
 

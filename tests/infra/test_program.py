@@ -8,7 +8,7 @@ import pytest
 from infra import policy
 from infra.config import StackConfig
 from infra.project import APIS, BUDGET_APIS
-from tests.infra.conftest import EXAMPLE, deploy, project_outputs, run_main
+from tests.support.pulumi_mocks import EXAMPLE, deploy, project_outputs, run_main
 
 OUTPUTS = {"project", "region", "bucket", "data_root", "artifacts_root", "staging", "trainer_service_account",
            "image", "repository", "routes"}

@@ -7,8 +7,16 @@ import pytest
 from infra import policy
 from infra.config import ConfigError, StackConfig
 from infra.project import APIS, BUDGET_APIS
-from tests.infra.cleanup import Version, deleted
-from tests.infra.conftest import ACCESS_TOKEN, PROJECT_NUMBER, SECRET_SIG, SIG_KEY, Deployment, deploy, project_outputs
+from tests.support.cleanup import Version, deleted
+from tests.support.pulumi_mocks import (
+    ACCESS_TOKEN,
+    PROJECT_NUMBER,
+    SECRET_SIG,
+    SIG_KEY,
+    Deployment,
+    deploy,
+    project_outputs,
+)
 
 TRAINER = "serviceAccount:vision-trainer@acme-ml.iam.gserviceaccount.com"
 TRAINER_NAME = "projects/acme-ml/serviceAccounts/vision-trainer@acme-ml.iam.gserviceaccount.com"
@@ -105,7 +113,7 @@ def test_repository_keeps_the_newest_trainer_versions(deployed):
 
 
 def test_cleanup_never_deletes_an_image_a_run_is_tagged_on(deployed):
-    """Evaluated as Artifact Registry documents its policies (tests/infra/cleanup.py): the 3 newest of each
+    """Evaluated as Artifact Registry documents its policies (tests/support/cleanup.py): the 3 newest of each
     image stay, an old version a run still refers to stays, the other old ones go."""
     (repository,) = deployed.of_type("gcp:artifactregistry/repository:Repository")
     versions = [Version("trainer", f"sha256:{age}", age, ("latest",) if age == 0 else ()) for age in range(8)]

@@ -20,7 +20,7 @@ from jobs.local.backend import LocalBackend, LocalRun
 from jobs.run.folder import RunError, RunFolder
 from jobs.trial.command import ACCELERATOR_ENV, reported_metrics, unreported_metric
 from jobs.vertex.backend import VertexBackend
-from tests.jobs.sweeps import tune_local
+from tests.support.sweeps import tune_local
 
 
 def local_run(tmp_path, run_id: str = "r1") -> RunFolder:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_split, run_trainer
+from tests.support.helpers import make_split, run_trainer
 
 LESSON_KEYS = {"final_val_accuracy", "final_val_loss", "best_val_loss", "best_epoch", "stopped_epoch",
                "patience", "min_delta", "learning_rate"}

@@ -6,7 +6,7 @@ import json
 
 from google.cloud import storage
 
-from tests.conftest import run_trainer
+from tests.support.helpers import run_trainer
 
 
 def test_reads_and_writes_gcs(gcs_emulator, bucket, small_data):

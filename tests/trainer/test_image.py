@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, pip_install
+from tests.support.helpers import REPO, pip_install
 
 DOCKERFILE = REPO / "trainer" / "Dockerfile"
 

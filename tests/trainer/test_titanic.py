@@ -7,7 +7,7 @@ import json
 import pytest
 
 from jobs.data.prepare import prepare_to
-from tests.conftest import run_trainer
+from tests.support.helpers import run_trainer
 
 LESSON_ACCURACY = 0.783  # the lesson's train_nn.py at learning rate 1e-4, patience 10, min_delta 1e-3
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from jobs.spec import SpecError, load_runnable_spec, load_spec
-from tests.jobs.spec.conftest import BASE, mutated
+from tests.support.specs import BASE, mutated
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from jobs.spec import SpecError, parse_spec
-from tests.jobs.spec.conftest import BASE, DROP, PARAMS, minimal, mutated
+from tests.support.specs import BASE, DROP, PARAMS, minimal, mutated
 
 
 def problems_of(data: object) -> str:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.spec import CategoricalParameter, DiscreteParameter, DoubleParameter, Trials, load_spec, parse_spec
-from tests.jobs.spec.conftest import BASE, PARAMS, minimal, mutated
+from tests.support.specs import BASE, PARAMS, minimal, mutated
 from trainer.cli import build_parser
 
 DEFAULT = Path(__file__).resolve().parents[3] / "jobs" / "specs" / "breast-cancer.yaml"

@@ -16,9 +16,9 @@ import pytest
 
 from jobs.run.folder import RunFolder
 from jobs.vertex.backend import VertexRun
-from tests.conftest import invoke
-from tests.jobs.vertex.conftest import write_outputs, write_spec
-from tests.jobs.vertex.standin import VertexStandIn
+from tests.support.helpers import invoke
+from tests.support.vertex import write_outputs, write_spec
+from tests.support.vertex_standin import VertexStandIn
 
 LOGIN_HINT = "run `gcloud auth application-default login`"
 
@@ -56,7 +56,7 @@ def test_an_expired_login_is_one_line(workdir, action):
     from jobs.report import report
     from jobs.vertex.backend import VertexBackend
     from jobs.vertex.client import ApiSettings
-    from tests.jobs.sweeps import on_run, tune_with
+    from tests.support.sweeps import on_run, tune_with
 
     runs, console = workdir / "runs", Console(file=open(os.devnull, "w"))
     with VertexStandIn(workdir / "vertex") as vertex:

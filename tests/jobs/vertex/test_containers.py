@@ -13,9 +13,9 @@ from jobs.vertex.backend import VertexBackend
 from jobs.vertex.containers import IMAGES, PYTORCH, served
 from jobs.vertex.request import RequestError
 from jobs.vertex.routes import dated_warnings
-from tests.conftest import invoke
-from tests.jobs.sweeps import tune_with
-from tests.jobs.vertex.conftest import read, write_outputs
+from tests.support.helpers import invoke
+from tests.support.sweeps import tune_with
+from tests.support.vertex import read, write_outputs
 
 CPU_IMAGE = "us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"
 SERVED = dt.date(2026, 4, 1)  # PyTorch 2.4 (end of availability 2026-07-24) served, more than 90 days ahead

@@ -10,8 +10,8 @@ import pytest
 
 from jobs.spec import parse_spec
 from jobs.vertex.cost import CeilingError, PriceError, estimate_cost, load_prices, trial_timeout
-from tests.conftest import invoke
-from tests.jobs.vertex.conftest import write_outputs, write_spec
+from tests.support.helpers import invoke
+from tests.support.vertex import write_outputs, write_spec
 
 TODAY = dt.date(2025, 7, 1)
 

@@ -17,9 +17,9 @@ from jobs.report.text import number
 from jobs.run.folder import RunFolder
 from jobs.vertex.backend import VertexBackend, VertexRun
 from jobs.vertex.cost import CeilingError, load_prices, lower_ceiling
-from tests.conftest import REPO
-from tests.jobs.sweeps import tune_with
-from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
+from tests.support.helpers import REPO
+from tests.support.sweeps import tune_with
+from tests.support.vertex import read, settings_for, write_outputs, write_spec
 
 PRICES = load_prices()
 HOURLY = PRICES.machines["n1-standard-4"] + 100 * PRICES.disks["pd-ssd"]
@@ -97,7 +97,7 @@ def test_the_ceiling_holds_after_its_follower_is_killed(tmp_path, vertex):
     request = {"spec": str(spec), "outputs": str(write_outputs(tmp_path / "outputs.json")), "run_id": "c-9",
                "minutes_per_trial": 1 / 60, "runs_dir": str(tmp_path / "runs")}
     with open(tmp_path / "follower.log", "w") as log:
-        follower = subprocess.Popen([sys.executable, "-m", "tests.jobs.vertex.follower", vertex.url,
+        follower = subprocess.Popen([sys.executable, "-m", "tests.support.vertex_follower", vertex.url,
                                      json.dumps(request)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         vertex.wait_until(lambda: any(len(job.trials) == 2 for job in vertex.jobs.values()) or follower.poll(),

@@ -14,10 +14,10 @@ import pytest
 
 from jobs.report import report
 from jobs.vertex.backend import VertexBackend
-from tests.conftest import make_split
-from tests.jobs.sweeps import on_run, records_of, tune_with
-from tests.jobs.vertex.conftest import read, settings_for, write_outputs, write_spec
-from tests.jobs.vertex.standin import VertexStandIn
+from tests.support.helpers import make_split
+from tests.support.sweeps import on_run, records_of, tune_with
+from tests.support.vertex import read, settings_for, write_outputs, write_spec
+from tests.support.vertex_standin import VertexStandIn
 from trainer import uri
 
 pytestmark = pytest.mark.slow

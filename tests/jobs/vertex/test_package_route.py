@@ -1,5 +1,5 @@
 """The package route: a trainer package built here, uploaded under the run's staging prefix, pip-installed on a
-prebuilt container (the stand-in's: a clean virtual environment with only torch, tests/jobs/vertex/prebuilt.py)
+prebuilt container (the stand-in's: a clean virtual environment with only torch, tests/support/prebuilt.py)
 and run as ``python -m MODULE``; then reported like any other run."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from jobs.spec import load_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.containers import PYTHON
 from jobs.vertex.request import RequestError
-from tests.conftest import REPO, copy_example_trainer, make_split
-from tests.jobs.sweeps import records_of, tune_with
-from tests.jobs.vertex.conftest import SERVED, outputs_for, read, settings_for, write_spec
-from tests.jobs.vertex.standin import VertexStandIn
+from tests.support.helpers import REPO, copy_example_trainer, make_split
+from tests.support.sweeps import records_of, tune_with
+from tests.support.vertex import SERVED, outputs_for, read, settings_for, write_spec
+from tests.support.vertex_standin import VertexStandIn
 from trainer import uri
 
 CPU_IMAGE = "us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"

@@ -14,8 +14,8 @@ from jobs.run.folder import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
-from tests.jobs.sweeps import tune_with
-from tests.jobs.vertex.conftest import DIGEST, read, write_outputs, write_spec
+from tests.support.sweeps import tune_with
+from tests.support.vertex import DIGEST, read, write_outputs, write_spec
 
 P = StudySpec.ParameterSpec
 Scale = P.ScaleType

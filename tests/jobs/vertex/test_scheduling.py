@@ -16,9 +16,9 @@ from jobs.spec import load_spec, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.cost import PriceError, estimate_cost, load_prices, trial_timeout
 from jobs.vertex.request import RequestError, build_tuning_job, request_json
-from tests.conftest import invoke
-from tests.jobs.sweeps import on_run, records_of, tune_with
-from tests.jobs.vertex.conftest import DIGEST, read, settings_for, write_outputs, write_spec
+from tests.support.helpers import invoke
+from tests.support.sweeps import on_run, records_of, tune_with
+from tests.support.vertex import DIGEST, read, settings_for, write_outputs, write_spec
 
 TODAY = dt.date(2026, 12, 5)
 L4 = {"machine_type": "g2-standard-4", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1}

@@ -1,6 +1,6 @@
 """Submitting, following, status and cancel through the real aiplatform SDK, against the stand-in.
 
-Trials run tests/toy_trainer.py (a fraction of a second each), which reports ``loss`` through
+Trials run tests/support/toy_trainer.py (a fraction of a second each), which reports ``loss`` through
 hypertune; the stand-in serves trials in shuffled order, as Vertex AI gives no order.
 """
 
@@ -19,9 +19,9 @@ from jobs.spec import load_spec
 from jobs.vertex.backend import VertexBackend, VertexRun
 from jobs.vertex.client import RunIdTaken
 from jobs.vertex.request import spec_hash
-from tests.jobs.sweeps import on_run, records_of, tune_with
-from tests.jobs.vertex.conftest import TOY, backend_for, read, settings_for, write_outputs, write_spec
-from tests.jobs.vertex.standin import Fault
+from tests.support.sweeps import on_run, records_of, tune_with
+from tests.support.vertex import TOY, backend_for, read, settings_for, write_outputs, write_spec
+from tests.support.vertex_standin import Fault
 
 CREATE = r"hyperparameterTuningJobs$"
 GET_JOB = r"hyperparameterTuningJobs/\d+$"

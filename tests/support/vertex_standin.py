@@ -52,8 +52,8 @@ from google.cloud.aiplatform_v1.types import (
 from google.protobuf import json_format
 
 from jobs.vertex.containers import PREBUILT_IMAGE
-from tests.jobs.vertex import prebuilt
-from tests.standin_server import StandInServer
+from tests.support import prebuilt
+from tests.support.standin_server import StandInServer
 
 JobPb = HyperparameterTuningJob.pb()
 
@@ -426,7 +426,7 @@ class VertexStandIn(StandInServer):
         running: list[_Running] = []
         started = failed = 0
         package = job.trial_job_spec.worker_pool_specs[0].python_package_spec
-        if package.package_uris:  # the prebuilt container, once per job (tests/jobs/vertex/prebuilt.py)
+        if package.package_uris:  # the prebuilt container, once per job (tests/support/prebuilt.py)
             self.containers[job.name] = prebuilt.install(list(package.package_uris),
                                                          self.workdir / job.name.rsplit("/", 1)[1] / "container")
         while True:

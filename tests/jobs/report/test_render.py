@@ -25,7 +25,7 @@ from jobs.report.terminal import print_sweep
 from jobs.report.text import number
 from jobs.report.write import write_comparison_report, write_sweep_report
 from jobs.spec import parse_spec
-from tests.jobs.report_fixtures import (
+from tests.support.report_fixtures import (
     CHROMIUM,
     SPEC,
     Chromium,

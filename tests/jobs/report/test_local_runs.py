@@ -23,9 +23,9 @@ from jobs.local.loop import load_run_study, views
 from jobs.report import compare, report
 from jobs.run.folder import RunFolder, RunMeta
 from jobs.trial.record import best_trial
-from tests.conftest import INVOKE, REPO, invoke, make_split
-from tests.jobs.sweeps import tune_local
-from tests.jobs.test_local_sweep import toy_spec
+from tests.jobs.local.test_loop import toy_spec
+from tests.support.helpers import INVOKE, REPO, invoke, make_split
+from tests.support.sweeps import tune_local
 
 SPEC = {
     "name": "small",

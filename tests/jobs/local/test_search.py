@@ -14,7 +14,7 @@ import pytest
 
 from jobs.local.search import preload_model, sampler_for, suggest
 from jobs.spec import parse_spec
-from tests.conftest import REPO
+from tests.support.helpers import REPO
 
 TRIALS = 20
 LATE = 12  # the trials counted: the last 12, after adaptive search's 5 random ones and 3 to learn from
@@ -27,7 +27,7 @@ CONDITIONAL = {"optimizer": {"type": "categorical", "values": ["sgd", "adam"]},
 
 
 def plain(values: dict) -> float:
-    """tests/toy_trainer.py's function: its minimum, 0, at x = 1, y = -2."""
+    """tests/support/toy_trainer.py's function: its minimum, 0, at x = 1, y = -2."""
     return (values["x"] - 1) ** 2 + (values["y"] + 2) ** 2
 
 
@@ -121,7 +121,7 @@ import sys, threading
 import optuna
 from jobs.local.search import ADAPTIVE_STARTUP, sampler_for, suggest
 from jobs.spec import parse_spec
-from tests.conftest import REPO
+from tests.support.helpers import REPO
 
 def spec(trials):
     return parse_spec({{"name": "toy", "metric": {{"id": "loss", "goal": "minimize"}}, "algorithm": "adaptive",

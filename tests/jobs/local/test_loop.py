@@ -20,10 +20,10 @@ from jobs.local import search
 from jobs.local.loop import load_run_study, views
 from jobs.run.folder import RunFolder
 from jobs.spec import load_spec
-from tests.conftest import INVOKE, REPO, invoke
-from tests.jobs.sweeps import in_a_terminal, tune_local
+from tests.support.helpers import INVOKE, REPO, invoke
+from tests.support.sweeps import in_a_terminal, tune_local
 
-TOY = str(REPO / "tests" / "toy_trainer.py")
+TOY = str(REPO / "tests" / "support" / "toy_trainer.py")
 
 
 def toy_spec(tmp_path: Path, *, parameters: dict, algorithm="random", trials=None, early_stopping="none",
@@ -148,7 +148,7 @@ def test_measurement_picks_best_or_last_report(tmp_path, measurement, expected):
 
 
 def test_an_adaptive_sweep_runs_the_trials_its_seeded_sampler_proposes(tmp_path):
-    """The sweep asks ``sampler_for(spec, seed)`` (whose learning tests/jobs/test_search.py checks): replayed
+    """The sweep asks ``sampler_for(spec, seed)`` (whose learning tests/jobs/local/test_search.py checks): replayed
     in memory with the values the trials printed, the same sampler proposes every trial the sweep ran, the 5
     random ones and the 5 its model chose. Each trial's value is the toy's f(x, y) + 10 of its own parameters."""
     import optuna

@@ -10,7 +10,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from jobs.data import prepare as data
-from tests.conftest import invoke
+from tests.support.helpers import invoke
 from trainer.data import load_split
 
 LESSON_FEATURES = ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked"]

@@ -15,7 +15,7 @@ import pytest
 
 from jobs.cloud import storage
 from jobs.errors import ServiceError, UserError
-from tests.conftest import REPO, _free_port, invoke
+from tests.support.helpers import REPO, free_port, invoke
 from trainer import uri
 
 PROJECT_ENV = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_QUOTA_PROJECT",
@@ -49,7 +49,7 @@ def test_credentials_without_a_project_are_one_line(login_without_project, tmp_p
 @pytest.fixture
 def nobody_answers(monkeypatch) -> str:
     """A storage emulator address where nothing listens, and a short deadline; yields the address."""
-    address = f"http://127.0.0.1:{_free_port()}"
+    address = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", address)
     monkeypatch.setenv(storage.DEADLINE_ENV, "0.5")
     storage.gcs_client.cache_clear()

@@ -5,7 +5,7 @@ As documented ("Create a Python training application for a prebuilt container"):
 each package URI, dependencies from PyPI, then runs ``python -m pythonModule`` with ``args`` and the trial's
 parameters. Vertex AI installs in each trial's own container; the stand-in installs once per job (the same
 packages into the same kind of environment) so that a test does not pay for it on every trial, and with uv
-when it is installed here (tests/conftest.py: pip_install; the same archives, built and resolved by the same
+when it is installed here (tests/support/helpers.py: pip_install; the same archives, built and resolved by the same
 standards, in seconds rather than tens of them). The real
 images carry more (PyTorch 2.4, pandas, cloudml-hypertune...); here the torch is this machine's, shared into
 the environment by a .pth file, so that a package which forgets to declare a need beyond torch fails here too.
@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from jobs.cloud import storage
-from tests.conftest import pip_install
+from tests.support.helpers import pip_install
 
 
 def _with_requirements(name: str, found: dict[str, Distribution]) -> dict[str, Distribution]:

@@ -16,8 +16,8 @@ import yaml
 
 from jobs.local.loop import load_run_study, views
 from jobs.run.folder import RunFolder
-from tests.conftest import INVOKE, invoke, make_split
-from tests.jobs.sweeps import in_a_terminal
+from tests.support.helpers import INVOKE, invoke, make_split
+from tests.support.sweeps import in_a_terminal
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Faults a sweep meets outside the code, as real processes: a torn journal, a full disk.
 
 The disk is a real tmpfs of a few hundred KB (needs root, as CI has; skipped otherwise); trials are real
-subprocesses of tests/toy_trainer.py and the orchestrator is `invoke tune` itself.
+subprocesses of tests/support/toy_trainer.py and the orchestrator is `invoke tune` itself.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import yaml
 from jobs.local.journal import split_torn
 from jobs.local.loop import RECORD, load_run_study, run_storage, views
 from jobs.run.folder import RunFolder
-from tests.conftest import REPO, invoke
+from tests.support.helpers import REPO, invoke
 
-TOY = str(REPO / "tests" / "toy_trainer.py")
+TOY = str(REPO / "tests" / "support" / "toy_trainer.py")
 
 
 def write_spec(path, trials: int, mode: str = "good") -> None:

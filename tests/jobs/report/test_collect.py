@@ -16,7 +16,7 @@ from rich.console import Console
 from jobs.cloud import storage
 from jobs.report.collect import collect, trials_frame
 from jobs.report.write import write_sweep_report
-from tests.jobs.report_fixtures import synth_spec, synth_trials, under_artifacts_base, write_artifacts
+from tests.support.report_fixtures import synth_spec, synth_trials, under_artifacts_base, write_artifacts
 
 BUCKET = "report-collect"
 BASE = f"gs://{BUCKET}/artifacts/synth/synth-20250101-000000/"
@@ -156,7 +156,7 @@ def test_an_expired_login_fails_the_whole_batch(tmp_path, production_gcs, monkey
     from google.auth.exceptions import RefreshError
     from google.oauth2.credentials import Credentials
 
-    from tests.jobs.vertex.standin import VertexStandIn
+    from tests.support.vertex_standin import VertexStandIn
 
     with VertexStandIn(tmp_path / "vertex") as standin:
         expired = Credentials(token=None, refresh_token="expired", client_id="id", client_secret="secret",

@@ -1,4 +1,4 @@
-"""Fixtures for the Vertex AI backend: stack outputs, specs, and the JobService stand-in."""
+"""The Vertex AI backend's test helpers: stack outputs, specs, the backend pointed at the JobService stand-in."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from google.api_core.retry import Retry
 from rich.console import Console
 
 from jobs.cloud.google import RETRY
 from jobs.vertex.client import ApiSettings
-from tests.conftest import REPO
-from tests.jobs.vertex.standin import VertexStandIn
+from tests.support.helpers import REPO
+from tests.support.vertex_standin import VertexStandIn
 
-TOY = [sys.executable, str(REPO / "tests" / "toy_trainer.py")]
+TOY = [sys.executable, str(REPO / "tests" / "support" / "toy_trainer.py")]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 # A day on which the package route's default containers (PyTorch 2.4, end of availability 2026-07-24, more than 90
 # days ahead) and every GPU the tests name were served: the stand-in and backend_for run as of it, so the suite
@@ -41,7 +40,7 @@ def write_outputs(path: Path, bucket: str = "acme-sweeps", **changes) -> Path:
 
 
 def write_spec(path: Path, **fields) -> Path:
-    """A spec for the toy trainer (tests/toy_trainer.py, the stand-in's entrypoint): minimise loss over x in
+    """A spec for the toy trainer (tests/support/toy_trainer.py, the stand-in's entrypoint): minimise loss over x in
     [-3, 3]."""
     spec = {"name": "toy", "metric": {"id": "loss", "goal": "minimize"},
             "parameters": {"x": {"type": "double", "min": -3.0, "max": 3.0}},
@@ -51,22 +50,9 @@ def write_spec(path: Path, **fields) -> Path:
     return path
 
 
-@pytest.fixture
-def console(tmp_path) -> Console:
-    """``console.file`` is a text file; ``read(console)`` gives what was printed."""
-    return Console(file=open(tmp_path / "console.txt", "w+"), width=200, force_terminal=False)
-
-
 def read(console: Console) -> str:
     console.file.flush()
     return Path(console.file.name).read_text()
-
-
-@pytest.fixture
-def vertex(tmp_path):
-    """The stand-in running the toy trainer as each trial's container."""
-    with VertexStandIn(tmp_path / "vertex", entrypoint=TOY, today=SERVED) as standin:
-        yield standin
 
 
 def backend_for(standin: VertexStandIn, retry: Retry = FAST):

@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from jobs.spec import SpecError
-from tests.conftest import REPO, copy_example_trainer, make_split
-from tests.jobs.sweeps import records_of, tune_local
+from tests.support.helpers import REPO, copy_example_trainer, make_split
+from tests.support.sweeps import records_of, tune_local
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from jobs.cloud.archive import check_archive
 from jobs.cloud.package import PackageError, build_package
 from jobs.spec import SpecError, load_spec
 from jobs.vertex.backend import VertexBackend
-from tests.jobs.sweeps import tune_with
-from tests.jobs.vertex.conftest import SERVED, read, write_spec
 from tests.jobs.vertex.test_package_route import no_image_outputs
+from tests.support.sweeps import tune_with
+from tests.support.vertex import SERVED, read, write_spec
 
 BACKENDS = {  # [build-system] requires, build-backend, and what else pyproject.toml needs
     "setuptools": ("setuptools>=69", "setuptools.build_meta", '[tool.setuptools]\npackages = ["mod"]\n'),

@@ -1,6 +1,6 @@
 """`invoke tune --backend vertex` as a process of its own, pointed at a stand-in, so that a test can kill it:
 
-    python -m tests.jobs.vertex.follower STAND_IN_URL '{"spec": ..., "outputs": ..., "runs_dir": ..., ...}'
+    python -m tests.support.vertex_follower STAND_IN_URL '{"spec": ..., "outputs": ..., "runs_dir": ..., ...}'
 
 The JSON holds TuneRequest's fields; the process submits (or re-attaches) and follows the job as the task does.
 """
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from jobs.vertex.backend import VertexBackend
-from tests.jobs.sweeps import tune_with
-from tests.jobs.vertex.conftest import settings_for
+from tests.support.sweeps import tune_with
+from tests.support.vertex import settings_for
 
 
 class _At:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, write_atomically
-from tests.conftest import invoke
+from tests.support.helpers import invoke
 
 
 @pytest.mark.parametrize("run_id", ["../../x", "/etc/x", "a/b", "x" * 64, "", ".hidden", "UPPER", "-dash", "nl\n"])

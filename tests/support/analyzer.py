@@ -29,8 +29,8 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from tests.conftest import pip_install
-from tests.infra.conftest import REPO, Deployment
+from tests.support.helpers import pip_install
+from tests.support.pulumi_mocks import REPO, Deployment
 
 PACK = REPO / "infra" / "policypack"
 PYTHON = PACK / "venv" / "bin" / "python"

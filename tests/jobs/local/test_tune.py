@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, invoke, make_split
+from tests.support.helpers import REPO, invoke, make_split
 
 DEFAULT_SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
 
@@ -37,7 +37,7 @@ def test_forked_trials_match_fresh_processes(tmp_path):
     """The warm fork server and a fresh interpreter per trial train the same models."""
     from rich.console import Console
 
-    from tests.jobs.sweeps import tune_local
+    from tests.support.sweeps import tune_local
 
     make_split(tmp_path / "data", rows=160)
     spec = small_spec(tmp_path, trials={"max": 3, "parallel": 2})

@@ -26,7 +26,7 @@ import uuid
 from google.cloud.devtools.cloudbuild_v1 import Build, BuildOperationMetadata, BuildOptions
 from google.protobuf import json_format
 
-from tests.standin_server import StandInServer
+from tests.support.standin_server import StandInServer
 
 BuildPb = Build.pb()
 Status, FailureType = BuildPb.Status, BuildPb.FailureInfo.FailureType
