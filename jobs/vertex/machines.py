@@ -39,7 +39,7 @@ FIXED_GPUS: dict[str, tuple[str, int]] = {
 # zones; CONFIGURE_COMPUTE's table allows one T4 on no N1 machine of 32 vCPUs (its limit is the P4's, 24 / 156) and
 # says "A configuration with 4 NVIDIA_TESLA_P100 GPUs only provides up to 64 virtual CPUS and up to 208 GB of
 # memory in all regions and zones", limits it notes "differ from using GPUs with Compute Engine". Vertex AI governs
-# (it runs the job); these limits reproduce every N1 row of its table (tests/jobs/test_machines.py). V100: 78 GB
+# (it runs the job); these limits reproduce every N1 row of its table (tests/jobs/vertex/test_machines.py). V100: 78 GB
 # each as GPU_MACHINE_TYPES gives it (CONFIGURE_COMPUTE's prose says 76, which its own table's 8 V100s on
 # n1-highmem-96, 624 GB, would exceed).
 N1_GPUS: dict[str, dict[int, tuple[int, float]]] = {
