@@ -19,6 +19,7 @@ import pulumi_gcp as gcp
 
 from infra.cloudbuild import SOURCE_PREFIX, CloudBuildImage, context_digest
 from infra.config import RUN_TAG_PREFIX, StackConfig
+from jobs.cloud.stack import routes
 
 APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "logging",
         "cloudresourcemanager")
@@ -81,8 +82,7 @@ class SweepsProject(pulumi.ComponentResource):
             "trainer_service_account": self.trainer.email,
             **({"image": image} if image else {}),
             **({"cuda_image": cuda_image} if cuda_image else {}),
-            # image: trials run the trainer image; package: a package on a prebuilt container (jobs/vertex/routes.py)
-            "routes": ["image", "package"] if image else ["package"],
+            "routes": list(routes(bool(image))),  # the rule a sweep reads them by (jobs/cloud/stack.py)
             "repository": pulumi.Output.concat(f"{config.names.registry}/{config.project}/",
                                                self.repository.repository_id),
         }

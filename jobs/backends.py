@@ -1,34 +1,70 @@
-"""The one interface both backends implement, and the one place a backend is chosen.
+"""The one interface every backend implements, the registry of backends, and the one place a backend is chosen.
 
-A backend plans, runs (or submits) and resumes sweeps, and shows, stops and lists a run's trials. The
-``local`` backend runs trials on this machine (jobs/local/), ``vertex`` as a Vertex AI hyperparameter
-tuning job (jobs/vertex/); neither imports the other. A new run's backend is the ``--backend`` flag; an
-existing run's is the one its run.json names.
+A backend checks a spec's section of its own, plans, runs (or submits) and resumes sweeps, and shows, stops and
+lists a run's trials. The ``local`` backend runs trials on this machine (jobs/local/), ``vertex`` as a Vertex AI
+hyperparameter tuning job (jobs/vertex/); neither imports the other, and the spec, run and report modules know
+neither. A new run's backend is the ``--backend`` flag; an existing run's is the one its run.json names.
+
+Adding a backend is a package that implements ``Backend`` plus one entry in ``BUILT_IN`` (or an entry point in
+the group ``sweeps.backends`` of an installed package): docs/architecture.md, "How to add a backend".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.console import Console
 
 from jobs.console.progress import styled
 from jobs.errors import UserError
 from jobs.run.folder import RUNS_DIR, RunFolder
-from jobs.spec import Spec
-from jobs.trial.record import TrialRecord
 
-IMPLEMENTATIONS = {"local": "jobs.local.backend:LocalBackend", "vertex": "jobs.vertex.backend:VertexBackend"}
+if TYPE_CHECKING:
+    from jobs.spec import Spec
+    from jobs.trial.record import TrialRecord
+
+BUILT_IN = {"local": "jobs.local.backend:LocalBackend", "vertex": "jobs.vertex.backend:VertexBackend"}
+ENTRY_POINTS = "sweeps.backends"  # an installed package's backends: name = "module:Class"
+EXTRA: dict[str, str] = {}  # backends registered at run time (register)
 
 
-@dataclass(frozen=True)
+@cache
+def _installed() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINTS)}
+
+
+def registered() -> dict[str, str]:
+    """Every backend by name: the built-in ones, those installed packages declare, those registered here."""
+    return {**BUILT_IN, **_installed(), **EXTRA}
+
+
+def register(name: str, target: str) -> None:
+    """Register the backend ``module:Class`` as ``name`` for this process."""
+    EXTRA[name] = target
+
+
+def section_names() -> tuple[str, ...]:
+    """The keys a spec may hold beside its own: one section per backend, named for it (``vertex:``)."""
+    return tuple(registered())
+
+
+Options = TypeVar("Options")
+ON_RESUME = frozenset({"resume", "runs_dir", "dry_run"})  # and each backend's ``resumable``: a resume keeps the rest
+
+
+@dataclass(frozen=True, init=False)
 class TuneRequest:
-    """What ``invoke tune`` asks for. The first group is for every backend; each backend names the rest
-    it takes in ``Backend.options``, and a flag given to a backend that does not take it is refused."""
+    """What ``invoke tune`` asks for: the fields every backend takes, and ``options``, the flags that only some
+    backend takes (each backend declares its own in ``Backend.options``); a flag given to a backend that does
+    not take it is refused."""
 
     spec: str | None = None  # the spec file; None: the built-in default
     run_id: str | None = None
@@ -40,27 +76,35 @@ class TuneRequest:
     data_root: str | None = None
     trial_timeout: float | None = None
     runs_dir: Path = RUNS_DIR
-    # local
-    seed: int | None = None
-    # vertex
-    stack: str | None = None
-    outputs: str | None = None
-    detach: bool = False
-    minutes_per_trial: float | None = None
-    prices: str | None = None
-    max_cost: float | None = None  # overrides trials.max_cost
+    options: Mapping[str, object] = dataclasses.field(default_factory=dict)  # given backend flags only
 
+    def __init__(self, spec: str | None = None, run_id: str | None = None, resume: str | None = None,
+                 trials: int | None = None, parallel: int | None = None, smoke: bool = False, dry_run: bool = False,
+                 data_root: str | None = None, trial_timeout: float | None = None, runs_dir: Path = RUNS_DIR,
+                 options: Mapping[str, object] | None = None, **flags: object):
+        for name, value in locals().items():
+            if name not in ("self", "options", "flags", "__class__"):
+                object.__setattr__(self, name, value)
+        given = {**(options or {}), **flags}
+        object.__setattr__(self, "options", MappingProxyType(
+            {name: value for name, value in given.items() if value is not None and value is not False}))
 
-COMMON = frozenset({"spec", "run_id", "resume", "trials", "parallel", "smoke", "dry_run", "data_root", "trial_timeout",
-                    "runs_dir"})
-ON_RESUME = frozenset({"resume", "runs_dir", "dry_run", "detach", "max_cost"})  # a resumed run keeps the rest
+    def options_for(self, kind: type[Options]) -> Options:
+        """The backend options of this request as the backend's own ``options`` class."""
+        return kind(**self.options)
 
 
 class Backend(Protocol):
-    """Where trials run. Each method returns the exit status for the task (``records`` excepted)."""
+    """Where trials run. Each method returns the exit status for the task (``check`` and ``records`` excepted)."""
 
     name: ClassVar[str]
-    options: ClassVar[frozenset[str]]  # TuneRequest fields beyond COMMON that this backend takes
+    options: ClassVar[type]  # a dataclass of the TuneRequest options this backend takes (none: an empty one)
+    resumable: ClassVar[frozenset[str]]  # those of its options a resumed run may change
+
+    def check(self, spec: Spec, source: str) -> None:
+        """Refuse (SpecError naming ``source``) a spec this backend cannot run: its own section (``spec.section(
+        name)``) and its rules between it and the rest. Called by ``plan`` and ``run`` on the spec they load."""
+        ...
 
     def plan(self, request: TuneRequest, console: Console) -> int:
         """Validate and print what would run; run nothing."""
@@ -85,9 +129,10 @@ class Backend(Protocol):
 
 def backend(name: str) -> Backend:
     """The backend called ``name``, with its production settings."""
-    if name not in IMPLEMENTATIONS:
-        raise UserError(f"unknown backend {name!r}: {' or '.join(IMPLEMENTATIONS)}")
-    module, _, cls = IMPLEMENTATIONS[name].partition(":")
+    known = registered()
+    if name not in known:
+        raise UserError(f"unknown backend {name!r}: {' or '.join(known)}")
+    module, _, cls = known[name].partition(":")
     try:
         return getattr(importlib.import_module(module), cls)()
     except ModuleNotFoundError as exc:  # an extra this install left out (pyproject.toml)
@@ -104,10 +149,11 @@ def tune(request: TuneRequest, name: str | None, console: Console, choose=backen
                             f"or with --backend {recorded}")
         name = recorded
     chosen = choose(name or "local")
-    for option in sorted(_given(request) - COMMON - chosen.options):
+    takes = {f.name for f in dataclasses.fields(chosen.options)}
+    for option in sorted(set(request.options) - takes):
         raise UserError(f"--{option.replace('_', '-')} is not for the {chosen.name} backend; `invoke --help tune` "
                         "says which backend takes each flag")
-    if request.resume and (kept := sorted(_given(request) - ON_RESUME)):
+    if request.resume and (kept := sorted(_given(request) - ON_RESUME - chosen.resumable)):
         flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
         console.print(styled("yellow", "note:", f" {flags} left as run {request.resume} recorded them (its "
                                                 "run.json and spec.yaml): a resumed run keeps its own; start a new "
@@ -123,5 +169,7 @@ def on_run(action: str, run_id: str, console: Console, runs_dir: Path = RUNS_DIR
 
 
 def _given(request: TuneRequest) -> set[str]:
-    """The request's fields that differ from their defaults."""
-    return {f.name for f in dataclasses.fields(request) if getattr(request, f.name) != f.default}
+    """The request's fields that differ from their defaults, and its options."""
+    common = {f.name for f in dataclasses.fields(request) if f.name != "options"
+              and getattr(request, f.name) != f.default}
+    return common | set(request.options)

@@ -41,7 +41,6 @@ from jobs.cloud.archive import (
 )
 from jobs.spec import Spec
 from jobs.trial.command import REFERENCE_MODULE, module_of
-from jobs.vertex.containers import PYTHON
 
 REFERENCE_NAME = "sweeps-trainer"
 REFERENCE_PROJECT = """\
@@ -114,14 +113,14 @@ class PackagePlan:
         return lines
 
 
-def build_package(spec: Spec, spec_dir: Path, out: Path) -> TrainerPackage:
+def build_package(spec: Spec, spec_dir: Path, out: Path, python: str) -> TrainerPackage:
     """Build the spec's trainer package into ``out`` and check it: ``trainer.package`` (relative to the spec's
     folder), or the reference trainer's. Refused (one line naming the file and the fix) when the archive holds a
     file reached through a symlink leaving the folder or looking like a credential, is over
     ``trainer.max_package_mb``, or lacks the module ``trainer.command`` runs."""
     module = _module(spec)
     with tempfile.TemporaryDirectory() as scratch:
-        source, where = _source(spec, spec_dir, Path(scratch))
+        source, where = _source(spec, spec_dir, Path(scratch), python)
         links = {rel: os.readlink(path) for rel, path in entries(source) if leaves_folder(path, source)}
         archive = _sdist(source, out, where, isolated=bool(spec.trainer.package))
     names, digest = check_archive(archive, links, spec.trainer.max_package_mb, where)
@@ -129,11 +128,11 @@ def build_package(spec: Spec, spec_dir: Path, out: Path) -> TrainerPackage:
     return TrainerPackage(archive, module, digest)
 
 
-def plan_package(spec: Spec, spec_dir: Path, scratch: Path) -> PackagePlan:
+def plan_package(spec: Spec, spec_dir: Path, scratch: Path, python: str) -> PackagePlan:
     """What ``build_package`` would build, found without running any code of the package: the folder's files,
     each flagged when the checks would refuse it in the archive, and the build backend a submit runs."""
     module = _module(spec)
-    source, where = _source(spec, spec_dir, scratch)
+    source, where = _source(spec, spec_dir, scratch, python)
     project = _project(source, where)
     files = sorted(folder_files(source, spec.trainer.max_package_mb), key=lambda f: (-f.size, f.path))
     _check_module({f.path for f in files}, module, where, "its folder")
@@ -141,9 +140,10 @@ def plan_package(spec: Spec, spec_dir: Path, scratch: Path) -> PackagePlan:
                        bool(spec.trainer.package), files)
 
 
-def reference_project(root: Path) -> Path:
+def reference_project(root: Path, python: str) -> Path:
     """A project in ``root`` whose sdist holds the reference trainer's modules and declares its needs beyond
-    torch (trainer/requirements.txt, also the image's); returns ``root``."""
+    torch (trainer/requirements.txt, also the image's), for the ``python`` version the trials run; returns
+    ``root``."""
     found = importlib.util.find_spec(REFERENCE_MODULE)
     folder = Path(next(iter(found.submodule_search_locations)))  # found, not imported
     shutil.copytree(folder, root / REFERENCE_MODULE, ignore=lambda _, names: [n for n in names
@@ -151,7 +151,7 @@ def reference_project(root: Path) -> Path:
     requirements = [line.split("#", 1)[0].strip() for line in (folder / "requirements.txt").read_text().splitlines()]
     needs = [r for r in requirements if r and not r.startswith("torch")]
     (root / "pyproject.toml").write_text(REFERENCE_PROJECT.format(
-        name=REFERENCE_NAME, version=version("sweeps"), python=PYTHON, module=REFERENCE_MODULE,
+        name=REFERENCE_NAME, version=version("sweeps"), python=python, module=REFERENCE_MODULE,
         dependencies="[" + ", ".join(f'"{r}"' for r in needs) + "]"))
     return root
 
@@ -171,11 +171,11 @@ def _module(spec: Spec) -> str:
     return module
 
 
-def _source(spec: Spec, spec_dir: Path, scratch: Path) -> tuple[Path, str]:
+def _source(spec: Spec, spec_dir: Path, scratch: Path, python: str) -> tuple[Path, str]:
     """The folder the package builds from (the reference trainer's project is made in ``scratch``) and how an
     error names it."""
     if not spec.trainer.package:
-        return reference_project(scratch), f"the reference trainer ({REFERENCE_MODULE})"
+        return reference_project(scratch, python), f"the reference trainer ({REFERENCE_MODULE})"
     source = (spec_dir / spec.trainer.package).resolve()
     where = f"trainer.package {spec.trainer.package!r} ({source})"
     if not any((source / name).is_file() for name in ("pyproject.toml", "setup.py")):

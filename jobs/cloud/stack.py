@@ -22,6 +22,13 @@ GCS_PREFIX = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?")
 TRAINER_ACCOUNT = re.compile(r"^(?P<team>[a-z][a-z0-9-]*)-trainer@")
 
 
+def routes(image: bool, staging: bool = True) -> tuple[str, ...]:
+    """The routes a trial can take on a stack (jobs/vertex/routes.py), the one rule the stack's ``routes`` output
+    (infra/project.py) and a sweep share: the trainer image when the stack has one, a package on a prebuilt
+    container when it has a staging prefix to upload it to."""
+    return (*(("image",) if image else ()), *(("package",) if staging else ()))
+
+
 class OutputsError(UserError, ValueError):
     """The stack outputs are missing, unreadable or unusable; the message names the output."""
 
@@ -43,9 +50,8 @@ class StackOutputs:
 
     @property
     def routes(self) -> tuple[str, ...]:
-        """The routes a trial can take on this stack (jobs/vertex/routes.py): the trainer image when the stack
-        has one, a package on a prebuilt container when it has a staging prefix to upload it to."""
-        return (*(("image",) if self.image else ()), *(("package",) if self.staging else ()))
+        """The routes a trial can take on this stack."""
+        return routes(bool(self.image), bool(self.staging))
 
     @classmethod
     def parse(cls, values: dict, source: str) -> StackOutputs:

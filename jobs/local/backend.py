@@ -32,6 +32,13 @@ from jobs.trial.command import is_reference_trainer, module_of
 from jobs.trial.record import BOOKKEEPING, TrialRecord, TrialState, best_trial, ties, trial_order
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalOptions:
+    """The flags of ``invoke tune`` only the local backend takes."""
+
+    seed: int | None = None  # the search algorithm's seed
+
+
 class LocalRun(RunMeta):
     """run.json of a local run: what a resume needs beyond the common record."""
 
@@ -108,6 +115,7 @@ class _Sweep:
 
 
 def _prepared(request: TuneRequest) -> _Sweep:
+    seed = request.options_for(LocalOptions).seed
     if request.resume:
         folder = RunFolder.open(request.resume, request.runs_dir)
         meta = folder.meta().of(LocalRun)
@@ -117,7 +125,8 @@ def _prepared(request: TuneRequest) -> _Sweep:
         check_run_id(request.run_id)  # before anything is prepared or started
     spec_file = request.spec or str(DEFAULT_SPEC)
     spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
-    return _Sweep(spec, spec_file, request.data_root or DEFAULT_DATA, request.seed, request.trial_timeout, None)
+    LocalBackend.check(spec, spec_file)
+    return _Sweep(spec, spec_file, request.data_root or DEFAULT_DATA, seed, request.trial_timeout, None)
 
 
 class LocalBackend:
@@ -125,10 +134,18 @@ class LocalBackend:
     from a fork server that has its imports done."""
 
     name: ClassVar[str] = "local"
-    options: ClassVar[frozenset[str]] = frozenset({"seed"})
+    options: ClassVar[type] = LocalOptions
+    resumable: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, warm: bool = True):
         self.warm = warm
+
+    @staticmethod
+    def check(spec: Spec, source: str) -> None:
+        """A local sweep takes every valid spec: sections of other backends are theirs, and it has none."""
+        if spec.section(LocalBackend.name):
+            raise SpecError(source, [(LocalBackend.name, "the local backend takes no settings in the spec; remove "
+                                                         "the section (its flags: invoke --help tune)")])
 
     def plan(self, request: TuneRequest, console: Console) -> int:
         sweep = _prepared(request)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from jobs.cloud import storage
+from jobs.cloud.cost import trial_cost
 from jobs.spec import Spec
 from jobs.trial.artifacts import HISTORY_FILE, METRICS_FILE, parse_metrics
 from jobs.trial.record import UNFINISHED, TrialRecord, TrialState, ranked, trial_order
@@ -84,7 +85,7 @@ def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = 
     ``hourly_cost`` is known; ``max_cost``: the run's ceiling), then read the top trials' curves."""
     frame = trials_frame(records, spec, workers)
     if hourly_cost is not None:
-        cost = frame["duration_s"].fillna(0) / 3600 * hourly_cost
+        cost = trial_cost(frame["duration_s"].fillna(0), hourly_cost)
         frame.insert(frame.columns.get_loc("duration_s") + 1, "cost", cost)
     sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency,
                   max_cost)

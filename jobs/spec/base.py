@@ -19,6 +19,11 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
+    @classmethod
+    def allowed_keys(cls) -> list[str]:
+        """The keys a user may write in this part, in the order a message lists them."""
+        return list(cls.model_fields)
+
 
 class Problems(ValueError):
     """Several problems found by one validator, each (path relative to the model, reason)."""

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobs.errors import UserError
-from jobs.spec.base import BOOLEAN, Problems, show
-from jobs.spec.model import Spec
+from jobs.spec.base import BOOLEAN, Problems, StrictModel, show
+from jobs.spec.model import SECTIONS, Spec
 from jobs.spec.parameters import PARAMETER_TYPES
 
 
@@ -26,23 +26,24 @@ class SpecError(UserError, ValueError):
                                    for path, reason in problems))
 
 
-def translate(exc: ValidationError) -> list[tuple[str, str]]:
-    """Every problem of ``exc`` as (field path, reason), a validator's ``Problems`` each in its own pair."""
+def translate(exc: ValidationError, model: type[StrictModel] = Spec, prefix: str = "") -> list[tuple[str, str]]:
+    """Every problem of ``exc`` as (field path, reason), a validator's ``Problems`` each in its own pair; ``model``
+    is what was validated, ``prefix`` the path of its section in the spec (a backend's: ``vertex``)."""
     problems = []
     for err in exc.errors():
-        path = _path(err["loc"])
+        path = _join(prefix, _path(err["loc"]))
         error = err.get("ctx", {}).get("error")
         if isinstance(error, Problems):
             problems += [(_join(path, sub), reason) for sub, reason in error.problems]
         elif err["type"].startswith("union_tag"):
-            problems.append((_join(path, "type"), _reason(err)))
+            problems.append((_join(path, "type"), _reason(err, model)))
         else:
-            problems.append((path, _reason(err)))
+            problems.append((path, _reason(err, model)))
     return problems
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
-    parts = list(loc)
+    parts = [part for part in loc if part != SECTIONS]  # a backend's section is written at the top of the spec
     if len(parts) >= 3 and parts[0] == "parameters" and parts[2] in PARAMETER_TYPES:
         del parts[2]  # the union's tag
     path = ""
@@ -63,13 +64,13 @@ def _join(path: str, sub: str) -> str:
     return path + sub if sub.startswith("[") else f"{path}.{sub}"
 
 
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+def _allowed_keys(loc: tuple[str | int, ...], model: type[StrictModel]) -> list[str]:
     parent = loc[:-1]
     if not parent:
-        return list(Spec.model_fields)
+        return model.allowed_keys()
     if parent[0] == "parameters":
         return list(PARAMETER_TYPES[str(parent[-1])].model_fields)
-    return list(Spec.model_fields[str(parent[0])].annotation.model_fields)  # a section: metric, trials, ...
+    return list(model.model_fields[str(parent[0])].annotation.model_fields)  # a section: metric, trials, ...
 
 
 # Reasons that need no more than the error's kind: formatted with ``got`` (the input as written) and its context.
@@ -89,11 +90,11 @@ _REASONS = {
 }
 
 
-def _reason(err: Any) -> str:
+def _reason(err: Any, model: type[StrictModel]) -> str:
     """Plain English for one pydantic error."""
     kind, ctx, got = err["type"], err.get("ctx", {}), show(err.get("input"))
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(err["loc"])
+        allowed = _allowed_keys(err["loc"], model)
         close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"unknown key; {hint}allowed keys: {', '.join(allowed)}"

@@ -12,13 +12,12 @@ import re
 from functools import cache
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from jobs.backends import section_names
 from jobs.spec.base import INT32_MAX, StrictModel, raise_if, show
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
 from jobs.trial.command import module_of
-from jobs.vertex.containers import prebuilt_problem
-from jobs.vertex.machines import machine_problem, machine_type_problem
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
 # Vertex AI documents no length for a parameter or metric id (StudySpec.ParameterSpec.parameterId,
@@ -27,10 +26,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Grid points a grid search may have. Vertex AI documents no limit (StudySpec.Algorithm GRID_SEARCH); the local
 # search lists every point before its first trial, and a grid this size is far more than any trial budget.
 MAX_GRID_POINTS = 100_000
-# Flex-start ("Schedule training jobs with Dynamic Workload Scheduler"): "Your serverless training job requests L4,
-# A100, H100, H200, or B200 GPUs" (and "a maximum timeout of 7 days or less": jobs/vertex/request.py).
-FLEX_START_GPUS = ("NVIDIA_L4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB",
-                   "NVIDIA_H200_141GB", "NVIDIA_B200")
+SECTIONS = "__sections__"  # the key the backends' sections are held under
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -38,13 +34,6 @@ def _name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError("must be 1 to 41 characters: a lowercase letter, then lowercase letters, "
                          f"digits or '-', got {value!r}")
-    return value
-
-
-def _prebuilt(value: str | None) -> str | None:
-    # PythonPackageSpec.executorImageUri: "You must use an image from this list" (the prebuilt training containers)
-    if value is not None and (why := prebuilt_problem(value)):
-        raise ValueError(f"must be one of Vertex AI's prebuilt training containers: {why}")
     return value
 
 
@@ -69,7 +58,7 @@ class Trials(StrictModel):
     max: int = Field(ge=1, le=INT32_MAX)
     parallel: int = Field(default=1, ge=1, le=INT32_MAX)
     max_failed: int | None = Field(default=None, le=INT32_MAX)
-    max_cost: float | None = Field(default=None, gt=0)  # Vertex AI: the most the sweep may cost (jobs/vertex/cost.py)
+    max_cost: float | None = Field(default=None, gt=0)  # the most a cloud sweep may cost (jobs/cloud/cost.py)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -113,51 +102,6 @@ class TrainerCommand(StrictModel):
         return self
 
 
-class VertexResources(StrictModel):
-    """The machine each Vertex AI trial runs on."""
-
-    machine_type: str = Field(default="n1-standard-4", min_length=1)
-    accelerator_type: str | None = Field(default=None, min_length=1)
-    accelerator_count: int = Field(default=0, ge=0)
-    # image: the stack's trainer image; package: a Python package on a prebuilt container (jobs/vertex/routes.py)
-    route: Literal["image", "package"] | None = None
-    executor_image: Annotated[str | None, AfterValidator(_prebuilt)] = None
-    # Scheduling.strategy of each trial's job (aiplatform v1 CustomJobSpec.scheduling): STANDARD, SPOT, FLEX_START
-    scheduling: Literal["standard", "spot", "flex_start"] = "standard"
-    # Scheduling.max_wait_duration, flex_start only: 0 waits indefinitely; unset, the service's default of 24 hours
-    max_wait_minutes: int | None = Field(default=None, ge=0, le=INT32_MAX)
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        problems = self._scheduling_problems()
-        if self.accelerator_count > 0 and self.accelerator_type is None:
-            problems.append(("accelerator_type", f"is required when accelerator_count is {self.accelerator_count}"))
-        if self.accelerator_count == 0 and self.accelerator_type is not None:
-            problems.append(("accelerator_count", f"must be > 0 when accelerator_type is {self.accelerator_type!r} "
-                                                  "(leave accelerator_type out for none)"))
-        if not problems and (why := machine_type_problem(self.machine_type)):
-            problems.append(("machine_type", why))
-        elif not problems and (why := machine_problem(self.machine_type, self.accelerator_type,
-                                                      self.accelerator_count)):
-            problems.append(("accelerator_type" if self.accelerator_type else "machine_type", why))
-        raise_if(problems)
-        return self
-
-    def _scheduling_problems(self) -> list[tuple[str, str]]:
-        problems = []
-        if self.scheduling == "flex_start" and self.accelerator_type not in FLEX_START_GPUS:
-            problems.append(("scheduling", "flex_start (Dynamic Workload Scheduler) takes only L4, A100, H100, H200 "
-                                           "or B200 GPUs, " + (f"not {self.accelerator_type}" if self.accelerator_type
-                                                              else "and this machine has none")
-                             + f": set vertex.accelerator_type to one of {', '.join(FLEX_START_GPUS)}, or use "
-                               "standard or spot"))
-        if self.max_wait_minutes is not None and self.scheduling != "flex_start":
-            problems.append(("max_wait_minutes", "is how long a flex_start trial waits for its machine, and "
-                                                 f"vertex.scheduling is {self.scheduling}: set scheduling to "
-                                                 "flex_start, or leave max_wait_minutes out"))
-        return problems
-
-
 class Spec(StrictModel):
     """One sweep: what to tune, how to search, what each trial runs and on which machine."""
 
@@ -169,7 +113,32 @@ class Spec(StrictModel):
     early_stopping: Literal["none", "median", "decay_curve"] = "none"
     trials: Trials
     trainer: TrainerCommand = Field(default_factory=TrainerCommand)
-    vertex: VertexResources = Field(default_factory=VertexResources)
+    # A section named for a backend (vertex:): its own resources and options, which that backend checks
+    # (Backend.check) when it plans or runs the sweep; the spec holds it as written.
+    sections: dict[str, dict] = Field(default_factory=dict, exclude=True, alias=SECTIONS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: object) -> object:
+        """Set the sections named for a registered backend apart; any other unknown key stays an error."""
+        if not isinstance(data, dict):
+            return data
+        names = set(section_names())
+        sections = {key: value for key, value in data.items() if key in names}
+        return {**{key: value for key, value in data.items() if key not in names}, SECTIONS: sections}
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """The spec as written: each backend's section at the top, beside the spec's own keys."""
+        return {**handler(self), **self.sections}
+
+    @classmethod
+    def allowed_keys(cls) -> list[str]:
+        return [*(name for name in cls.model_fields if name != "sections"), *section_names()]
+
+    def section(self, backend: str) -> dict:
+        """The spec's section for ``backend`` as written (empty when it has none)."""
+        return self.sections.get(backend, {})
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -181,12 +150,6 @@ class Spec(StrictModel):
         elif self.algorithm == "grid" and not problems and (size := self.grid_size()) > MAX_GRID_POINTS:
             problems.append(("algorithm", f"the grid has {size:,} points; grid search takes at most "
                                           f"{MAX_GRID_POINTS:,}: narrow the ranges, or use adaptive or random"))
-        if self.vertex.route == "image" and self.vertex.executor_image:
-            problems.append(("vertex.executor_image", "is the package route's container; vertex.route image runs "
-                                                      "the stack's image: leave one of them out"))
-        if self.vertex.route == "image" and self.trainer.package:
-            problems.append(("vertex.route", "image runs the stack's trainer image, which does not run "
-                                             "trainer.package: use route package, or leave trainer.package out"))
         for i, arg in enumerate(self.trainer.args):
             flag = arg.split("=", 1)[0]
             if flag.startswith("--") and flag[2:] in self.parameters:

@@ -7,6 +7,7 @@ of creating a second one: by the run folder, or else by the job's ``run_id`` lab
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 import time
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobs.backends import TuneRequest
+from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout, trials_cost
 from jobs.cloud.google import Context, VertexUnavailable, quota_advice
 from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
 from jobs.cloud.stack import load_outputs
@@ -29,26 +31,31 @@ from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs
-from jobs.vertex.cost import (
-    DEFAULT_MINUTES_PER_TRIAL,
-    Ceiling,
-    check_ceiling,
-    estimate_cost,
-    load_prices,
-    lower_ceiling,
-    trial_timeout,
-    trials_cost,
-)
+from jobs.vertex.containers import PYTHON
+from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
 from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
+from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
 ENDED_BADLY = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 UNDERWAY = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
             "JOB_STATE_UPDATING", "JOB_STATE_PAUSED")
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexOptions:
+    """The flags of ``invoke tune`` only the Vertex AI backend takes."""
+
+    stack: str | None = None  # the Pulumi stack whose outputs a sweep runs against
+    outputs: str | None = None  # or a file of those outputs
+    detach: bool = False
+    minutes_per_trial: float | None = None  # for the cost estimate
+    prices: str | None = None  # a price table over jobs/vertex/prices.yaml
+    max_cost: float | None = None  # overrides trials.max_cost
 
 
 class VertexRun(RunMeta):
@@ -66,12 +73,17 @@ class VertexBackend:
     """Trials as a Vertex AI HyperparameterTuningJob; ``settings`` say how to reach Vertex AI."""
 
     name: ClassVar[str] = "vertex"
-    options: ClassVar[frozenset[str]] = frozenset({"stack", "outputs", "detach", "minutes_per_trial", "prices",
-                                                   "max_cost"})
+    options: ClassVar[type] = VertexOptions
+    resumable: ClassVar[frozenset[str]] = frozenset({"detach", "max_cost"})  # a re-attach may lower the ceiling
 
     def __init__(self, settings: ApiSettings = ApiSettings(), today: dt.date | None = None):
         self.settings = settings
         self.today = today  # the date Google's end dates are compared with; None: the real one, at each use
+
+    @staticmethod
+    def check(spec: Spec, source: str) -> None:
+        """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables."""
+        check_resources(spec, source)
 
     def plan(self, request: TuneRequest, console: Console) -> int:
         """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
@@ -92,9 +104,9 @@ class VertexBackend:
     def run(self, request: TuneRequest, console: Console) -> int:
         """Submit the sweep, or re-attach to the job of a run submitted before (``--resume`` or the same
         ``--run-id``); follow it unless ``detach``."""
-        run_id = request.resume or request.run_id
+        run_id, options = request.resume or request.run_id, request.options_for(VertexOptions)
         if run_id and (request.runs_dir / run_id / "run.json").exists():
-            return self._attach(RunFolder.open(run_id, request.runs_dir), request.detach, request.max_cost, console)
+            return self._attach(RunFolder.open(run_id, request.runs_dir), options.detach, options.max_cost, console)
         with tempfile.TemporaryDirectory() as scratch:
             spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
             console.print(cost.text(), soft_wrap=True)
@@ -118,7 +130,7 @@ class VertexBackend:
             created=dt.datetime.now().isoformat(timespec="seconds"))
         RunFolder.create(Path(spec_file), meta, request.runs_dir)
         console.print(f"run {run_id}: {'submitted' if created else 'already on Vertex AI, attached to'} job {job.name}")
-        return self._watch(run_id, job.name, spec, jobs, request.detach, console, meta)
+        return self._watch(run_id, job.name, spec, jobs, options.detach, console, meta)
 
     def status(self, folder: RunFolder, console: Console) -> int:
         """The job's state, its trials and the best so far."""
@@ -152,10 +164,11 @@ class VertexBackend:
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
         package route, the trainer package (built into ``scratch`` and checked, not uploaded; unless ``build``,
         only what it would hold)."""
-        spec_file = Path(request.spec or DEFAULT_SPEC)
+        spec_file, options = Path(request.spec or DEFAULT_SPEC), request.options_for(VertexOptions)
         spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
-                           request.max_cost)
-        outputs = load_outputs(request.stack, request.outputs)
+                           options.max_cost)
+        self.check(spec, str(spec_file))
+        outputs = load_outputs(options.stack, options.outputs)
         route = choose_route(spec, outputs)
         dated = dated_warnings(spec, outputs, route, self.today or dt.date.today())
         for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None, stopping_note(spec),
@@ -163,7 +176,7 @@ class VertexBackend:
             if advice:
                 console.print(styled("yellow", "warning:", f" {advice}"))
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
-        cost = estimate_cost(spec, load_prices(request.prices), request.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
+        cost = estimate_cost(spec, load_prices(options.prices), options.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
         check_ceiling(cost, spec.trials.max_cost)
         timeout = trial_timeout(spec, cost, request.trial_timeout, self.settings.min_trial_timeout_s)
@@ -175,9 +188,9 @@ class VertexBackend:
             if build:
                 source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
                 console.print(f"building the trainer package from {source}", soft_wrap=True, markup=False)
-                package = build_package(spec, spec_file.parent, scratch)
+                package = build_package(spec, spec_file.parent, scratch, PYTHON)
             else:
-                package = plan_package(spec, spec_file.parent, scratch)
+                package = plan_package(spec, spec_file.parent, scratch, PYTHON)
             package_uri = package.uri(outputs.staging, spec.name, run_id)
         job = build_tuning_job(spec, outputs, run_id, request.data_root, timeout, package_uri)
         return spec, outputs, job, cost, package

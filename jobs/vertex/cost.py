@@ -1,5 +1,5 @@
 """What a Vertex AI sweep may cost: trials x expected hours per trial x (machine + accelerators + boot disk)
-per hour.
+per hour. The ceiling it is held to is jobs/cloud/cost.py's.
 
 Prices come from the dated table ``jobs/vertex/prices.yaml`` (us-central1), which a user file may override
 entry by entry. The estimate says which prices it used, where each came from and how old they are, and
@@ -17,10 +17,11 @@ import yaml
 
 from jobs.errors import UserError
 from jobs.run.budget import planned_trials
-from jobs.run.folder import M, RunFolder
-from jobs.spec import Spec, VertexResources
+from jobs.spec import Spec
 from jobs.spec.base import show
 from jobs.vertex.machines import boot_disk
+from jobs.vertex.resources import VertexResources
+from jobs.vertex.resources import resources as resources_of
 
 PRICES = Path(__file__).resolve().parent / "prices.yaml"
 DEFAULT_MINUTES_PER_TRIAL = 10.0
@@ -31,9 +32,6 @@ SECTIONS = ("machines", "accelerators", "disks")
 # persistent disks, and Vertex AI's pages say nothing of disks under Spot or flex-start)
 SCHEDULES = {"spot": "Spot", "flex_start": "flex-start"}
 SCHEDULED = ("machines", "accelerators")
-# Scheduling.timeout: "The maximum job running time. The default is 7 days." The reference names no maximum, so a
-# ceiling's timeout is never longer than the default, which holds the same ceiling.
-DEFAULT_TRIAL_TIMEOUT_S = 7 * 24 * 3600
 
 
 class PriceError(UserError, ValueError):
@@ -153,6 +151,15 @@ class CostEstimate:
     minutes_per_trial: float
     prices: PriceTable
     notes: list[str] = field(default_factory=list)
+    cheaper: str = "pick a cheaper vertex.machine_type"  # what else lowers a trial's price
+
+    @property
+    def currency(self) -> str:
+        return self.prices.currency
+
+    @property
+    def machine(self) -> str:
+        return self.resources.machine_type
 
     def text(self) -> str:
         p = self.prices
@@ -178,7 +185,7 @@ def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEF
                   region: str | None = None, today: dt.date | None = None) -> CostEstimate:
     """Upper estimate for ``spec``'s trials (grid: at most the grid's points) in ``region``, at the prices of its
     ``vertex.scheduling``; with Spot and standard prices both known, it notes what Spot saves."""
-    resources, trials = spec.vertex, planned_trials(spec)
+    resources, trials = resources_of(spec), planned_trials(spec)
     table = prices.scheduled(resources.scheduling)
     hourly, notes = _hourly(resources, table)
     if hourly is None:
@@ -230,105 +237,3 @@ def _spot_saving(resources: VertexResources, prices: PriceTable, hours: float) -
     ask = "" if resources.scheduling == "spot" else " (vertex.scheduling: spot; a Spot trial may be preempted)"
     return [f"Spot saves {standard - spot:.4f} {prices.currency}/h ({(standard - spot) / standard:.0%}) on {on}: up "
             f"to {hours * spot:.2f} against {hours * standard:.2f} {prices.currency} for this sweep{ask}"]
-
-
-class CeilingError(UserError, ValueError):
-    """A sweep whose worst-case cost is above ``trials.max_cost``, or whose cost cannot be known."""
-
-
-def check_ceiling(estimate: CostEstimate, max_cost: float | None) -> None:
-    """Refuse a sweep whose worst-case estimate is above ``max_cost``, saying how many trials would fit."""
-    if max_cost is None:
-        return
-    currency = estimate.prices.currency
-    if estimate.total is None:
-        raise CeilingError(f"trials.max_cost {max_cost:g} {currency} cannot be enforced: " + "; ".join(estimate.notes))
-    if estimate.total <= max_cost:
-        return
-    per_trial = estimate.total / estimate.trials
-    fits = int(max_cost // per_trial)
-    fit = (f"{fits} trials fit (--trials {fits})" if fits else "not one trial fits") + \
-        f" at {per_trial:.4g} {currency} each"
-    raise CeilingError(f"the worst case, {estimate.total:.4g} {currency} ({estimate.trials} trials x "
-                       f"{estimate.minutes_per_trial:g} min x {estimate.hourly:.4f} {currency}/h), is above "
-                       f"trials.max_cost {max_cost:g} {currency}: {fit}; or raise max_cost (--max-cost), or give "
-                       "--minutes-per-trial if trials run shorter")
-
-
-def trial_timeout(spec: Spec, estimate: CostEstimate, asked_s: float | None, minimum_s: float) -> float | None:
-    """Each trial's ``scheduling.timeout`` in seconds: ``asked_s`` (--trial-timeout), cut to what
-    ``trials.max_cost`` pays each trial when all ``trials.max`` of them run to their timeout at the list price,
-    floor(max_cost / (trials.max x hourly) x 3600) and at most Vertex AI's default of 7 days, so that the job stays
-    under the ceiling with nobody following it. A ceiling that pays less than ``minimum_s`` per trial is refused."""
-    max_cost, trials = spec.trials.max_cost, spec.trials.max
-    if max_cost is None:
-        return asked_s
-    hourly, currency = estimate.hourly, estimate.prices.currency  # known: check_ceiling refuses a ceiling without
-    allowed = min(math.floor(max_cost / (trials * hourly) * 3600), DEFAULT_TRIAL_TIMEOUT_S)
-    if allowed < minimum_s:
-        fits = math.floor(max_cost / (minimum_s * hourly) * 3600)
-        fewer = f"lower trials.max to {fits} (--trials {fits})" if fits else "pick a cheaper vertex.machine_type"
-        raise CeilingError(f"trials.max_cost {max_cost:g} {currency} pays each of the {trials} trials (trials.max) "
-                           f"only {allowed} s of {estimate.resources.machine_type} at {hourly:.4f} {currency}/h, under "
-                           f"the {minimum_s:g} s a trial's timeout needs at the least: raise max_cost to "
-                           f"{_rounded_up(trials * minimum_s * hourly / 3600)} {currency} (--max-cost), or {fewer}")
-    return allowed if asked_s is None else min(asked_s, allowed)
-
-
-def _rounded_up(value: float, digits: int = 4) -> str:
-    """``value`` rounded up to ``digits`` significant digits."""
-    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
-    return f"{math.ceil(value * scale) / scale:g}"
-
-
-def trials_cost(trials, hourly: float, now: float) -> tuple[float, int]:
-    """(what ``trials`` have cost so far at ``hourly``, how many are still running) from their start and end
-    times: the machine time Vertex AI bills, at list prices."""
-    hours, running = 0.0, 0
-    for trial in trials:
-        if not trial.start_time:
-            continue
-        ended = trial.end_time.timestamp() if trial.end_time else None
-        running += ended is None
-        hours += max(0.0, (ended or now) - trial.start_time.timestamp()) / 3600
-    return hours * hourly, running
-
-
-def lower_ceiling(folder: RunFolder, meta: M, asked: float) -> tuple[M, str]:
-    """A re-attached run's ceiling when ``--max-cost asked`` is given: the lower of it and the one recorded,
-    written to run.json when it changes; returns the run's record and what to tell the user."""
-    currency, recorded = meta.currency or "", meta.max_cost
-    if meta.hourly_cost is None:
-        raise CeilingError(f"run {meta.run_id}: --max-cost {asked:g} cannot be enforced: the run has no recorded "
-                           "price per trial-hour (its machine was not in the price table when it was submitted); "
-                           "follow it without --max-cost, or cancel it and start a new run with --prices")
-    if recorded is not None and recorded <= asked:
-        return meta, (f"run {meta.run_id}: --max-cost {asked:g} {currency} is not below its trials.max_cost "
-                      f"{recorded:g} {currency}: the lower one, {recorded:g} {currency}, stays")
-    lowered = meta.model_copy(update={"max_cost": asked})
-    folder.record(lowered)
-    was = "none" if recorded is None else f"{recorded:g} {currency}"
-    return lowered, (f"run {meta.run_id}: trials.max_cost lowered to {asked:g} {currency} (was {was}) and recorded "
-                     "in run.json; it holds while the run is followed")
-
-
-@dataclass(frozen=True)
-class Ceiling:
-    """``max_cost`` over a running job: its trials cost their hours so far times ``hourly`` (list prices; real
-    billing lags and may differ). ``margin_s``: how long running trials may still be billed after a check, until
-    the next check and the cancellation's end."""
-
-    max_cost: float
-    hourly: float
-    currency: str
-    margin_s: float
-
-    def breach(self, trials, now: float) -> str | None:
-        """Why the job must be cancelled now, or None: when what it has cost plus its running trials' next
-        ``margin_s`` would reach ``max_cost``."""
-        cost, running = trials_cost(trials, self.hourly, now)
-        if cost + running * self.hourly * self.margin_s / 3600 < self.max_cost:
-            return None
-        when = "now that it is past the ceiling" if cost >= self.max_cost else "before it crosses the ceiling"
-        return (f"trials have cost {cost:.4g} {self.currency} of trials.max_cost {self.max_cost:g} {self.currency}, "
-                f"{running} still running: cancelling the job {when}")

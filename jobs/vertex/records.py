@@ -14,6 +14,7 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
 from jobs.trial.record import PREEMPTED, TrialRecord, TrialState, trial_order
+from jobs.vertex.resources import resources as resources_of
 
 # use-spot-vms: "When Spot VMs are preempted, the serverless training job fails with a STOCKOUT error and Compute
 # Engine tries to restart the job up to six times." STOCKOUT is the documented word; the rest of the message, where a
@@ -83,7 +84,7 @@ def _reason(trial: Trial, spec: Spec) -> str:
     """Why the trial ended without a result, saying so when a Spot trial's error is Spot's STOCKOUT (a standard
     trial's STOCKOUT is a shortage of machines, not a preemption)."""
     reason = trial.infeasible_reason
-    if spec.vertex.scheduling == "spot" and STOCKOUT.search(reason):
+    if resources_of(spec).scheduling == "spot" and STOCKOUT.search(reason):
         return f"{PREEMPTED} ({reason})"
     return reason
 

@@ -34,6 +34,7 @@ from jobs.run.folder import check_run_id
 from jobs.spec import Parameter, Spec
 from jobs.trial.command import ACCELERATOR_ENV, is_reference_trainer, module_of
 from jobs.vertex.containers import executor_image
+from jobs.vertex.resources import resources as resources_of
 
 ParameterSpec = StudySpec.ParameterSpec
 Condition = ParameterSpec.ConditionalParameterSpec
@@ -67,6 +68,9 @@ def spec_hash(spec: Spec) -> str:
     budget included and ``trials.max_cost`` left out (run.json keeps the ceiling, which a re-attach may lower).
     Fields left at their defaults are left out, so a field added to the spec later keeps old jobs' hashes."""
     body = spec.model_dump(mode="json", exclude_defaults=True, exclude={"trials": {"max_cost"}})
+    body.pop("vertex", None)  # its fields left at their defaults left out too, as for the spec's own fields
+    if resources := resources_of(spec).model_dump(mode="json", exclude_defaults=True):
+        body["vertex"] = resources
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
@@ -144,11 +148,11 @@ def _condition(parent: Parameter, values: list, child: ParameterSpec) -> Conditi
 
 def trial_image(spec: Spec, outputs: StackOutputs) -> str:
     """The stack's image for ``spec``: the CUDA one when trials have GPUs (refused when the stack has none)."""
-    if not spec.vertex.accelerator_type:
+    if not resources_of(spec).accelerator_type:
         return outputs.image
     if outputs.cuda_image is None:
         raise RequestError(
-            f"vertex.accelerator_type {spec.vertex.accelerator_type}: the stack ({outputs.source}) has no CUDA "
+            f"vertex.accelerator_type {resources_of(spec).accelerator_type}: the stack ({outputs.source}) has no CUDA "
             "trainer image, and its CPU image would leave the GPUs idle while they are billed; set "
             "sweeps:cudaImage: true (or name one with sweeps:trainerCudaImage) in the stack config and run "
             "`invoke infra.up --stack STACK`, or run it on the package route (vertex.route: package), or leave "
@@ -159,15 +163,17 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
 def package_image(spec: Spec, outputs: StackOutputs) -> str:
     """The package route's prebuilt container: ``vertex.executor_image``, else the default for the trial's GPUs
     (jobs/vertex/containers.py)."""
-    return spec.vertex.executor_image or executor_image(outputs.region, bool(spec.vertex.accelerator_type))
+    resources = resources_of(spec)
+    return resources.executor_image or executor_image(outputs.region, bool(resources.accelerator_type))
 
 
 def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri: str | None) -> WorkerPoolSpec:
     """One replica running the stack's image, or the package at ``package_uri`` on a prebuilt container (the
     two are a oneof, ``task``), with the trainer's args and, with GPUs, ACCELERATOR_ENV (the reference trainer
     then refuses the CPU)."""
-    env = [EnvVar(name=ACCELERATOR_ENV, value=f"{spec.vertex.accelerator_count}x{spec.vertex.accelerator_type}")
-           ] if spec.vertex.accelerator_type else []
+    resources = resources_of(spec)
+    env = [EnvVar(name=ACCELERATOR_ENV, value=f"{resources.accelerator_count}x{resources.accelerator_type}")
+           ] if resources.accelerator_type else []
     pool = WorkerPoolSpec(machine_spec=_machine_spec(spec), replica_count=1)
     if package_uri is None:
         pool.container_spec = ContainerSpec(image_uri=trial_image(spec, outputs), args=spec.trainer_args(data_root),
@@ -181,7 +187,7 @@ def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri:
 
 
 def _machine_spec(spec: Spec) -> MachineSpec:
-    resources = spec.vertex
+    resources = resources_of(spec)
     machine = MachineSpec(machine_type=resources.machine_type)
     if resources.accelerator_type:  # the spec checked it against Vertex AI's GPU table (jobs/vertex/machines.py)
         machine.accelerator_type = AcceleratorType[resources.accelerator_type]
@@ -193,7 +199,7 @@ def trial_scheduling(spec: Spec, timeout_s: float | None) -> Scheduling | None:
     """CustomJobSpec.scheduling of each trial: ``timeout`` ("the maximum job running time"), ``strategy`` for spot
     and flex_start, and flex_start's ``max_wait_duration`` ("If set to 0, the job will wait indefinitely"); None
     when there is nothing to send."""
-    vertex, fields = spec.vertex, {}
+    vertex, fields = resources_of(spec), {}
     if vertex.scheduling == "flex_start" and timeout_s and timeout_s > FLEX_START_MAX_TIMEOUT_S:
         raise RequestError(f"--trial-timeout {timeout_s:g}: vertex.scheduling flex_start runs each trial for at most "
                            f"7 days ({FLEX_START_MAX_TIMEOUT_S} s, Dynamic Workload Scheduler's limit): give a shorter "

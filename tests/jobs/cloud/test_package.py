@@ -19,6 +19,7 @@ from jobs.cloud.archive import check_archive
 from jobs.cloud.package import PackageError, build_package
 from jobs.spec import SpecError, load_spec
 from jobs.vertex.backend import VertexBackend
+from jobs.vertex.containers import PYTHON
 from tests.jobs.vertex.test_package_route import no_image_outputs
 from tests.support.sweeps import tune_with
 from tests.support.vertex import SERVED, read, write_spec
@@ -52,7 +53,7 @@ def tiny_package(folder: Path, backend: str = "setuptools", files: dict[str, str
 
 
 def build(spec: Path, out: Path):
-    return build_package(load_spec(spec), spec.parent, out)
+    return build_package(load_spec(spec), spec.parent, out, PYTHON)
 
 
 def listing(folder: Path) -> list[tuple[str, int]]:

@@ -171,31 +171,6 @@ MALFORMED = [
     ("args-number", [("trainer.args", ["--epochs", 300])], "spec.yaml: trainer.args[1]: must be a string, got 300"),
     ("trainer-typo", [("trainer.cmd", ["python"])],
      "spec.yaml: trainer.cmd: unknown key; did you mean 'command'? allowed keys: command, args"),
-    # vertex
-    ("accelerator-count-without-type", [("vertex.accelerator_count", 1)],
-     "spec.yaml: vertex.accelerator_type: is required when accelerator_count is 1"),
-    ("accelerator-type-without-count", [("vertex.accelerator_type", "NVIDIA_TESLA_T4")],
-     "spec.yaml: vertex.accelerator_count: must be > 0 when accelerator_type is 'NVIDIA_TESLA_T4'"),
-    ("accelerator-count-negative", [("vertex.accelerator_count", -1)],
-     "spec.yaml: vertex.accelerator_count: must be >= 0, got -1"),
-    ("machine-type-empty", [("vertex.machine_type", "")], "spec.yaml: vertex.machine_type: must not be empty"),
-    ("vertex-unknown-key", [("vertex.region", "us-central1")], "spec.yaml: vertex.region: unknown key"),
-    ("scheduling-unknown", [("vertex.scheduling", "preemptible")],
-     "spec.yaml: vertex.scheduling: must be 'standard', 'spot' or 'flex_start', got 'preemptible'"),
-    ("flex-start-on-a-cpu", [("vertex.scheduling", "flex_start")],
-     "spec.yaml: vertex.scheduling: flex_start (Dynamic Workload Scheduler) takes only L4, A100, H100, H200 or B200 "
-     "GPUs, and this machine has none: set vertex.accelerator_type to one of NVIDIA_L4, NVIDIA_TESLA_A100, "
-     "NVIDIA_A100_80GB, NVIDIA_H100_80GB, NVIDIA_H100_MEGA_80GB, NVIDIA_H200_141GB, NVIDIA_B200, or use standard "
-     "or spot"),
-    ("flex-start-on-a-t4", [("vertex.scheduling", "flex_start"), ("vertex.accelerator_type", "NVIDIA_TESLA_T4"),
-                            ("vertex.accelerator_count", 1)],
-     "spec.yaml: vertex.scheduling: flex_start (Dynamic Workload Scheduler) takes only L4, A100, H100, H200 or B200 "
-     "GPUs, not NVIDIA_TESLA_T4: set vertex.accelerator_type to one of NVIDIA_L4,"),
-    ("max-wait-without-flex-start", [("vertex.scheduling", "spot"), ("vertex.max_wait_minutes", 30)],
-     "spec.yaml: vertex.max_wait_minutes: is how long a flex_start trial waits for its machine, and "
-     "vertex.scheduling is spot: set scheduling to flex_start, or leave max_wait_minutes out"),
-    ("max-wait-negative", [("vertex.max_wait_minutes", -1)],
-     "spec.yaml: vertex.max_wait_minutes: must be >= 0, got -1"),
 ]
 
 

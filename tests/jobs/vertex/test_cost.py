@@ -8,8 +8,9 @@ import math
 
 import pytest
 
+from jobs.cloud.cost import CeilingError, trial_timeout
 from jobs.spec import parse_spec
-from jobs.vertex.cost import CeilingError, PriceError, estimate_cost, load_prices, trial_timeout
+from jobs.vertex.cost import PriceError, estimate_cost, load_prices
 from tests.support.helpers import invoke
 from tests.support.vertex import write_outputs, write_spec
 

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from google.cloud.aiplatform_v1.types import JobState
 
+from jobs.cloud.cost import CeilingError, lower_ceiling
 from jobs.report import report
 from jobs.report.text import number
 from jobs.run.folder import RunFolder
 from jobs.vertex.backend import VertexBackend, VertexRun
-from jobs.vertex.cost import CeilingError, load_prices, lower_ceiling
+from jobs.vertex.cost import load_prices
 from tests.support.helpers import REPO
 from tests.support.sweeps import tune_with
 from tests.support.vertex import read, settings_for, write_outputs, write_spec

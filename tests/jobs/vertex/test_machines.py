@@ -1,4 +1,4 @@
-"""The spec's machine and accelerator check, against Vertex AI's GPU compatibility rules."""
+"""The vertex section's machine and accelerator check, against Vertex AI's GPU compatibility rules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.machines import FIXED_GPUS, N1_GPUS, machine_problem, support_notice
+from jobs.vertex.resources import check
 from tests.support import vertex_standin as standin
 from tests.support.helpers import invoke
 from tests.support.vertex import DIGEST, write_outputs
@@ -56,8 +57,10 @@ def documented(machine: str, accelerator: str, count: int) -> bool:
 
 
 def vertex(**fields):
-    return parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 1},
+    """The vertex section ``fields``, as the Vertex AI backend checks it when it plans or submits a sweep."""
+    spec = parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 1},
                        "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, "vertex": fields}, "s.yaml")
+    return check(spec, "s.yaml")
 
 
 @pytest.mark.parametrize("machine, accelerator, count", [
@@ -67,7 +70,7 @@ def vertex(**fields):
     ("a3-highgpu-8g", "NVIDIA_H100_80GB", 8), ("e2-standard-4", None, 0),
 ])
 def test_pairs_vertex_offers_pass(machine, accelerator, count):
-    assert vertex(machine_type=machine, accelerator_type=accelerator, accelerator_count=count).vertex.machine_type
+    assert vertex(machine_type=machine, accelerator_type=accelerator, accelerator_count=count).machine_type
 
 
 @pytest.mark.parametrize("machine, accelerator, count, says", [

@@ -134,8 +134,8 @@ def test_the_dry_run_names_image_package_and_module_and_uploads_nothing(tmp_path
 
 def test_a_package_is_named_by_its_content_and_uploaded_once(tmp_path, bucket):
     spec = load_spec(reference_spec(tmp_path))
-    first = build_package(spec, tmp_path, tmp_path / "one")
-    again = build_package(spec, tmp_path, tmp_path / "two")
+    first = build_package(spec, tmp_path, tmp_path / "one", PYTHON)
+    again = build_package(spec, tmp_path, tmp_path / "two", PYTHON)
     assert first.digest == again.digest and first.archive.read_bytes() != b""
     target = first.uri(f"gs://{bucket}/staging", "pkg", "pkg-3")
     assert upload(first, target) is True
@@ -153,10 +153,10 @@ def test_a_package_is_named_by_its_content_and_uploaded_once(tmp_path, bucket):
 def test_a_changed_trainer_gets_a_new_name(tmp_path):
     source = copy_example_trainer(tmp_path / "logistic")
     spec = load_spec(source / "spec.yaml")
-    before = build_package(spec, source, tmp_path / "one")
+    before = build_package(spec, source, tmp_path / "one", PYTHON)
     with open(source / "logistic_trainer" / "task.py", "a") as f:
         f.write("# changed\n")
-    after = build_package(spec, source, tmp_path / "two")
+    after = build_package(spec, source, tmp_path / "two", PYTHON)
     assert before.digest != after.digest
     assert before.uri("gs://b/staging", "s", "r") != after.uri("gs://b/staging", "s", "r")
 
@@ -167,11 +167,11 @@ def test_a_package_without_the_module_or_a_build_file_is_refused(tmp_path):
     spec["trainer"]["command"] = ["python", "-m", "logistic_trainer.train"]
     (source / "other.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(PackageError, match=r"has no module logistic_trainer.train .*logistic_trainer/task.py"):
-        build_package(load_spec(source / "other.yaml"), source, tmp_path / "out")
+        build_package(load_spec(source / "other.yaml"), source, tmp_path / "out", PYTHON)
     spec["trainer"]["package"] = "nowhere"
     (source / "other.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(PackageError, match=r"trainer.package 'nowhere' .*no pyproject.toml or setup.py"):
-        build_package(load_spec(source / "other.yaml"), source, tmp_path / "out")
+        build_package(load_spec(source / "other.yaml"), source, tmp_path / "out", PYTHON)
 
 
 def test_routes_the_stack_cannot_serve_are_refused_with_what_to_enable(tmp_path, bucket, console):
@@ -200,7 +200,7 @@ def test_a_package_its_backend_cannot_build_says_what_the_backend_said(tmp_path)
     project = source / "pyproject.toml"
     project.write_text(project.read_text().replace('dependencies = [', 'dependencies = "numpy"\nx = ['))
     with pytest.raises(PackageError) as raised:
-        build_package(load_spec(source / "spec.yaml"), source, tmp_path / "out")
+        build_package(load_spec(source / "spec.yaml"), source, tmp_path / "out", PYTHON)
     message = str(raised.value)
     assert "building its source distribution failed" in message and "`project.dependencies` must be array" in message
     assert "Traceback" not in message and '  File "' not in message

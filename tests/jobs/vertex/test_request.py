@@ -168,7 +168,7 @@ def test_max_failed_above_max_is_sent_as_max(outputs):
 
 def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
     with pytest.raises(SpecError, match="NVIDIA_TESLA_T5 is not a GPU that Vertex AI training attaches"):
-        spec_of(vertex={"accelerator_type": "NVIDIA_TESLA_T5", "accelerator_count": 1})
+        VertexBackend.check(spec_of(vertex={"accelerator_type": "NVIDIA_TESLA_T5", "accelerator_count": 1}), "s.yaml")
     with pytest.raises(RunError, match="Vertex AI label"):
         check_run_id("Run_1")
     with pytest.raises(RequestError, match="gs:// prefix"):

@@ -10,11 +10,12 @@ import json
 import pytest
 from google.cloud.aiplatform_v1.types import JobState, Scheduling
 
+from jobs.cloud.cost import trial_timeout
 from jobs.cloud.stack import load_outputs
 from jobs.report import report
 from jobs.spec import load_spec, parse_spec
 from jobs.vertex.backend import VertexBackend
-from jobs.vertex.cost import PriceError, estimate_cost, load_prices, trial_timeout
+from jobs.vertex.cost import PriceError, estimate_cost, load_prices
 from jobs.vertex.request import RequestError, build_tuning_job, request_json
 from tests.support.helpers import invoke
 from tests.support.sweeps import on_run, records_of, tune_with
