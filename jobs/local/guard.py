@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 
-from jobs.local.process import STOP_GRACE_S, die_with_parent, exit_status
+from jobs.local.process import die_with_parent, exit_status
+from jobs.trial.environment import STOP_GRACE_S
 
 
 def _end_group(*_) -> None:

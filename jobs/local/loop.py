@@ -25,10 +25,11 @@ from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import TrialState as OptunaState
 
 from jobs.local import journal, search
-from jobs.local.process import STOP_GRACE_S, Launcher, TrialProcess
+from jobs.local.process import Launcher, TrialProcess
 from jobs.run.budget import planned_trials
 from jobs.run.folder import RunFolder
 from jobs.spec import Spec
+from jobs.trial.environment import STOP_GRACE_S, UNRECOGNIZED, trial_environment
 from jobs.trial.record import DONE, FAILURES, S, TrialRecord, TrialState
 from jobs.trial.reports import FileTail, Reports, log_tail, read_whole
 
@@ -37,7 +38,6 @@ RECORD = "record"  # the user attribute holding a trial's TrialRecord
 FIRST_FAILED = "first_trial_failed"  # the study attribute set when the first trial to end failed
 SUGGEST_SECONDS = "suggest_seconds"  # the user attribute holding the orchestrator's time to choose a trial's values
 DRAWS = 10  # draws for a trial's values before one the same as a running trial's is kept
-UNRECOGNIZED = "unrecognized arguments"  # argparse's words (exit status 2) for a flag the trainer does not know
 
 
 @dataclass
@@ -238,14 +238,7 @@ class LocalSweep:
         trial_id, self.next_id = str(self.next_id), self.next_id + 1
         trial_dir = self.folder.trial_dir(trial_id)
         base = self.folder.artifacts.resolve()
-        env = {
-            "AIP_MODEL_DIR": f"{base / trial_id / 'model'}/",
-            "AIP_CHECKPOINT_DIR": f"{base / trial_id / 'checkpoints'}/",
-            "AIP_TENSORBOARD_LOG_DIR": f"{base / trial_id / 'logs'}/",
-            "CLOUD_ML_TRIAL_ID": trial_id,
-            "CLOUD_ML_HP_METRIC_FILE": str((trial_dir / "hypertune.jsonl").resolve()),
-            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // self.parallel)),
-        }
+        env = trial_environment(str(base), trial_id, str((trial_dir / "hypertune.jsonl").resolve()), self.parallel)
         view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
         trial.set_user_attr(RECORD, asdict(view))
         argv = self.spec.trial_argv(self.data_root, assignment)

@@ -16,9 +16,6 @@ from typing import Protocol
 from jobs.trial.command import is_reference_trainer
 
 PR_SET_PDEATHSIG = 1
-# Seconds a trial stopped early or past its timeout has between SIGTERM and SIGKILL, to save its work and exit.
-# Vertex AI documents no such grace; 10 s fits a trainer that stops after its current epoch.
-STOP_GRACE_S = 10
 
 
 class TrialProcess(Protocol):

@@ -1,6 +1,5 @@
 """What the platform knows of a trainer command: whether it is the reference trainer (``python -m trainer``,
-which can start warm), which metrics a trainer reports to the tuner, and the variable that tells a trial
-its GPUs.
+which can start warm) and which metrics a trainer reports to the tuner.
 
 A trainer package declares its reported metrics as an entry point in the group ``sweeps.reported_metrics``:
 the name is the module run with ``python -m``, the value a sequence of metric ids (this project's own
@@ -16,7 +15,6 @@ from importlib.metadata import entry_points
 PYTHONS = {"python", "python3", sys.executable}
 REFERENCE_MODULE = "trainer"
 METRICS_GROUP = "sweeps.reported_metrics"
-ACCELERATOR_ENV = "SWEEPS_ACCELERATOR"  # "<count>x<type>" when a trial has GPUs; the trial environment contract
 
 
 def module_of(argv: list[str]) -> str | None:

@@ -32,7 +32,8 @@ from jobs.cloud.stack import StackOutputs
 from jobs.errors import UserError
 from jobs.run.folder import check_run_id
 from jobs.spec import Parameter, Spec
-from jobs.trial.command import ACCELERATOR_ENV, is_reference_trainer, module_of
+from jobs.trial.command import is_reference_trainer, module_of
+from jobs.trial.environment import ACCELERATOR_ENV
 from jobs.vertex.containers import executor_image
 from jobs.vertex.resources import resources as resources_of
 

@@ -18,7 +18,8 @@ from jobs.data.defaults import DEFAULT_SPEC
 from jobs.errors import UserError
 from jobs.local.backend import LocalBackend, LocalRun
 from jobs.run.folder import RunError, RunFolder
-from jobs.trial.command import ACCELERATOR_ENV, reported_metrics, unreported_metric
+from jobs.trial.command import reported_metrics, unreported_metric
+from jobs.trial.environment import ACCELERATOR_ENV
 from jobs.vertex.backend import VertexBackend
 from tests.support.sweeps import tune_local
 
