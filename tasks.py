@@ -87,7 +87,7 @@ def data(c, csv=None, target=None, out=DEFAULT_DATA, features=None, val_fraction
 def train(c, data_root=DEFAULT_DATA, out=os.path.join("outputs", "model"), args=""):
     """Run the trainer once (python -m trainer) on prepared data."""
     from jobs.cloud import storage
-    from jobs.console.progress import user_console
+    from jobs.console.text import user_console
 
     try:
         extra = shlex.split(args)
@@ -130,7 +130,7 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
          minutes_per_trial=None, prices=None, max_cost=None):
     """Run a hyperparameter sweep described by a spec, with live progress; name the best trial."""
     from jobs import backends
-    from jobs.console.progress import user_console
+    from jobs.console.text import user_console
 
     request = backends.TuneRequest(
         spec=spec, run_id=run_id, resume=resume, trials=_int(trials, "--trials", 1),
@@ -152,7 +152,7 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
 })
 def report(c, run_id=None, latest=False, out=None):
     """Every trial's parameters and metrics: trials.csv, report.md, report.html with plots, a summary."""
-    from jobs.console.progress import user_console
+    from jobs.console.text import user_console
     from jobs.report import report as write_report
     from jobs.run.folder import RUNS_DIR
 
@@ -193,7 +193,7 @@ def _required(name: str, **values) -> None:
 
 def _on_run(run_id: str, action: str) -> None:
     from jobs.backends import on_run
-    from jobs.console.progress import user_console
+    from jobs.console.text import user_console
 
     status = _guarded(action, lambda: on_run(action, run_id, user_console()))
     if status:

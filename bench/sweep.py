@@ -41,7 +41,8 @@ def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, wa
 
 
 def sweep_trials(tmp: Path, run_id: str) -> list:
-    from jobs.local.loop import load_run_study, views
+    from jobs.local.loop import load_run_study
+    from jobs.local.loop import study_records as views
     from jobs.run.folder import RunFolder
 
     study = load_run_study(RunFolder(tmp / "runs" / run_id), SPEC_NAME)

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.console import Console
 
-from jobs.console.progress import styled
+from jobs.console.text import styled
 from jobs.errors import UserError
 from jobs.run.folder import RUNS_DIR, RunFolder
 
 if TYPE_CHECKING:
+    from jobs.run.outcome import Notes, Outcome
     from jobs.spec import Spec
     from jobs.trial.record import TrialRecord
 
@@ -95,7 +96,8 @@ class TuneRequest:
 
 
 class Backend(Protocol):
-    """Where trials run. Each method returns the exit status for the task (``check`` and ``records`` excepted)."""
+    """Where trials run. A command returns what it has to say as data (jobs/run/outcome.py), which the console
+    renders; while it runs it says what it is doing through ``notes``."""
 
     name: ClassVar[str]
     options: ClassVar[type]  # a dataclass of the TuneRequest options this backend takes (none: an empty one)
@@ -103,22 +105,22 @@ class Backend(Protocol):
 
     def check(self, spec: Spec, source: str) -> None:
         """Refuse (SpecError naming ``source``) a spec this backend cannot run: its own section (``spec.section(
-        name)``) and its rules between it and the rest. Called by ``plan`` and ``run`` on the spec they load."""
+        name)``) and its rules between it and the rest. Called by ``plan`` and ``sweep`` on the spec they load."""
         ...
 
-    def plan(self, request: TuneRequest, console: Console) -> int:
-        """Validate and print what would run; run nothing."""
+    def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
+        """Validate and say what would run; run nothing."""
         ...
 
-    def run(self, request: TuneRequest, console: Console) -> int:
+    def sweep(self, request: TuneRequest, notes: Notes) -> Outcome:
         """Run (or submit) a new sweep, or carry on ``request.resume``; name the best trial at the end."""
         ...
 
-    def status(self, folder: RunFolder, console: Console) -> int:
-        """Print a run's trials and where it stands."""
+    def status(self, folder: RunFolder, notes: Notes) -> Outcome:
+        """A run's trials and where it stands."""
         ...
 
-    def cancel(self, folder: RunFolder, console: Console) -> int:
+    def cancel(self, folder: RunFolder, notes: Notes) -> Outcome:
         """Stop a running sweep; what finished stays."""
         ...
 
@@ -158,14 +160,20 @@ def tune(request: TuneRequest, name: str | None, console: Console, choose=backen
         console.print(styled("yellow", "note:", f" {flags} left as run {request.resume} recorded them (its "
                                                 "run.json and spec.yaml): a resumed run keeps its own; start a new "
                                                 "run to change them"), soft_wrap=True)
-    return chosen.plan(request, console) if request.dry_run else chosen.run(request, console)
+    from jobs.console.render import ConsoleNotes, show
+
+    notes = ConsoleNotes(console)
+    return show(chosen.plan(request, notes) if request.dry_run else chosen.sweep(request, notes), console)
 
 
 def on_run(action: str, run_id: str, console: Console, runs_dir: Path = RUNS_DIR, choose=backend) -> int:
     """``status`` or ``cancel`` a run on the backend its run.json names."""
     folder = RunFolder.open(run_id, runs_dir)
     chosen = choose(folder.meta().backend)
-    return chosen.status(folder, console) if action == "status" else chosen.cancel(folder, console)
+    from jobs.console.render import ConsoleNotes, show
+
+    notes = ConsoleNotes(console)
+    return show(chosen.status(folder, notes) if action == "status" else chosen.cancel(folder, notes), console)
 
 
 def _given(request: TuneRequest) -> set[str]:

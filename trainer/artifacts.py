@@ -18,7 +18,8 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def metrics_record(config: TrainConfig, result: FitResult, rows: tuple[int, int], device: str) -> dict:
-    """The metrics.json body: the lesson's keys, every hyperparameter, sizes and timing."""
+    """The metrics.json body: train_nn.py's keys (the script this trainer replaces), every hyperparameter, sizes
+    and timing."""
     history = result.history
     finite_acc = [r.val_accuracy for r in history if math.isfinite(r.val_loss)]
     return {

@@ -1,6 +1,6 @@
 """``python -m trainer``: parse flags, train, report to the tuner, write artifacts.
 
-Flags follow the seed lesson's train_nn.py plus the model knobs worth tuning. Values may arrive as
+Flags follow the train_nn.py script this trainer replaces, plus the model knobs worth tuning. Values may arrive as
 ``--hidden=64.0``: Vertex AI sends discrete values as floats. Bad input ends with one line on stderr
 and exit status 2; gs:// credentials without a project, one line and exit status 1.
 """

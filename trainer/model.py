@@ -11,7 +11,8 @@ def layer_widths(hidden: int, layers: int) -> list[int]:
 
 
 def build_mlp(n_features: int, hidden: int = 64, layers: int = 2, dropout: float = 0.0) -> nn.Sequential:
-    """``hidden=64, layers=2`` is the seed lesson's 64-32-1 network (without the final sigmoid)."""
+    """``hidden=64, layers=2`` is the 64-32-1 network of train_nn.py, the script this trainer replaces (without
+    the final sigmoid)."""
     modules: list[nn.Module] = []
     width_in = n_features
     for width in layer_widths(hidden, layers):

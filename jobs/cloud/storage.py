@@ -7,7 +7,7 @@ not chosen: it adds an aiohttp client beside it, and gcsfs falls back to anonymo
 credentials are found, which would turn "not logged in" into a 403 on each object.
 
 Many small objects at once: a sweep leaves one folder per trial, and reading them one by one pays a round
-trip per object (the seed lesson's loop). ``fetch_many`` reads ``gs://`` objects with google-cloud-storage's
+trip per object (a loop over the trial folders). ``fetch_many`` reads ``gs://`` objects with google-cloud-storage's
 ``transfer_manager.download_many`` (worker threads over the one shared client) and local files with a
 thread pool. A missing or unreadable object is reported for that object alone; missing or refused
 credentials fail the whole batch.

@@ -7,34 +7,12 @@ import time
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
+from jobs.console.render import trials_table
+from jobs.console.text import params_text, user_console
 from jobs.trial.record import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
 
 SHOWN_ROWS = 12
-
-
-def user_console(stderr: bool = False) -> Console:
-    """The console a task prints to: it wraps at the terminal's width on a terminal, and lines are not broken
-    when the output goes to a file or a pipe (tables there are up to 200 columns wide). Strings print as they
-    are (no console markup: a spec's or a trainer's ``[/x]`` is text); styles come from ``styled``."""
-    console = Console(stderr=stderr, soft_wrap=True, markup=False)
-    return console if console.is_terminal else Console(stderr=stderr, soft_wrap=True, markup=False, width=200)
-
-
-def styled(style: str, lead: str, rest: str = "") -> Text:
-    """``lead`` in ``style``, then ``rest``: both printed as they are, never read as markup."""
-    return Text.assemble((lead, style), rest)
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def params_text(assignment: dict[str, object]) -> str:
-    return " ".join(f"{k}={_fmt(v)}" for k, v in assignment.items())
 
 
 def _clock(seconds: float) -> str:
@@ -108,24 +86,13 @@ class Progress:
     def _render(self):
         return Group(self.table(), self.summary())
 
-    def table(self, every_row: bool = False) -> Table:
-        """The trials as a table: every one, or the latest ones and the best one (saying how many are hidden);
-        a failed or stopped trial's note says why."""
+    def table(self) -> Table:
+        """The latest trials and the best one, saying how many earlier ones are hidden."""
         rows = sorted(self.trials.values(), key=lambda t: trial_order(t.trial_id))
         best = best_trial(rows, self.goal)
-        shown = rows if every_row else rows[-SHOWN_ROWS:]
+        shown = rows[-SHOWN_ROWS:]
         if best is not None and best not in shown:
             shown = [best, *shown[1:]]  # the best trial always stays in view
         hidden = len(rows) - len(shown)
         caption = f"{hidden} earlier trials not shown; `invoke status RUN_ID` lists them all" if hidden else None
-        table = Table(title=f"sweep {self.name}", title_justify="left", expand=False, caption=caption,
-                      caption_justify="left")
-        for column in ("trial", "state", "value", "step", "parameters", "note"):
-            table.add_column(column, justify="right" if column in ("trial", "value", "step") else "left",
-                             overflow="fold")
-        for t in shown:
-            style = "bold green" if best is not None and t.trial_id == best.trial_id else None
-            table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
-                          "-" if t.step is None else str(t.step), params_text(t.parameters),
-                          Text(t.reason[:160]), style=style)
-        return table
+        return trials_table(f"sweep {self.name}", shown, self.goal, caption)

@@ -1,48 +1,50 @@
-"""The one place what a backend returns is put into words: a run's trials as a table, the best trial, and how a
-command ended (``Outcome``). Backends build the data; the console shows it."""
+"""The one place what a backend returns is put into words (jobs/run/outcome.py): lines, the plan, a run's trials
+as a table, the best trial, and the exit status an outcome means. Backends build the data; this shows it."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jobs.console.progress import params_text, styled
-from jobs.trial.record import TrialRecord, best_trial, ties, trial_order
-
-
-@dataclass
-class Best:
-    """Name the best of ``trials`` by ``goal`` (``metric`` is its id); ``tied``: say how many others tie."""
-
-    trials: list[TrialRecord]
-    metric: str
-    goal: str
-    tied: bool = False
-
-
-@dataclass
-class Outcome:
-    """How a command ended, for the console to say: the trials' table (``table``: its title), closing ``lines``
-    (each a Text or a string, in order), the best trial (``best``), and the exit status it means."""
-
-    status: int = 0
-    lines: list[Text | str] = field(default_factory=list)
-    table: tuple[str, list[TrialRecord]] | None = None
-    best: Best | None = None
+from jobs.console.plan import plan_table
+from jobs.console.text import params_text, styled
+from jobs.run.outcome import Best, Line, Outcome, Part, PlanTable, TrialsTable
+from jobs.trial.record import TrialRecord, best_trial, ties
 
 
 def show(outcome: Outcome, console: Console) -> int:
-    """Print ``outcome``; returns its exit status."""
-    if outcome.table is not None:
-        console.print(trials_table(*outcome.table))
-    for line in outcome.lines:
-        console.print(line, soft_wrap=True, markup=False, highlight=False)
-    if outcome.best is not None:
-        show_best(outcome.best, console)
-    return outcome.status
+    """Print ``outcome``'s parts in order; returns the exit status it means."""
+    for part in outcome.parts:
+        show_part(part, console)
+    return int(outcome.ending)
+
+
+def show_part(part: Part, console: Console) -> None:
+    if isinstance(part, PlanTable):
+        console.print(plan_table(part.spec))
+    elif isinstance(part, TrialsTable):
+        console.print(trials_table(part.title, part.trials, part.goal))
+    elif isinstance(part, Best):
+        show_best(part, console)
+    else:
+        text = styled(part.style, part.lead, part.text) if isinstance(part, Line) else part
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+class ConsoleNotes:
+    """``Notes`` on a console: each part printed as it comes, a sweep's progress live on a terminal."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def print(self, part: Part) -> None:
+        show_part(part, self.console)
+
+    def progress(self, name: str, goal: str, max_trials: int, parallel: int):
+        from jobs.console.progress import Progress
+
+        return Progress(name, goal, max_trials, parallel, console=self.console)
 
 
 def best_line(trial_id: str, metric: str, objective: float, tied: int = 0) -> Text:
@@ -51,35 +53,29 @@ def best_line(trial_id: str, metric: str, objective: float, tied: int = 0) -> Te
     return Text.assemble("best trial: ", (trial_id, "bold"), f"  {metric} = {objective:.6g}{also}")
 
 
-def show_best(best: Best, console: Console) -> bool:
-    """The best trial, its parameters and its artifacts; False (and nothing printed) when none succeeded."""
+def show_best(best: Best, console: Console) -> None:
+    """The best trial, its parameters and its artifacts (nothing when none succeeded)."""
     found = best_trial(best.trials, best.goal)
     if found is None:
-        return False
+        return
     tied = ties(best.trials, best.goal) if best.tied else 0
     console.print(best_line(found.trial_id, best.metric, found.objective, tied), soft_wrap=True, highlight=False)
     console.print(f"parameters: {params_text(found.parameters)}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"artifacts:  {found.artifact_dir}", soft_wrap=True, markup=False, highlight=False)
-    return True
 
 
 def trials_table(title: str, trials: list[TrialRecord], goal: str | None = None, caption: str | None = None) -> Table:
-    """Trials as a table, in id order (the best one, by ``goal`` when given, in bold green); a failed or
-    stopped trial's note says why."""
+    """``trials`` as a table, in the order given (the best one by ``goal``, when given, in bold green); a failed
+    or stopped trial's note says why."""
     best = best_trial(trials, goal) if goal else None
     table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
     for column in ("trial", "state", "value", "step", "duration", "parameters", "note"):
         table.add_column(column, justify="right" if column in ("trial", "value", "step", "duration") else "left",
                          overflow="fold")
-    for t in sorted(trials, key=lambda t: trial_order(t.trial_id)) if caption is None else trials:
+    for t in trials:
         style = "bold green" if best is not None and t.trial_id == best.trial_id else None
         table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
                       "-" if t.step is None else str(t.step),
                       "-" if t.duration_s is None else f"{t.duration_s:.0f} s", params_text(t.parameters),
                       Text(t.reason[:160]), style=style)
     return table
-
-
-def warning(text: str) -> Text:
-    """``warning: <text>``, the lead in yellow."""
-    return styled("yellow", "warning:", f" {text}")

@@ -1,8 +1,9 @@
 """``invoke data``: tabular data to the trainer's train_data.npz and val_data.npz.
 
-The preparation is the seed lesson's (label-encoded categoricals, median-filled numerics,
-standardised features, 80/20 split with a fixed seed) with one fix: every statistic (medians, modes,
-category codes, scaler) is fitted on the training split only, so nothing leaks from validation.
+The preparation is that of train_nn.py, the script the reference trainer replaces (label-encoded categoricals,
+median-filled numerics, standardised features, 80/20 split with a fixed seed) with one fix: every statistic
+(medians, modes, category codes, scaler) is fitted on the training split only, so nothing leaks from
+validation.
 """
 
 from __future__ import annotations

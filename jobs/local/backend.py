@@ -21,15 +21,15 @@ from rich.console import Console
 
 from jobs.backends import TuneRequest
 from jobs.cloud import storage
-from jobs.console.plan import plan_table
-from jobs.console.progress import styled
+from jobs.console.render import ConsoleNotes, show
 from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
 from jobs.run.budget import with_budget
 from jobs.run.folder import RunFolder, RunLock, RunMeta, check_run_id, new_run_id
+from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
 from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
 from jobs.trial.command import is_reference_trainer, module_of
-from jobs.trial.record import BOOKKEEPING, TrialRecord, TrialState, best_trial, ties, trial_order
+from jobs.trial.record import BOOKKEEPING, TrialRecord, TrialState, best_trial, trial_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,22 +84,25 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated()
 
 
-def _stopped_by_signals(run: Callable[..., int]) -> Callable[..., int]:
+def _stopped_by_signals(run: Callable[..., Outcome]) -> Callable[..., Outcome]:
     """SIGTERM raises Terminated while ``run`` runs; Ctrl-C or SIGTERM before the sweep has a run folder ends
     with one line (130 or 143) instead of a traceback."""
 
     @functools.wraps(run)
-    def wrapper(self, request: TuneRequest, console: Console) -> int:
+    def wrapper(self, request: TuneRequest, notes: Notes) -> Outcome:
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            return run(self, request, console)
+            return run(self, request, notes)
         except KeyboardInterrupt as exc:
-            console.print("interrupted before the sweep started; nothing ran")
-            return 143 if isinstance(exc, Terminated) else 130
+            return Outcome(["interrupted before the sweep started; nothing ran"], _ending(exc))
         finally:
             signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _ending(interrupt: KeyboardInterrupt) -> Ending:
+    return Ending.TERMINATED if isinstance(interrupt, Terminated) else Ending.INTERRUPTED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,28 +150,31 @@ class LocalBackend:
             raise SpecError(source, [(LocalBackend.name, "the local backend takes no settings in the spec; remove "
                                                          "the section (its flags: invoke --help tune)")])
 
-    def plan(self, request: TuneRequest, console: Console) -> int:
+    def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
         sweep = _prepared(request)
         spec = sweep.spec
-        _advise(spec, console)
-        console.print(plan_table(spec))
         limit = spec.trials.failure_limit
         stop = "if the first trial fails" if limit is None else f"after {limit} failed"
-        console.print(f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, stop {stop}")
         example = {pid: "<value>" for pid in spec.active({})}
-        console.print("each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example)), soft_wrap=True)
-        return 0
+        return Outcome([*map(warning, spec.advisories()), PlanTable(spec),
+                        f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, stop {stop}",
+                        "each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example))])
+
+    def run(self, request: TuneRequest, console: Console) -> int:
+        """The sweep as ``invoke tune`` runs it, for a script: printed, its exit status returned."""
+        return show(self.sweep(request, ConsoleNotes(console)), console)
 
     @_stopped_by_signals
-    def run(self, request: TuneRequest, console: Console) -> int:
+    def sweep(self, request: TuneRequest, notes: Notes) -> Outcome:
         """Ctrl-C ends it with 130 and SIGTERM with 143, running trials stopped and marked INTERRUPTED, and a
         line saying how to resume."""
         from jobs.data.defaults import ensure_default_data
 
         sweep = _prepared(request)
         spec = sweep.spec
-        _advise(spec, console)
-        ensure_default_data(sweep.data_root, console)
+        for advice in spec.advisories():
+            notes.print(warning(advice))
+        ensure_default_data(sweep.data_root, notes)
         if missing := _unimportable(spec, sweep.spec_file) + _missing_inputs(spec, sweep.data_root):
             raise SpecError(sweep.spec_file, missing)
         launcher = Launcher(warm=self.warm)
@@ -179,19 +185,18 @@ class LocalBackend:
             data_root=sweep.data_root, trials=spec.trials.max, parallel=spec.trials.parallel, seed=sweep.seed,
             trial_timeout=sweep.trial_timeout, created=dt.datetime.now().isoformat(timespec="seconds")),
             request.runs_dir)
-        return _run(spec, folder, sweep, launcher, console)
+        return _run(spec, folder, sweep, launcher, notes)
 
-    def status(self, folder: RunFolder, console: Console) -> int:
+    def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         """Works while the sweep runs; trials a killed sweep left running show as INTERRUPTED."""
         from jobs.console.progress import Progress
-        from jobs.local.loop import load_run_study, views
+        from jobs.local.loop import load_run_study, study_records
 
         meta = folder.meta()
         spec = load_spec(folder.spec_path)
-        study = load_run_study(folder, spec.name)
-        progress = Progress(spec.name, spec.metric.goal, meta.trials, meta.parallel, console=console, live=False)
+        progress = Progress(spec.name, spec.metric.goal, meta.trials, meta.parallel, live=False)
         pid = RunLock.holder(folder)
-        trials = views(study)
+        trials = study_records(load_run_study(folder, spec.name))
         if pid is None:  # trials a killed sweep left ACTIVE are not running; a resume runs them again
             trials = [dataclasses.replace(t, state=TrialState.INTERRUPTED, reason="the sweep stopped while it ran; "
                                           "it reruns on resume") if t.state == TrialState.ACTIVE else t for t in trials]
@@ -199,105 +204,86 @@ class LocalBackend:
         ended = [t.started + t.duration_s for t in trials if t.duration_s is not None and t.started]
         if trials:
             progress.started = min(t.started for t in trials if t.started)
-        console.print(progress.table(every_row=True))
+        outcome = Outcome([TrialsTable(f"sweep {spec.name}", sorted(trials, key=lambda t: trial_order(t.trial_id)),
+                                       spec.metric.goal)])
         if pid:
-            console.print(f"running (pid {pid}); {progress.summary()}", soft_wrap=True)
-            return 0
-        console.print(f"not running; {progress.summary(max(ended) if ended else None)}", soft_wrap=True)
+            return outcome.add(f"running (pid {pid}); {progress.summary()}")
+        outcome.add(f"not running; {progress.summary(max(ended) if ended else None)}")
         if progress.done() < progress.max_trials:
-            console.print(f"carry it on with: invoke tune --resume {folder.run_id}", soft_wrap=True)
-        return 0
+            outcome.add(f"carry it on with: invoke tune --resume {folder.run_id}")
+        return outcome
 
-    def cancel(self, folder: RunFolder, console: Console, wait_s: float = 30.0) -> int:
+    def cancel(self, folder: RunFolder, notes: Notes, wait_s: float = 30.0) -> Outcome:
         """SIGTERM to the run's orchestrator (which a sweep started in the background from a script receives,
         where SIGINT is ignored): its trials stop, and the run can be resumed. Waits to see it stop."""
         run_id, pid = folder.run_id, RunLock.holder(folder)
         if pid is None:
-            console.print(f"run {run_id} is not running; resume it with: invoke tune --resume {run_id}")
-            return 0
+            return Outcome([f"run {run_id} is not running; resume it with: invoke tune --resume {run_id}"])
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + wait_s
         while RunLock.holder(folder) == pid and time.monotonic() < deadline:
             time.sleep(0.1)
         if RunLock.holder(folder) == pid:
-            console.print(f"run {run_id} (pid {pid}) did not stop within {wait_s:g} s; stop it with: kill -9 {pid}, "
-                          f"then resume it with: invoke tune --resume {run_id}", soft_wrap=True)
-            return 1
-        console.print(f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}",
-                      soft_wrap=True)
-        return 0
+            return Outcome([f"run {run_id} (pid {pid}) did not stop within {wait_s:g} s; stop it with: kill -9 {pid}, "
+                            f"then resume it with: invoke tune --resume {run_id}"], Ending.FAILED)
+        return Outcome([f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}"])
 
     def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
         """Every trial of the run (a running sweep's unfinished ones as ACTIVE), in id order."""
         if not folder.journal.exists():
             return []
-        from jobs.local.loop import load_run_study, views
+        from jobs.local.loop import load_run_study, study_records
 
         try:
             study = load_run_study(folder, spec.name)
         except KeyError:  # the sweep has not created its study yet
             return []
-        return sorted((r for r in views(study) if r.state not in BOOKKEEPING), key=lambda r: trial_order(r.trial_id))
+        return sorted((r for r in study_records(study) if r.state not in BOOKKEEPING),
+                      key=lambda r: trial_order(r.trial_id))
 
 
-def _advise(spec: Spec, console: Console) -> None:
-    for advice in spec.advisories():
-        console.print(styled("yellow", "warning:", f" {advice}"))
-
-
-def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, console: Console) -> int:
+def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, notes: Notes) -> Outcome:
     """Run the sweep in its folder under the run's lock, with live progress; name the best trial."""
-    from jobs.console.progress import Progress, params_text
     from jobs.local import journal
-    from jobs.local.loop import LocalSweep, views
+    from jobs.local.loop import SweepLoop, study_records
 
-    console.print(f"run {folder.run_id} in {folder.root}/", soft_wrap=True)
+    notes.print(f"run {folder.run_id} in {folder.root}/")
     with RunLock(folder):
         if aside := journal.repair(folder.journal):
-            console.print(styled("yellow", "warning:", f" {folder.journal} held damaged lines (a write torn by a "
-                                 "full disk or a crash, or a line that is no Optuna record); they are kept in "
-                                 f"{aside.name}, every whole record is used"), soft_wrap=True)
-        local = LocalSweep(spec, folder, sweep.data_root, seed=sweep.seed, trial_timeout=sweep.trial_timeout,
-                           launcher=launcher)
-        progress = Progress(spec.name, spec.metric.goal, local.max_trials, local.parallel, console=console)
-        progress.seed(views(local.study))
-        local.on_event = progress
+            notes.print(warning(f"{folder.journal} held damaged lines (a write torn by a full disk or a crash, or a "
+                                f"line that is no Optuna record); they are kept in {aside.name}, every whole record "
+                                "is used"))
+        loop = SweepLoop(spec, folder, sweep.data_root, seed=sweep.seed, trial_timeout=sweep.trial_timeout,
+                         launcher=launcher)
+        progress = notes.progress(spec.name, spec.metric.goal, loop.max_trials, loop.parallel)
+        progress.seed(study_records(loop.study))
+        loop.on_event = progress
         try:
             with progress:
-                trials_seen = local.run()
+                trials_seen = loop.run()
         except KeyboardInterrupt as exc:
             how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-            console.print(f"{how}: running trials stopped. Resume with: invoke tune --resume {folder.run_id}",
-                          soft_wrap=True)
-            return 143 if isinstance(exc, Terminated) else 130
+            return Outcome([f"{how}: running trials stopped. Resume with: invoke tune --resume {folder.run_id}"],
+                           _ending(exc))
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
-            console.print(styled("red", "the disk is full", f" ({exc.filename or folder.root}): the sweep stopped; "
-                                 "every trial recorded before stays. Free some space, then resume with: invoke tune "
-                                 f"--resume {folder.run_id}"), soft_wrap=True)
-            return 1
-    if not progress.live_mode:  # the live table ends with the same line
-        console.print(progress.summary(), soft_wrap=True)
-    if local.refused:
-        console.print(styled("red", "sweep stopped:", f" the first trial's trainer refused its command line "
-                             f"({local.refused}); every trial would fail the same way. Check trainer.args and the "
-                             f"parameter ids in the spec; the whole log: {folder.root / 'trials' / '1' / 'log.txt'}"),
-                      soft_wrap=True)
-        return 1
-    if local.stopped_for_failures:
+            return Outcome([Line(f" ({exc.filename or folder.root}): the sweep stopped; every trial recorded before "
+                                 f"stays. Free some space, then resume with: invoke tune --resume {folder.run_id}",
+                                 "the disk is full", "red")], Ending.FAILED)
+    outcome = Outcome([] if progress.live_mode else [progress.summary()])  # the live table ends with the same line
+    if loop.refused:
+        outcome.ending = Ending.FAILED
+        return outcome.add(Line(f" the first trial's trainer refused its command line ({loop.refused}); every trial "
+                                "would fail the same way. Check trainer.args and the parameter ids in the spec; the "
+                                f"whole log: {folder.log('1')}", "sweep stopped:", "red"))
+    if loop.stopped_for_failures:
         limit = spec.trials.failure_limit
-        console.print(styled("red", "sweep stopped:", " the first trial failed (with trials.max_failed unset a "
-                             "failing first trial stops the sweep, as on Vertex AI): see its log, or set "
-                             "trials.max_failed to allow failures" if limit is None
-                             else f" {limit} trials failed (trials.max_failed)"), soft_wrap=True)
-    best = best_trial(trials_seen, spec.metric.goal)
-    if best is None:
-        console.print(styled("red", "no trial succeeded", f"; see the logs under {folder.root / 'trials'}"))
-        return 1
-    tied = ties(trials_seen, spec.metric.goal)
-    also = f" (tied with {tied} other trial{'s' if tied > 1 else ''}; the first is named)" if tied else ""
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}{also}", soft_wrap=True)
-    console.print(f"parameters: {params_text(best.parameters)}", soft_wrap=True, markup=False)
-    console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True, markup=False)
-    return 1 if local.stopped_for_failures else 0
+        outcome.add(Line(" the first trial failed (with trials.max_failed unset a failing first trial stops the "
+                         "sweep, as on Vertex AI): see its log, or set trials.max_failed to allow failures"
+                         if limit is None else f" {limit} trials failed (trials.max_failed)", "sweep stopped:", "red"))
+        outcome.ending = Ending.FAILED
+    if best_trial(trials_seen, spec.metric.goal) is None:
+        outcome.ending = Ending.FAILED
+        return outcome.add(Line(f"; see the logs under {folder.trials}", "no trial succeeded", "red"))
+    return outcome.add(Best(trials_seen, spec.metric.id, spec.metric.goal, tied=True))

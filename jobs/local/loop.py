@@ -120,7 +120,7 @@ def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:
 
         good, _ = journal.split_torn(folder.journal.read_bytes())
         with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / "study.journal"
+            copy = Path(scratch) / folder.journal.name
             copy.write_bytes(good)
             memory = optuna.storages.InMemoryStorage()
             optuna.copy_study(from_study_name=study_name, to_study_name=study_name, to_storage=memory,
@@ -139,7 +139,7 @@ def open_study(spec: Spec, folder: RunFolder, seed: int | None) -> optuna.Study:
     return study
 
 
-def views(study: optuna.Study) -> list[TrialRecord]:
+def study_records(study: optuna.Study) -> list[TrialRecord]:
     """Every recorded trial as the orchestrator left it (one left running shows as ACTIVE)."""
     rerun = set(study.user_attrs.get("rerun", []))
     out = []
@@ -152,7 +152,7 @@ def views(study: optuna.Study) -> list[TrialRecord]:
     return out
 
 
-class LocalSweep:
+class SweepLoop:
     """Runs (or resumes) the sweep of ``spec`` in ``folder``."""
 
     def __init__(self, spec: Spec, folder: RunFolder, data_root: str, seed: int | None = None,
@@ -177,7 +177,7 @@ class LocalSweep:
         self.first_failed = False  # the first trial to end failed: with max_failed unset, the sweep stops
         self.launching: optuna.Trial | None = None  # asked of Optuna, its process not yet running
         self.refused: str | None = None  # the trainer's own words when it refused the command line it was given
-        self._prepare()  # before anyone reads views(): trials left running by a stopped sweep show as RESTARTED
+        self._prepare()  # before anyone reads study_records(): trials left running by a stopped sweep show as RESTARTED
 
     def _prepare(self) -> None:
         """Count what is done, enqueue the grid once, and give trials left running a rerun."""
@@ -236,13 +236,13 @@ class LocalSweep:
         trial.set_user_attr(SUGGEST_SECONDS, round(time.perf_counter() - asked, 4))
         self.waiting = max(0, self.waiting - 1)
         trial_id, self.next_id = str(self.next_id), self.next_id + 1
-        trial_dir = self.folder.trial_dir(trial_id)
         base = self.folder.artifacts.resolve()
-        env = trial_environment(str(base), trial_id, str((trial_dir / "hypertune.jsonl").resolve()), self.parallel)
+        env = trial_environment(str(base), trial_id, str(self.folder.metric_file(trial_id).resolve()), self.parallel)
         view = TrialRecord(trial_id, parameters=assignment, started=time.time(), artifact_dir=str(base / trial_id))
         trial.set_user_attr(RECORD, asdict(view))
         argv = self.spec.trial_argv(self.data_root, assignment)
-        log_path = trial_dir / "log.txt"
+        self.folder.trial_dir(trial_id)  # its folder, made before the log is written
+        log_path = self.folder.log(trial_id)
         log_path.write_text("$ " + shlex.join(argv) + "\n")
         try:
             process = self.launcher.start(argv, env, log_path)
@@ -253,7 +253,7 @@ class LocalSweep:
             return
         view.started = time.time()  # once it runs: the first start may wait for the fork server's imports
         self.active[trial.number] = _Active(trial, view, process, Reports(self.spec.metric.id), FileTail(log_path),
-                                            log_path, trial_dir / "hypertune.jsonl", time.monotonic())
+                                            log_path, self.folder.metric_file(trial_id), time.monotonic())
         self.launching = None
         self.on_event("started", view)
 
@@ -383,5 +383,5 @@ class LocalSweep:
             raise
         finally:
             self.launcher.close()
-        return views(self.study)
+        return study_records(self.study)
 

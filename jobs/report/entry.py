@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from jobs.backends import backend
-from jobs.console.progress import styled
+from jobs.console.text import styled
 from jobs.run.folder import RunError, RunFolder
 from jobs.spec import SpecError, load_spec
 

@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jobs.console.progress import styled
+from jobs.console.render import best_line
+from jobs.console.text import styled
 from jobs.report.compare import leader
 from jobs.report.summary import Summary
 from jobs.report.text import state, state_counts
@@ -36,9 +37,7 @@ def print_sweep(console: Console, summary: Summary) -> None:
     for warning in summary.warnings:
         console.print(styled("yellow", "warning:", f" {warning}"), highlight=False)
     if summary.best is not None:
-        metric = summary.sweep.spec.metric.id
-        objective = f"  {metric} = {summary.best['objective']:.6g}"
-        console.print(Text.assemble("best trial: ", (str(best_id), "bold"), objective),
+        console.print(best_line(str(best_id), summary.sweep.spec.metric.id, summary.best["objective"]),
                       highlight=False)
     if summary.importances:
         mattered = ", ".join(f"{p} {w:.0%}" for p, w in list(summary.importances.items())[:4])

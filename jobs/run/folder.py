@@ -114,10 +114,23 @@ class RunFolder:
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials"
+
     def trial_dir(self, trial_id: str) -> Path:
-        path = self.root / "trials" / trial_id
+        """The folder of trial ``trial_id``'s log and reports, made when first asked for."""
+        path = self.trials / trial_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def log(self, trial_id: str) -> Path:
+        """What trial ``trial_id`` printed, after the command it ran."""
+        return self.trials / trial_id / "log.txt"
+
+    def metric_file(self, trial_id: str) -> Path:
+        """Trial ``trial_id``'s hypertune file (CLOUD_ML_HP_METRIC_FILE)."""
+        return self.trials / trial_id / "hypertune.jsonl"
 
     def artifact_dir(self, trial_id: str) -> Path:
         return self.artifacts / trial_id
@@ -173,6 +186,11 @@ class RunFolder:
             write_atomically(self.root / META, meta.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise RunError(f"cannot write {self.root / META}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def recorded(run_id: str, runs_dir: Path = RUNS_DIR) -> bool:
+        """Whether ``run_id`` has a run folder with its record under ``runs_dir``."""
+        return (runs_dir / run_id / META).exists()
 
     @classmethod
     def open(cls, run_id: str, runs_dir: Path = RUNS_DIR) -> RunFolder:

@@ -237,7 +237,8 @@ class Spec(StrictModel):
         return math.prod(points(pid) for pid, p in self.parameters.items() if not p.when)
 
     def advisories(self) -> list[str]:
-        """Warnings about a valid spec that will likely waste trials (the seed lesson's guidance)."""
+        """Warnings about a valid spec that will likely waste trials: parallel trials that starve adaptive search
+        of results, a budget past the grid's points."""
         notes, t = [], self.trials
         if self.algorithm == "adaptive" and t.parallel > 1 and 3 * t.parallel > t.max:
             notes.append(f"parallel {t.parallel} is above a third of max {t.max}: adaptive search learns less "

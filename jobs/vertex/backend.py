@@ -14,37 +14,31 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from jobs.backends import TuneRequest
 from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout, trials_cost
 from jobs.cloud.google import Context, VertexUnavailable, quota_advice
 from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
 from jobs.cloud.stack import load_outputs
-from jobs.console.plan import plan_table
-from jobs.console.progress import Progress, params_text, styled, user_console
+from jobs.console.render import ConsoleNotes
+from jobs.console.text import user_console
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
+from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs
 from jobs.vertex.containers import PYTHON
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
-from jobs.vertex.follow import follow, job_views, with_stops_from_artifacts
+from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
+from jobs.vertex.states import ENDED_BADLY, UNDERWAY
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
-ENDED_BADLY = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
-UNDERWAY = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
-            "JOB_STATE_UPDATING", "JOB_STATE_PAUSED")
-
 
 @dataclasses.dataclass(frozen=True)
 class VertexOptions:
@@ -85,39 +79,35 @@ class VertexBackend:
         """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables."""
         check_resources(spec, source)
 
-    def plan(self, request: TuneRequest, console: Console) -> int:
+    def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
         """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
         submitted."""
+        outcome = Outcome()
         with tempfile.TemporaryDirectory() as scratch:
-            spec, outputs, job, cost, package = self._job(request, console, Path(scratch), build=False)
+            spec, outputs, job, cost, package = self._job(request, notes, Path(scratch), build=False)
             if package:
-                uri = job.trial_job_spec.worker_pool_specs[0].python_package_spec.package_uris[0]
-                for line in package.lines(uri):
-                    console.print(line, markup=False, highlight=False, soft_wrap=True)
-        console.print(plan_table(spec))
-        console.print(f"POST https://{outputs.region}-aiplatform.googleapis.com/v1/projects/{outputs.project}"
-                      f"/locations/{outputs.region}/hyperparameterTuningJobs", soft_wrap=True)
-        console.print(request_json(job), markup=False, highlight=False, soft_wrap=True)
-        console.print(cost.text(), soft_wrap=True)
-        return 0
+                outcome.add(*package.lines(job.trial_job_spec.worker_pool_specs[0].python_package_spec.package_uris[0]))
+        return outcome.add(PlanTable(spec),
+                           f"POST https://{outputs.region}-aiplatform.googleapis.com/v1/projects/{outputs.project}"
+                           f"/locations/{outputs.region}/hyperparameterTuningJobs", request_json(job), cost.text())
 
-    def run(self, request: TuneRequest, console: Console) -> int:
+    def sweep(self, request: TuneRequest, notes: Notes) -> Outcome:
         """Submit the sweep, or re-attach to the job of a run submitted before (``--resume`` or the same
         ``--run-id``); follow it unless ``detach``."""
         run_id, options = request.resume or request.run_id, request.options_for(VertexOptions)
-        if run_id and (request.runs_dir / run_id / "run.json").exists():
-            return self._attach(RunFolder.open(run_id, request.runs_dir), options.detach, options.max_cost, console)
+        if run_id and RunFolder.recorded(run_id, request.runs_dir):
+            return self._attach(RunFolder.open(run_id, request.runs_dir), options.detach, options.max_cost, notes)
         with tempfile.TemporaryDirectory() as scratch:
-            spec, outputs, job, cost, package = self._job(request, console, Path(scratch))
-            console.print(cost.text(), soft_wrap=True)
-            jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), console)
+            spec, outputs, job, cost, package = self._job(request, notes, Path(scratch))
+            notes.print(cost.text())
+            jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), notes)
             run_id = job.labels["run_id"]
             pool = job.trial_job_spec.worker_pool_specs[0]
             if package:
-                _upload(package, pool.python_package_spec.package_uris[0], console)
-            elif warning := keep_image(pool.container_spec.image_uri, run_id, jobs.credentials, jobs.context,
-                                       self.settings.retry, self.settings.registry_endpoint):
-                console.print(styled("yellow", "warning:", f" {warning}"), soft_wrap=True)
+                _upload(package, pool.python_package_spec.package_uris[0], notes)
+            elif kept := keep_image(pool.container_spec.image_uri, run_id, jobs.credentials, jobs.context,
+                                    self.settings.retry, self.settings.registry_endpoint):
+                notes.print(warning(kept))
         job, created = jobs.submit(job)
         spec_file = request.spec or str(DEFAULT_SPEC)
         meta = VertexRun(
@@ -129,38 +119,31 @@ class VertexBackend:
             currency=cost.prices.currency, max_cost=spec.trials.max_cost,
             created=dt.datetime.now().isoformat(timespec="seconds"))
         RunFolder.create(Path(spec_file), meta, request.runs_dir)
-        console.print(f"run {run_id}: {'submitted' if created else 'already on Vertex AI, attached to'} job {job.name}")
-        return self._watch(run_id, job.name, spec, jobs, options.detach, console, meta)
+        notes.print(f"run {run_id}: {'submitted' if created else 'already on Vertex AI, attached to'} job {job.name}")
+        return self._watch(run_id, job.name, spec, jobs, options.detach, notes, meta)
 
-    def status(self, folder: RunFolder, console: Console) -> int:
+    def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         """The job's state, its trials and the best so far."""
-        meta, spec, jobs = self._open(folder, console)
+        meta, spec, jobs = self._open(folder, notes)
         job = jobs.get(meta.job)
-        views = with_stops_from_artifacts(job_views(job, spec))
-        console.print(f"run {folder.run_id}: job {job.name} {job.state.name}", soft_wrap=True)
-        table = Table()
-        for column in ("trial", "state", spec.metric.id, "duration", "parameters", "note"):
-            table.add_column(column)
-        for v in views:
-            table.add_row(v.trial_id, v.state, "-" if v.objective is None else f"{v.objective:.4g}",
-                          "-" if v.duration_s is None else f"{v.duration_s:.0f} s", params_text(v.parameters),
-                          Text(v.reason))
-        console.print(table)
-        return _conclude(job.state.name, job.error.message, views, spec, console, jobs.context)
+        records = with_stops_from_artifacts(live_records(job, spec))
+        outcome = Outcome([f"run {folder.run_id}: job {job.name} {job.state.name}",
+                           TrialsTable(f"sweep {spec.name}", records, spec.metric.goal)])
+        return _conclude(outcome, job.state.name, job.error.message, records, spec, jobs.context)
 
-    def cancel(self, folder: RunFolder, console: Console) -> int:
+    def cancel(self, folder: RunFolder, notes: Notes) -> Outcome:
         """Ask Vertex AI to cancel the run's job; running trials stop, finished ones keep their results."""
-        meta, _, jobs = self._open(folder, console)
+        meta, _, jobs = self._open(folder, notes)
         jobs.cancel(meta.job)
-        console.print(f"cancel requested for run {folder.run_id} (job {meta.job}), now {jobs.get(meta.job).state.name}")
-        return 0
+        return Outcome([f"cancel requested for run {folder.run_id} (job {meta.job}), now "
+                        f"{jobs.get(meta.job).state.name}"])
 
     def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
         """Every trial of the run's job; their artifacts are on GCS."""
-        meta, _, jobs = self._open(folder, user_console(stderr=True))
+        meta, _, jobs = self._open(folder, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
         return trial_records(jobs.get(meta.job), spec)
 
-    def _job(self, request: TuneRequest, console: Console, scratch: Path, build: bool = True):
+    def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
         package route, the trainer package (built into ``scratch`` and checked, not uploaded; unless ``build``,
         only what it would hold)."""
@@ -174,20 +157,20 @@ class VertexBackend:
         for advice in [*spec.advisories(), trainer_note(spec) if route == "image" else None, stopping_note(spec),
                        *dated]:
             if advice:
-                console.print(styled("yellow", "warning:", f" {advice}"))
+                notes.print(warning(advice))
         run_id = check_run_id(request.run_id or new_run_id(spec.name))
         cost = estimate_cost(spec, load_prices(options.prices), options.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
         check_ceiling(cost, spec.trials.max_cost)
         timeout = trial_timeout(spec, cost, request.trial_timeout, self.settings.min_trial_timeout_s)
         if timeout != request.trial_timeout:
-            console.print(f"each trial stops after {timeout:g} s (scheduling.timeout): what trials.max_cost pays each "
-                          f"of the {spec.trials.max} trials at the list price", soft_wrap=True)
+            notes.print(f"each trial stops after {timeout:g} s (scheduling.timeout): what trials.max_cost pays each "
+                        f"of the {spec.trials.max} trials at the list price")
         package = package_uri = None
         if route == "package":
             if build:
                 source = spec_file.parent / spec.trainer.package if spec.trainer.package else "the reference trainer"
-                console.print(f"building the trainer package from {source}", soft_wrap=True, markup=False)
+                notes.print(f"building the trainer package from {source}")
                 package = build_package(spec, spec_file.parent, scratch, PYTHON)
             else:
                 package = plan_package(spec, spec_file.parent, scratch, PYTHON)
@@ -195,11 +178,10 @@ class VertexBackend:
         job = build_tuning_job(spec, outputs, run_id, request.data_root, timeout, package_uri)
         return spec, outputs, job, cost, package
 
-    def _connect(self, context: Context, console: Console) -> VertexJobs:
-        return VertexJobs(context, self.settings, on_retry=lambda message: console.print(
-            styled("yellow", message), soft_wrap=True))
+    def _connect(self, context: Context, notes: Notes) -> VertexJobs:
+        return VertexJobs(context, self.settings, on_retry=lambda message: notes.print(Line("", message, "yellow")))
 
-    def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, console: Console):
+    def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, notes: Notes):
         """While the run is followed: cancel its job once its trials' cost would reach the run's max_cost."""
         if meta.max_cost is None or meta.hourly_cost is None:
             return None
@@ -210,88 +192,83 @@ class VertexBackend:
         def check(job) -> None:
             nonlocal cancelled
             if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
-                console.print(styled("yellow", why), soft_wrap=True)
+                notes.print(Line("", why, "yellow"))
                 jobs.cancel(name)
                 cancelled = True
 
         return check
 
-    def _open(self, folder: RunFolder, console: Console) -> tuple[VertexRun, Spec, VertexJobs]:
+    def _open(self, folder: RunFolder, notes: Notes) -> tuple[VertexRun, Spec, VertexJobs]:
         """A Vertex run's record, its spec (with the run's budget) and a client for its project."""
         meta = folder.meta()
         if meta.backend != self.name:
             raise RunError(f"run {folder.run_id} is a {meta.backend} run, not a Vertex AI run")
         run = meta.of(VertexRun)
         spec = with_budget(load_spec(folder.spec_path), run.trials, run.parallel)
-        return run, spec, self._connect(Context(run.project, run.region, run.trainer_service_account), console)
+        return run, spec, self._connect(Context(run.project, run.region, run.trainer_service_account), notes)
 
-    def _attach(self, folder: RunFolder, detach: bool, max_cost: float | None, console: Console) -> int:
+    def _attach(self, folder: RunFolder, detach: bool, max_cost: float | None, notes: Notes) -> Outcome:
         """Follow the job of a run submitted before, with its recorded spec and budget; ``max_cost`` (--max-cost)
         lowers its ceiling."""
-        meta, spec, jobs = self._open(folder, console)
-        console.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
-                      "as recorded then)")
+        meta, spec, jobs = self._open(folder, notes)
+        notes.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
+                    "as recorded then)")
         if max_cost is not None:
             meta, said = lower_ceiling(folder, meta, max_cost)
-            console.print(said, soft_wrap=True, markup=False)
-        return self._watch(folder.run_id, meta.job, spec, jobs, detach, console, meta)
+            notes.print(said)
+        return self._watch(folder.run_id, meta.job, spec, jobs, detach, notes, meta)
 
-    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, console: Console,
-               meta: RunMeta) -> int:
-        console.print(f"console: {CONSOLE_URL.format(project=jobs.context.project)}", soft_wrap=True)
+    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, notes: Notes,
+               meta: RunMeta) -> Outcome:
+        notes.print(f"console: {CONSOLE_URL.format(project=jobs.context.project)}")
         if detach:
-            console.print(f"detached; the job runs on. `invoke status {run_id}` shows it, `invoke cancel {run_id}` "
-                          "stops it")
+            outcome = Outcome([f"detached; the job runs on. `invoke status {run_id}` shows it, `invoke cancel "
+                               f"{run_id}` stops it"])
             if meta.max_cost is not None:
-                console.print(styled("yellow", "warning:", " unfollowed, the job is held to trials.max_cost only by "
-                                     "each trial's scheduling.timeout (from the ceiling it was submitted with); "
-                                     f"`invoke tune --resume {run_id}` follows it again, cancelling it before the "
-                                     "ceiling"), soft_wrap=True)
-            return 0
-        progress = Progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel, console=console)
-        guard = self._guard(name, jobs, meta, console)
+                outcome.add(warning("unfollowed, the job is held to trials.max_cost only by each trial's "
+                                    "scheduling.timeout (from the ceiling it was submitted with); `invoke tune "
+                                    f"--resume {run_id}` follows it again, cancelling it before the ceiling"))
+            return outcome
+        progress = notes.progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel)
+        guard = self._guard(name, jobs, meta, notes)
         try:
             with progress:
                 job = follow(jobs, name, spec, progress, self.settings.poll_s,
-                             on_job_state=lambda state: console.print(f"job {state}"), on_poll=guard)
+                             on_job_state=lambda state: notes.print(f"job {state}"), on_poll=guard)
         except KeyboardInterrupt:
-            console.print(f"stopped watching; the job runs on. Watch again: invoke tune --resume {run_id}; stop it: "
-                          f"invoke cancel {run_id}")
-            return 130
+            return Outcome([f"stopped watching; the job runs on. Watch again: invoke tune --resume {run_id}; stop "
+                            f"it: invoke cancel {run_id}"], Ending.INTERRUPTED)
         except VertexUnavailable as exc:
-            again = f"\nthe job runs on; watch again with: invoke tune --resume {run_id}"
-            console.print(styled("red", str(exc), again), soft_wrap=True)
-            return 1
-        console.print(progress.summary())
+            return Outcome([Line(f"\nthe job runs on; watch again with: invoke tune --resume {run_id}", str(exc),
+                                 "red")], Ending.FAILED)
+        outcome = Outcome([progress.summary()])
         if meta.hourly_cost is not None:
             spent = trials_cost(job.trials, meta.hourly_cost, time.time())[0]
-            console.print(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
-                          "comes later and is what counts)")
-        return _conclude(job.state.name, job.error.message, job_views(job, spec), spec, console, jobs.context)
+            outcome.add(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
+                        "comes later and is what counts)")
+        return _conclude(outcome, job.state.name, job.error.message, live_records(job, spec), spec, jobs.context)
 
 
-def _upload(package: TrainerPackage, uri: str, console: Console) -> None:
+def _upload(package: TrainerPackage, uri: str, notes: Notes) -> None:
     if upload(package, uri):
-        console.print(f"uploaded the trainer package to {uri}", soft_wrap=True)
+        notes.print(f"uploaded the trainer package to {uri}")
     else:
-        console.print(f"the trainer package is already at {uri} (same content): not uploaded again", soft_wrap=True)
+        notes.print(f"the trainer package is already at {uri} (same content): not uploaded again")
 
 
-def _conclude(state: str, error: str, views: list[TrialRecord], spec: Spec, console: Console,
-              context: Context) -> int:
-    """Say how the job ended (if it did badly) and name the best trial by the spec's goal; returns 1 when the
-    job failed, was cancelled or expired, or succeeded without a single succeeded trial, else 0."""
+def _conclude(outcome: Outcome, state: str, error: str, records: list[TrialRecord], spec: Spec,
+              context: Context) -> Outcome:
+    """Say how the job ended (if it did badly) and name the best trial by the spec's goal; it ends FAILED when
+    the job failed, was cancelled or expired, or succeeded without a single succeeded trial."""
     ended_badly = state in ENDED_BADLY
     if ended_badly:
         ended = state.removeprefix("JOB_STATE_").lower()
-        console.print(styled("red", f"job {ended}", f": {error}" if error else ""), soft_wrap=True)
+        outcome.add(Line(f": {error}" if error else "", f"job {ended}", "red"))
         if "quota" in error.lower():  # a job can fail on quota after it was accepted (error code 8)
-            console.print(quota_advice(error, context), soft_wrap=True, markup=False)
-    best = best_trial(views, spec.metric.goal)
-    if best is None:
-        console.print("no trial has succeeded" + (" yet" if state in UNDERWAY else ""))
-        return 1 if ended_badly or state == "JOB_STATE_SUCCEEDED" else 0
-    console.print(f"best trial: {best.trial_id}  {spec.metric.id} = {best.objective:.6g}")
-    console.print(f"parameters: {params_text(best.parameters)}", markup=False, highlight=False)
-    console.print(f"artifacts:  {best.artifact_dir}", soft_wrap=True)
-    return 1 if ended_badly else 0
+            outcome.add(quota_advice(error, context))
+        outcome.ending = Ending.FAILED
+    if best_trial(records, spec.metric.goal) is None:
+        if state == "JOB_STATE_SUCCEEDED":
+            outcome.ending = Ending.FAILED
+        return outcome.add("no trial has succeeded" + (" yet" if state in UNDERWAY else ""))
+    return outcome.add(Best(records, spec.metric.id, spec.metric.goal))

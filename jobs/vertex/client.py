@@ -14,15 +14,13 @@ from typing import TypeVar
 
 from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
-from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
+from google.cloud.aiplatform_v1.types import HyperparameterTuningJob
 
 from jobs.cloud.google import RETRY, Context, call_with_retry
 from jobs.errors import UserError
 
 T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-FINISHED = (JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED,
-            JobState.JOB_STATE_EXPIRED, JobState.JOB_STATE_PARTIALLY_SUCCEEDED)
 
 
 class RunIdTaken(UserError, ValueError):

@@ -18,8 +18,9 @@ from jobs.console.progress import Progress
 from jobs.spec import Spec
 from jobs.trial.record import DONE, TrialRecord, TrialState, trial_order
 from jobs.trial.reports import Reports
-from jobs.vertex.client import FINISHED, VertexJobs
+from jobs.vertex.client import VertexJobs
 from jobs.vertex.records import trial_record
+from jobs.vertex.states import FINISHED
 
 # Trial.State STOPPING: "Indicates that the Trial should stop according to the service." Which state such a trial
 # ends in is not documented (Trial.State has no STOPPED): SUCCEEDED with what it reported is assumed here.
@@ -31,7 +32,7 @@ def stopped_note(step: int | None) -> str:
     return f"stopped early by Vertex AI at step {step}"
 
 
-def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
+def with_stops_from_artifacts(records: list[TrialRecord]) -> list[TrialRecord]:
     """Vertex AI keeps no flag on a trial its early stopping ended once it is SUCCEEDED; the reference trainer
     records ``stopped_by: SIGTERM`` in metrics.json. Reads those (concurrently) and notes the stopped trials.
     Assumed, not documented: that a stopped trial's container receives SIGTERM and the trial ends SUCCEEDED."""
@@ -39,14 +40,14 @@ def with_stops_from_artifacts(views: list[TrialRecord]) -> list[TrialRecord]:
     from jobs.trial.artifacts import METRICS_FILE, parse_metrics
 
 
-    done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in views
+    done = {v.trial_id: storage.join(v.model_dir, METRICS_FILE) for v in records
             if v.state == TrialState.SUCCEEDED and not v.reason}
     fetched = storage.fetch_many(done.values())
     stopped = {t for t, location in done.items() if parse_metrics(fetched[location])[0].get("stopped_by") == "SIGTERM"}
-    return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in views]
+    return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in records]
 
 
-def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
+def live_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
     """The trial as progress shows it: still running unless SUCCEEDED or INFEASIBLE, with its final
     value or, before it has one, the value so far by the spec's measurement."""
     record = trial_record(trial, spec, base_output_dir)
@@ -63,11 +64,11 @@ def trial_view(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
     )
 
 
-def job_views(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
+def live_records(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
     """Every trial of the job, by trial id (Vertex AI returns them in no particular order)."""
     base = job.trial_job_spec.base_output_directory.output_uri_prefix
-    views = [trial_view(trial, spec, base) for trial in job.trials]
-    return sorted(views, key=lambda v: trial_order(v.trial_id))
+    records = [live_record(trial, spec, base) for trial in job.trials]
+    return sorted(records, key=lambda r: trial_order(r.trial_id))
 
 
 class TrialEvents:
@@ -83,19 +84,19 @@ class TrialEvents:
     def update(self, job: HyperparameterTuningJob) -> None:
         stopping = {trial.id for trial in job.trials if trial.state == Trial.State.STOPPING}
         self._stopping |= stopping
-        for view in job_views(job, self.spec):
-            if view.trial_id in self._stopping and view.trial_id not in stopping:
+        for record in live_records(job, self.spec):
+            if record.trial_id in self._stopping and record.trial_id not in stopping:
                 # Once it has ended, a stopped trial is SUCCEEDED like any other (assumed, see STOPPING_NOTE): only
                 # the follower saw it stop.
-                view = dataclasses.replace(view, reason=stopped_note(view.step))
-            before = self._states.get(view.trial_id)
-            if view.state in DONE and before not in DONE and self._snapshots:
-                self.progress("finished", view)
-            elif view.state not in DONE and before is None:
-                self.progress("started", view)
+                record = dataclasses.replace(record, reason=stopped_note(record.step))
+            before = self._states.get(record.trial_id)
+            if record.state in DONE and before not in DONE and self._snapshots:
+                self.progress("finished", record)
+            elif record.state not in DONE and before is None:
+                self.progress("started", record)
             else:
-                self.progress.seed([view])
-            self._states[view.trial_id] = view.state
+                self.progress.seed([record])
+            self._states[record.trial_id] = record.state
         self._snapshots += 1
 
 
@@ -114,6 +115,6 @@ def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: 
         events.update(job)
         if on_poll:
             on_poll(job)
-        if job.state in FINISHED:
+        if job.state.name in FINISHED:
             return job
         time.sleep(poll_s)

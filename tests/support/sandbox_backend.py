@@ -17,15 +17,12 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from rich.console import Console
-
 from jobs import backends
 from jobs.backends import TuneRequest
-from jobs.console.plan import plan_table
-from jobs.console.render import Best, Outcome, show
 from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunFolder, RunMeta, new_run_id
+from jobs.run.outcome import Best, Ending, Notes, Outcome, PlanTable, TrialsTable
 from jobs.spec import Spec, SpecError, load_runnable_spec, load_spec
 from jobs.trial.environment import trial_environment
 from jobs.trial.record import TrialRecord, TrialState
@@ -61,13 +58,11 @@ class SandboxBackend:
         if problems:
             raise SpecError(source, problems)
 
-    def plan(self, request: TuneRequest, console: Console) -> int:
+    def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
         spec, _ = self._spec(request)
-        console.print(plan_table(spec))
-        return show(Outcome(lines=[f"each trial runs in its own sandbox folder: {planned_trials(spec)} trials"]),
-                    console)
+        return Outcome([PlanTable(spec), f"each trial runs in its own sandbox folder: {planned_trials(spec)} trials"])
 
-    def run(self, request: TuneRequest, console: Console) -> int:
+    def sweep(self, request: TuneRequest, notes: Notes) -> Outcome:
         spec, spec_file = self._spec(request)
         data_root = request.data_root or DEFAULT_DATA
         folder = RunFolder.create(Path(spec_file), RunMeta(
@@ -78,20 +73,19 @@ class SandboxBackend:
         for number in range(1, planned_trials(spec) + 1):
             records.append(self._trial(spec, folder, str(number), _values(spec, draw), data_root))
             _save(folder, records)
-            console.print(f"trial {number} {records[-1].state}", soft_wrap=True)
-        best = Best(records, spec.metric.id, spec.metric.goal, tied=True)
-        return show(Outcome(status=0 if any(r.state == TrialState.SUCCEEDED for r in records) else 1, best=best),
-                    console)
+            notes.print(f"trial {number} {records[-1].state}")
+        succeeded = any(r.state == TrialState.SUCCEEDED for r in records)
+        return Outcome([Best(records, spec.metric.id, spec.metric.goal, tied=True)],
+                       Ending.DONE if succeeded else Ending.FAILED)
 
-    def status(self, folder: RunFolder, console: Console) -> int:
+    def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         spec = load_spec(folder.spec_path)
         records = self.records(folder, spec)
-        return show(Outcome(table=(f"sweep {spec.name}", records), best=Best(records, spec.metric.id,
-                                                                               spec.metric.goal)), console)
+        return Outcome([TrialsTable(f"sweep {spec.name}", records, spec.metric.goal),
+                        Best(records, spec.metric.id, spec.metric.goal)])
 
-    def cancel(self, folder: RunFolder, console: Console) -> int:
-        return show(Outcome(lines=[f"run {folder.run_id} runs in the foreground of its own command: stop it there"]),
-                    console)
+    def cancel(self, folder: RunFolder, notes: Notes) -> Outcome:
+        return Outcome([f"run {folder.run_id} runs in the foreground of its own command: stop it there"])
 
     def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
         path = _state(folder)

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from jobs import backends
 from jobs.backends import Backend, TuneRequest
-from jobs.console.progress import user_console
+from jobs.console.text import user_console
 from jobs.run.folder import RUNS_DIR, RunFolder
 from jobs.spec import load_spec
 from jobs.trial.record import TrialRecord

@@ -1,4 +1,4 @@
-"""Data preparation: the lesson's Titanic recipe without the leak, any CSV, local or gs://."""
+"""Data preparation: train_nn.py's Titanic recipe without the leak, any CSV, local or gs://."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_titanic_matches_the_lesson_split_with_train_only_statistics(titanic_csv
     assert set(prepared.dropped) == {"PassengerId", "Name", "Ticket", "Cabin"}
     assert (recipe["train_rows"], recipe["val_rows"]) == (569, 143)
 
-    # The same rows as the lesson's train_test_split(test_size=0.2, random_state=42).
+    # The same rows as train_nn.py's train_test_split(test_size=0.2, random_state=42).
     _, val_rows = train_test_split(frame, test_size=0.2, random_state=42)
     assert np.array_equal(prepared.y_val, val_rows["Survived"].to_numpy(np.float32))
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from jobs.local.journal import split_torn
-from jobs.local.loop import RECORD, load_run_study, run_storage, views
+from jobs.local.loop import RECORD, load_run_study, run_storage, study_records
 from jobs.run.folder import RunFolder
 from tests.support.helpers import REPO, invoke
 
@@ -33,7 +33,7 @@ def write_spec(path, trials: int, mode: str = "good") -> None:
 
 
 def trials_of(root, run_id: str = "r") -> list:
-    return views(load_run_study(RunFolder.open(run_id, root / "runs"), "toy"))
+    return study_records(load_run_study(RunFolder.open(run_id, root / "runs"), "toy"))
 
 
 def records(*trial_ids: int) -> list[bytes]:

@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 
 from jobs.local import search
-from jobs.local.loop import load_run_study, views
+from jobs.local.loop import load_run_study, study_records
 from jobs.run.folder import RunFolder
 from jobs.spec import load_spec
 from tests.support.helpers import INVOKE, REPO, invoke
@@ -49,7 +49,7 @@ def run_sweep(tmp_path: Path, spec: Path, **kwargs) -> tuple[int, list, str]:
                         console=console, seed=kwargs.pop("seed", 1), **kwargs)
     folder = RunFolder.open("r", tmp_path / "runs")
     study = load_run_study(folder, yaml.safe_load(spec.read_text())["name"])
-    return status, views(study), str(folder.root)
+    return status, study_records(study), str(folder.root)
 
 
 def by_state(trials) -> dict[str, list]:
@@ -106,7 +106,7 @@ def test_unset_max_failed_stops_when_the_first_trial_fails_and_only_then(tmp_pat
     if first == "crash":
         assert (status, [t.state for t in trials]) == (1, ["FAILED"])
         resumed = tune_local(str(spec), resume="r", runs_dir=tmp_path / "runs", console=Console(file=io.StringIO()))
-        assert resumed == 1 and len(views(load_run_study(RunFolder.open("r", tmp_path / "runs"), "toy"))) == 1
+        assert resumed == 1 and len(study_records(load_run_study(RunFolder.open("r", tmp_path / "runs"), "toy"))) == 1
     else:
         assert (status, [t.state for t in trials]) == (0, ["SUCCEEDED", "FAILED"])
 
@@ -221,7 +221,7 @@ def _succeeded(tmp_path: Path, run_id: str) -> int:
         return 0
     try:
         study = load_run_study(folder, "toy")
-        return sum(t.state == "SUCCEEDED" for t in views(study))
+        return sum(t.state == "SUCCEEDED" for t in study_records(study))
     except Exception:  # the orchestrator has not created it yet
         return 0
 
@@ -249,7 +249,7 @@ def test_resume_after_sigkill_loses_nothing_and_runs_nothing_twice(tmp_path):
     output = resumed.communicate(timeout=120)[0]
     assert resumed.returncode == 0, output
     study = load_run_study(RunFolder(tmp_path / "runs" / "killed"), "toy")
-    trials = views(study)
+    trials = study_records(study)
     states = by_state(trials)
     assert len(states["SUCCEEDED"]) == 10
     assert done_before >= 3
@@ -337,7 +337,7 @@ def test_inputs_that_cannot_work_are_caught_before_or_at_the_first_trial(tmp_pat
                         console=console, seed=1)
     console.file.close()
     out = (tmp_path / "out.txt").read_text()
-    trials = views(load_run_study(RunFolder.open("t", tmp_path / "runs"), "typo"))
+    trials = study_records(load_run_study(RunFolder.open("t", tmp_path / "runs"), "typo"))
     assert status == 1 and len(trials) == 1 and trials[0].state == "FAILED"
     assert "unrecognized arguments: --why=" in trials[0].reason
     assert "sweep stopped: the first trial's trainer refused its command line (exit code 2:" in out
@@ -349,7 +349,7 @@ def test_status_lists_every_trial_and_says_a_killed_run_is_not_running(tmp_path)
     done = invoke("status", "k", cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if re.match(r"^│\s+\d+ │", line)]
-    assert len(rows) == len(views(load_run_study(RunFolder.open("k", tmp_path / "runs"), "toy"))) >= 15
+    assert len(rows) == len(study_records(load_run_study(RunFolder.open("k", tmp_path / "runs"), "toy"))) >= 15
     assert "INTERRUPTED" in done.stdout and "the sweep stopped while it ran; it reruns on resume" in done.stdout
     assert "not running;" in done.stdout and ", 0 running," in done.stdout
     assert "carry it on with: invoke tune --resume k" in done.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.local.loop import load_run_study, views
+from jobs.local.loop import load_run_study, study_records
 from jobs.run.folder import RunFolder
 from tests.support.helpers import INVOKE, invoke, make_split
 from tests.support.sweeps import in_a_terminal
@@ -61,7 +61,8 @@ def running_trials(tmp_path: Path) -> int:
     if not journal.exists():
         return 0
     try:
-        return sum(t.state == "ACTIVE" for t in views(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long")))
+        study = load_run_study(RunFolder(tmp_path / "runs" / "r"), "long")
+        return sum(t.state == "ACTIVE" for t in study_records(study))
     except Exception:  # not created yet
         return 0
 
@@ -71,7 +72,7 @@ def check_stopped(tmp_path: Path, output: str, code: int, expected: int) -> None
     assert "Traceback" not in output and "RuntimeError" not in output, output
     assert "running trials stopped. Resume with: invoke tune --resume r" in output
     wait_for(lambda: processes_in(tmp_path) == [], timeout=10)
-    states = [t.state for t in views(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long"))]
+    states = [t.state for t in study_records(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long"))]
     assert states.count("INTERRUPTED") == 2, states
 
 
@@ -80,7 +81,7 @@ def resume_to_the_end(tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace("--epochs=4000", "--epochs=3"))
     done = invoke("tune", "--resume", "r", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    states = [t.state for t in views(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long"))]
+    states = [t.state for t in study_records(load_run_study(RunFolder(tmp_path / "runs" / "r"), "long"))]
     assert states.count("SUCCEEDED") == 3 and states.count("RESTARTED") == 2, states
 
 

@@ -114,7 +114,7 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path, stop_decid
     ended is not made (it once left it ACTIVE, FAIL in Optuna)."""
     import optuna
 
-    from jobs.local.loop import LocalSweep, views
+    from jobs.local.loop import SweepLoop, study_records
     from jobs.run.folder import RunFolder, RunMeta
     from jobs.spec import load_spec
 
@@ -122,7 +122,7 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path, stop_decid
     spec = load_spec(small_spec(tmp_path, early_stopping="median", trials={"max": 1, "parallel": 1}))
     folder = RunFolder.create(tmp_path / "spec.yaml", RunMeta(run_id="ended", backend="local", spec="spec.yaml",
                               data_root=str(tmp_path / "data"), trials=1, parallel=1), tmp_path / "runs")
-    sweep = LocalSweep(spec, folder, str(tmp_path / "data"), seed=1)
+    sweep = SweepLoop(spec, folder, str(tmp_path / "data"), seed=1)
     sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy is never >= 2: stop everything
     sweep._prepare()
     sweep._launch()
@@ -134,7 +134,7 @@ def test_a_trial_that_ended_is_never_stopped_after_the_fact(tmp_path, stop_decid
         assert run.stop is None
     sweep._conclude(number, code)
     sweep.launcher.close()
-    [trial] = views(sweep.study)
+    [trial] = study_records(sweep.study)
     assert (code, trial.state, trial.reason) == (0, "SUCCEEDED", "")
     assert trial.objective is not None and trial.step == 20
     assert sweep.study.trials[0].state == optuna.trial.TrialState.COMPLETE

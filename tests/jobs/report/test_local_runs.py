@@ -19,7 +19,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from jobs.local.loop import load_run_study, views
+from jobs.local.loop import load_run_study, study_records
 from jobs.report import compare, report
 from jobs.run.folder import RunFolder, RunMeta
 from jobs.trial.record import best_trial
@@ -74,7 +74,7 @@ def sweep(tmp_path_factory):
                         console=quiet())
     assert status == 0
     folder = RunFolder.open("r", root / "runs")
-    trials = views(load_run_study(folder, "small"))
+    trials = study_records(load_run_study(folder, "small"))
     states = {t.state for t in trials}
     assert {"SUCCEEDED", "FAILED"} <= states, states  # the seed gives both, so every path below is exercised
     return root / "runs", trials
@@ -186,7 +186,7 @@ def test_a_running_sweep_gives_a_partial_report(tmp_path):
         while time.monotonic() < deadline:
             try:
                 study = load_run_study(RunFolder(tmp_path / "runs" / "live"), "toy")
-                states = [t.state for t in views(study)]
+                states = [t.state for t in study_records(study)]
             except Exception:  # not created yet
                 states = []
             if states.count("SUCCEEDED") >= 2 and "ACTIVE" in states:

@@ -8,6 +8,7 @@ would, reading its data from gs:// and writing metrics.json to AIP_MODEL_DIR on 
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -99,6 +100,6 @@ def test_trials_vertex_stops_early_keep_their_artifacts_and_the_report_shows_the
     assert f"1 of 3 trials stopped early (median), median at step {stopped.step}: trial {stopped.trial_id}" in page
     live, status_text = read(console).split("--- status ---")
     assert f"stopped early by Vertex AI at step {stopped.step}" in live
-    row = next(line for line in status_text.splitlines() if line.startswith(f"│ {stopped.trial_id} "))
+    row = next(line for line in status_text.splitlines() if re.match(rf"^│\s+{stopped.trial_id} │", line))
     assert f"stopped early by Vertex AI at step {stopped.step}" in row  # after the fact, from metrics.json
     assert status_text.count("stopped early") == 1

@@ -7,7 +7,7 @@ import datetime as dt
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Measurement, Trial
 
 from jobs.spec import parse_spec
-from jobs.vertex.follow import trial_view
+from jobs.vertex.follow import live_record
 from jobs.vertex.records import trial_records
 
 SPEC = parse_spec({
@@ -75,11 +75,11 @@ def test_values_come_back_typed_as_the_spec_says_and_trials_in_id_order():
 
 
 def test_the_view_shows_the_final_value_or_the_value_so_far_by_measurement():
-    running = trial_view(trial("3", "ACTIVE", {"optimizer": "adam"}, reports=[(1, 0.9), (2, 0.7)]), SPEC, BASE)
+    running = live_record(trial("3", "ACTIVE", {"optimizer": "adam"}, reports=[(1, 0.9), (2, 0.7)]), SPEC, BASE)
     assert (running.state, running.objective, running.step) == ("ACTIVE", 0.7, 2)  # measurement: last
-    stopping = trial_view(trial("4", "STOPPING", {"optimizer": "adam"}), SPEC, BASE)
+    stopping = live_record(trial("4", "STOPPING", {"optimizer": "adam"}), SPEC, BASE)
     assert (stopping.state, stopping.reason) == ("ACTIVE", "stopping: Vertex AI's early stopping ended it")
-    done = trial_view(trial("5", "SUCCEEDED", {"optimizer": "adam"}, final=0.8, reports=[(1, 0.9)], seconds=4), SPEC,
+    done = live_record(trial("5", "SUCCEEDED", {"optimizer": "adam"}, final=0.8, reports=[(1, 0.9)], seconds=4), SPEC,
                       BASE)
     assert (done.state, done.objective, done.duration_s) == ("SUCCEEDED", 0.8, 4.0)
     assert done.started == T0.timestamp()

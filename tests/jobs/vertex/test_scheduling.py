@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from google.cloud.aiplatform_v1.types import JobState, Scheduling
@@ -149,7 +150,7 @@ def test_spot_preemption_is_retried_six_times_then_the_trial_fails_and_says_so(t
     assert second.state == "INFEASIBLE" and second.reason.startswith(
         "preempted: its Spot VM was reclaimed and not restarted (STOCKOUT: ")
     assert on_run(backend, "status", "spot-2", console, runs) == 0
-    row = next(line for line in read(console).splitlines() if line.startswith("│ 2 "))
+    row = next(line for line in read(console).splitlines() if re.match(r"^│\s+2 │", line))
     assert "preempted: its Spot VM was reclaimed" in row
     assert report(["spot-2"], latest=False, out=None, runs_dir=runs, console=console,
                   choose=lambda name: backend) == 0
