@@ -106,7 +106,7 @@ def _ending(interrupt: KeyboardInterrupt) -> Ending:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Sweep:
+class _Inputs:
     """What a run needs, from the spec and flags (new) or from its folder (resumed)."""
 
     spec: Spec
@@ -117,19 +117,19 @@ class _Sweep:
     folder: RunFolder | None  # None until a new run is created
 
 
-def _prepared(request: TuneRequest) -> _Sweep:
+def _prepared(request: TuneRequest) -> _Inputs:
     seed = request.options_for(LocalOptions).seed
     if request.resume:
         folder = RunFolder.open(request.resume, request.runs_dir)
         meta = folder.meta().of(LocalRun)
         spec = with_budget(load_spec(folder.spec_path), meta.trials, meta.parallel)
-        return _Sweep(spec, str(folder.spec_path), meta.data_root, meta.seed, meta.trial_timeout, folder)
+        return _Inputs(spec, str(folder.spec_path), meta.data_root, meta.seed, meta.trial_timeout, folder)
     if request.run_id:
         check_run_id(request.run_id)  # before anything is prepared or started
     spec_file = request.spec or str(DEFAULT_SPEC)
     spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke)
     LocalBackend.check(spec, spec_file)
-    return _Sweep(spec, spec_file, request.data_root or DEFAULT_DATA, seed, request.trial_timeout, None)
+    return _Inputs(spec, spec_file, request.data_root or DEFAULT_DATA, seed, request.trial_timeout, None)
 
 
 class LocalBackend:
@@ -242,7 +242,7 @@ class LocalBackend:
                       key=lambda r: trial_order(r.trial_id))
 
 
-def _run(spec: Spec, folder: RunFolder, sweep: _Sweep, launcher: Launcher, notes: Notes) -> Outcome:
+def _run(spec: Spec, folder: RunFolder, sweep: _Inputs, launcher: Launcher, notes: Notes) -> Outcome:
     """Run the sweep in its folder under the run's lock, with live progress; name the best trial."""
     from jobs.local import journal
     from jobs.local.loop import SweepLoop, study_records

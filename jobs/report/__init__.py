@@ -1,7 +1,7 @@
 """Reports of sweeps: every trial's parameters and metrics in one DataFrame, as CSV, Markdown and HTML.
 
     records.py   where TrialRecords (jobs.trial.record) come from: a local run folder, a Vertex run's artifacts base
-    collect.py   records + metrics.json (fetched concurrently) -> the contract DataFrame (Sweep)
+    collect.py   records + metrics.json (fetched concurrently) -> the contract DataFrame (CollectedRun)
     importance.py which parameters mattered (Optuna's evaluator)
     plots.py     the plots, as PNG
     summary.py   what every format says: winner, runners-up, warnings, tables as text

@@ -26,7 +26,7 @@ CURVES = 5  # top trials whose learning curves are read
 
 
 @dataclass
-class Sweep:
+class CollectedRun:
     """One run, collected: its spec, records (for start times and steps), the contract frame, and
     the eval_history.csv of its top trials by trial id."""
 
@@ -80,14 +80,14 @@ class Sweep:
 
 
 def collect(run_id: str, spec: Spec, records: list[TrialRecord], workers: int = storage.WORKERS,
-            hourly_cost: float | None = None, currency: str = "", max_cost: float | None = None) -> Sweep:
+            hourly_cost: float | None = None, currency: str = "", max_cost: float | None = None) -> CollectedRun:
     """Fetch every finished trial's metrics.json, build the frame (with each trial's cost when
     ``hourly_cost`` is known; ``max_cost``: the run's ceiling), then read the top trials' curves."""
     frame = trials_frame(records, spec, workers)
     if hourly_cost is not None:
         cost = trial_cost(frame["duration_s"].fillna(0), hourly_cost)
         frame.insert(frame.columns.get_loc("duration_s") + 1, "cost", cost)
-    sweep = Sweep(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency,
+    sweep = CollectedRun(run_id, spec, sorted(records, key=lambda r: trial_order(r.trial_id)), frame, {}, currency,
                   max_cost)
     top = sweep.ranked()["trial_id"].head(CURVES).tolist()
     sweep.histories = eval_histories({r.trial_id: r for r in records}, top, workers)

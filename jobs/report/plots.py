@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib import cm, colors, ticker
 from matplotlib.figure import Figure
 
-from jobs.report.collect import Sweep
+from jobs.report.collect import CollectedRun
 from jobs.report.text import number
 from jobs.trial.record import FAILURES, TrialState
 
@@ -61,7 +61,7 @@ def _not_drawn(exc: Exception) -> Figure:
     return figure
 
 
-def sweep_plots(sweep: Sweep, importances: dict[str, float]) -> list[Plot]:
+def sweep_plots(sweep: CollectedRun, importances: dict[str, float]) -> list[Plot]:
     """Every plot of one run that has something to show, in reading order."""
     order = list(importances) + [p for p in sweep.spec.parameters if p not in importances]
     metric = sweep.spec.metric.id
@@ -76,7 +76,7 @@ def sweep_plots(sweep: Sweep, importances: dict[str, float]) -> list[Plot]:
     return [Plot(name, title, *drawn) for name, title, draw, args in wanted if (drawn := _render(draw, *args))]
 
 
-def comparison_plots(sweeps: list[Sweep]) -> list[Plot]:
+def comparison_plots(sweeps: list[CollectedRun]) -> list[Plot]:
     """The plots that compare runs: best-so-far curves overlaid."""
     drawn = _render(_best_so_far_overlay, sweeps)
     return [Plot("best_so_far", "Best so far, run against run", *drawn)] if drawn else []
@@ -103,7 +103,7 @@ def _rug(ax, rows: pd.DataFrame, color: str, marker: str, label: str) -> None:
                    color=color, s=70, clip_on=False, zorder=4, label=label, linewidths=2)
 
 
-def _objective_by_trial(sweep: Sweep) -> tuple[Figure, str] | None:
+def _objective_by_trial(sweep: CollectedRun) -> tuple[Figure, str] | None:
     line = sweep.timeline()
     done = line[(line["state"] == TrialState.SUCCEEDED) & line["objective"].notna()]
     if done.empty:
@@ -129,7 +129,7 @@ def _objective_by_trial(sweep: Sweep) -> tuple[Figure, str] | None:
                     "a long flat line at the end means more trials stopped paying off")
 
 
-def _parameters(sweep: Sweep, order: list[str], importances: dict[str, float]) -> tuple[Figure, str] | None:
+def _parameters(sweep: CollectedRun, order: list[str], importances: dict[str, float]) -> tuple[Figure, str] | None:
     done = sweep.ranked()
     if done.empty:
         return None
@@ -213,7 +213,7 @@ def _axis_position(parameter, values: pd.Series) -> tuple[np.ndarray, list[tuple
     return placed, [(0.0, number(low)), (1.0, number(high))]
 
 
-def _parallel(sweep: Sweep, order: list[str]) -> tuple[Figure, str] | None:
+def _parallel(sweep: CollectedRun, order: list[str]) -> tuple[Figure, str] | None:
     done = sweep.ranked()
     if len(done) < 2:
         return None
@@ -257,7 +257,7 @@ def _parallel(sweep: Sweep, order: list[str]) -> tuple[Figure, str] | None:
                     "coloured from worst to best objective")
 
 
-def _curves(sweep: Sweep) -> tuple[Figure, str] | None:
+def _curves(sweep: CollectedRun) -> tuple[Figure, str] | None:
     if not sweep.histories:
         return None
     figure = Figure(figsize=(9, 3.3), layout="constrained")
@@ -279,7 +279,7 @@ def _curves(sweep: Sweep) -> tuple[Figure, str] | None:
                     + (f"; no readable eval_history.csv for trial {', '.join(missing)}" if missing else ""))
 
 
-def _early_stopping(sweep: Sweep) -> tuple[Figure, str] | None:
+def _early_stopping(sweep: CollectedRun) -> tuple[Figure, str] | None:
     line = sweep.timeline()
     line = line[line["step"].notna() & line["state"].isin([TrialState.SUCCEEDED, TrialState.STOPPED])]
     stopped = line[line["stopped_early"]]
@@ -303,7 +303,7 @@ def _early_stopping(sweep: Sweep) -> tuple[Figure, str] | None:
                     + (", ..." if len(stopped) > 12 else ""))
 
 
-def _best_so_far_overlay(sweeps: list[Sweep]) -> tuple[Figure, str] | None:
+def _best_so_far_overlay(sweeps: list[CollectedRun]) -> tuple[Figure, str] | None:
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     ax = figure.subplots()
     drawn = 0

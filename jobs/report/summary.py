@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from jobs.report.collect import Sweep
+from jobs.report.collect import CollectedRun
 from jobs.report.importance import param_importances
 from jobs.report.text import counts_line, duration, number, state
 from jobs.trial.record import PREEMPTED, TrialState, ties
@@ -17,7 +17,7 @@ TOP = 10  # rows of the top-trials table
 
 @dataclass(frozen=True)
 class Summary:
-    sweep: Sweep
+    sweep: CollectedRun
     best: pd.Series | None
     importances: dict[str, float]
     importance_note: str
@@ -86,13 +86,13 @@ class Summary:
         return list(frame.columns), rows
 
 
-def summarize(sweep: Sweep) -> Summary:
+def summarize(sweep: CollectedRun) -> Summary:
     """The winner, the importances and what the reader should be warned about."""
     importances, note = param_importances(sweep.spec, sweep.ranked())
     return Summary(sweep, sweep.best(), importances, note, _warnings(sweep))
 
 
-def _warnings(sweep: Sweep) -> list[str]:
+def _warnings(sweep: CollectedRun) -> list[str]:
     frame, notes = sweep.frame, []
     if sweep.unfinished:
         notes.append(f"the sweep is still running: {sweep.unfinished} trial(s) not finished; this report shows "

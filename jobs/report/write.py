@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from jobs.cloud import storage
-from jobs.report.collect import Sweep
+from jobs.report.collect import CollectedRun
 from jobs.report.compare import best_trials_frame, side_by_side
 from jobs.report.markdown import comparison_markdown, sweep_markdown
 from jobs.report.page import comparison_page, sweep_page
@@ -18,7 +18,7 @@ CONTENT_TYPES = {".csv": "text/csv", ".md": "text/markdown; charset=utf-8", ".ht
                  ".png": "image/png"}
 
 
-def write_sweep_report(sweep: Sweep, out: str, console: Console) -> dict[str, bytes]:
+def write_sweep_report(sweep: CollectedRun, out: str, console: Console) -> dict[str, bytes]:
     """Write one run's report into ``out``, print its summary; returns what was written by name."""
     summary = summarize(sweep)
     plots = sweep_plots(sweep, summary.importances)
@@ -31,7 +31,7 @@ def write_sweep_report(sweep: Sweep, out: str, console: Console) -> dict[str, by
     return files
 
 
-def write_comparison_report(sweeps: list[Sweep], out: str, console: Console) -> dict[str, bytes]:
+def write_comparison_report(sweeps: list[CollectedRun], out: str, console: Console) -> dict[str, bytes]:
     """Write one report comparing runs into ``out`` (with each run's trials as trials-<run_id>.csv)."""
     summaries = [summarize(s) for s in sweeps]
     plots = comparison_plots(sweeps)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from jobs.cloud import storage
+from jobs.report.collect import collect
 from jobs.spec import Spec, parse_spec
 from jobs.trial.record import TrialRecord
 
@@ -188,3 +189,37 @@ class Chromium:
 def under_artifacts_base(records: list[TrialRecord], artifacts_base: str) -> list[TrialRecord]:
     """The records with ``artifact_dir`` set to ``<artifacts_base>/<trial_id>`` (Vertex AI's layout)."""
     return [dataclasses.replace(r, artifact_dir=storage.join(artifacts_base, r.trial_id)) for r in records]
+
+
+ALL_PLOTS = ["importance", "objective", "parameters", "parallel", "curves", "early_stopping"]
+
+
+def synth_sweep(tmp_path, count: int, spec=None, keep=lambda t: True, run_id: str = "synth-1"):
+    trials = [t for t in synth_trials(count, seed=5) if keep(t)]
+    write_artifacts(str(tmp_path / "artifacts"), trials)
+    records = under_artifacts_base([t.record for t in trials], str(tmp_path / "artifacts"))
+    return collect(run_id, spec or synth_spec(), records)
+
+
+def synth_records(count: int, keep=lambda t: True) -> list:
+    """The records synth_sweep collects, straight from the fixture."""
+    return [t.record for t in synth_trials(count, seed=5) if keep(t)]
+
+
+def ranked(records) -> list:
+    """Succeeded records, best (highest validation_accuracy) first."""
+    return sorted((r for r in records if r.state == "SUCCEEDED"), key=lambda r: -r.objective)
+
+
+def positions(records) -> dict[str, int]:
+    """Trial id -> place in start order (1, 2, ...)."""
+    return {r.trial_id: i for i, r in enumerate(sorted(records, key=lambda r: r.started), start=1)}
+
+
+def best_so_far(records) -> list[float]:
+    """The best succeeded objective after each trial in start order (NaN before the first success)."""
+    running, curve = -math.inf, []
+    for r in sorted(records, key=lambda r: r.started):
+        running = max(running, r.objective) if r.state == "SUCCEEDED" else running
+        curve.append(running if running > -math.inf else math.nan)
+    return curve

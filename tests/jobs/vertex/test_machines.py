@@ -10,7 +10,7 @@ import pytest
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.machines import FIXED_GPUS, N1_GPUS, machine_problem, support_notice
 from jobs.vertex.resources import check
-from tests.support import vertex_standin as standin
+from tests.support import vertex_rules as standin
 from tests.support.helpers import invoke
 from tests.support.vertex import DIGEST, write_outputs
 
@@ -96,7 +96,7 @@ def test_pairs_vertex_refuses_are_one_line_naming_what_fits(machine, accelerator
 @pytest.mark.parametrize("accelerator", ACCELERATORS)
 def test_the_checker_and_the_vertex_stand_in_follow_vertex_ais_table(accelerator):
     """Two readings written apart, the spec check (jobs/vertex/machines.py, limits per GPU count) and the stand-in's 400
-    (tests/support/vertex_standin.py), each take exactly the pairs of Vertex AI's table as written out above; the spec
+    (tests/support/vertex_rules.py), each take exactly the pairs of Vertex AI's table as written out above; the spec
     check also refuses the GB200, which the service gives only from a shared reservation the sweeps never name."""
     wrong = []
     for machine, count in itertools.product(MACHINES, (1, 2, 3, 4, 8, 16)):

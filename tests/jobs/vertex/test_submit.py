@@ -21,7 +21,7 @@ from jobs.vertex.client import RunIdTaken
 from jobs.vertex.request import spec_hash
 from tests.support.sweeps import on_run, records_of, tune_with
 from tests.support.vertex import TOY, backend_for, read, settings_for, write_outputs, write_spec
-from tests.support.vertex_standin import Fault
+from tests.support.vertex_rules import Fault
 
 CREATE = r"hyperparameterTuningJobs$"
 GET_JOB = r"hyperparameterTuningJobs/\d+$"
