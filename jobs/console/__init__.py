@@ -1,5 +1,7 @@
 """What a user sees in the terminal: the one place that renders what backends return.
 
-    progress.py    the live progress of a sweep, and the console a task prints to
+    render.py      an Outcome (jobs/run/outcome.py) in words: lines, trials tables, the best trial, exit status
+    progress.py    the live progress of a sweep
     plan.py        the spec's search as a table
+    text.py        the console a task prints to, and styled text
 """
