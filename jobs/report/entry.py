@@ -40,7 +40,8 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
     if not sweeps:
         return 0
     if len(sweeps) == 1:
-        write_sweep_report(sweeps[0], out or str(runs_dir / sweeps[0].run_id), console)
+        folder = next(f for f in folders if f.run_id == sweeps[0].run_id)
+        write_sweep_report(sweeps[0], out or str(folder.root), console)
     else:
         write_comparison_report(sweeps, out or str(runs_dir / folder_name([s.run_id for s in sweeps])), console)
     return 0
