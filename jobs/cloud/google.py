@@ -1,4 +1,5 @@
-"""Vertex AI API errors: transient ones retried with backoff, the others explained in plain words.
+"""Google Cloud API errors: transient ones retried with backoff, the others explained in plain words, naming the
+service (``Context.service``) and the role that launching on it needs.
 
 Transient: 5xx (503 unavailable, 500 internal, 504 deadline), 429 rate limits, a dropped or refused
 connection. Explained: 401 (no credentials), 403 (which role is missing, or the API is off), 429 quota
@@ -27,29 +28,32 @@ REQUEST_PREFIX = re.compile(r"^(?:GET|POST|PATCH|PUT|DELETE) \S+: ")  # api_core
 ACT_AS = re.compile(r"actAs|act as", re.IGNORECASE)
 
 
-class VertexError(ServiceError, RuntimeError):
-    """A Vertex AI call failed for a reason the user can act on; the message says what to do."""
+class GoogleApiError(ServiceError, RuntimeError):
+    """A Google Cloud API call failed for a reason the user can act on; the message says what to do."""
 
 
-class PermissionProblem(VertexError):
+class PermissionProblem(GoogleApiError):
     """403: the caller lacks a role (named in the message), or the API is not enabled."""
 
 
-class QuotaProblem(VertexError):
+class QuotaProblem(GoogleApiError):
     """429 RESOURCE_EXHAUSTED on a quota (named in the message), not a passing rate limit."""
 
 
-class VertexUnavailable(VertexError):
+class ApiUnavailable(GoogleApiError):
     """Transient errors went on past the retry deadline."""
 
 
 @dataclass(frozen=True)
 class Context:
-    """What an explanation names: the project, region and trainer account of the stack."""
+    """What an explanation names: the project, region and trainer account of the stack, the service called and
+    the role that launching on it needs."""
 
     project: str
     region: str
     trainer_service_account: str
+    service: str  # as the user knows it: "Vertex AI"
+    role: str  # the IAM role a launcher needs on the project
 
 
 def _message(exc: Exception) -> str:
@@ -85,17 +89,18 @@ passed. Tests shorten it with ``RETRY.with_delay(...)`` and ``.with_timeout(...)
 Leave its ``on_error`` unset: ``call_with_retry`` passes its own, which says what is being retried."""
 
 
-def explain(exc: Exception, context: Context) -> VertexError:
+def explain(exc: Exception, context: Context) -> GoogleApiError:
     """The error as something the user can act on."""
     text = _message(exc)
-    project, account = context.project, context.trainer_service_account
+    project, account, service, role = (context.project, context.trainer_service_account, context.service,
+                                       context.role)
     if isinstance(exc, api.Unauthenticated):
-        return VertexError(f"Vertex AI refused the credentials ({text}). Log in with "
+        return GoogleApiError(f"{service} refused the credentials ({text}). Log in with "
                            "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS.")
     if isinstance(exc, api.PermissionDenied | api.Forbidden):
         reasons = {d.get("reason") for d in _details(exc)}
         if "SERVICE_DISABLED" in reasons or "has not been used" in text or "is disabled" in text:
-            return PermissionProblem(f"the Vertex AI API is not enabled in project {project} ({text}). "
+            return PermissionProblem(f"the {service} API is not enabled in project {project} ({text}). "
                                      "`pulumi up` for the stack enables it.")
         if ACT_AS.search(text):
             return PermissionProblem(
@@ -104,26 +109,26 @@ def explain(exc: Exception, context: Context) -> VertexError:
                 "launchers and run `pulumi up`, or ask an owner to run `gcloud iam service-accounts "
                 f"add-iam-policy-binding {account} --member=user:YOU --role=roles/iam.serviceAccountUser`.")
         return PermissionProblem(
-            f"permission denied in project {project} ({text}). Launching sweeps needs roles/aiplatform.user on "
+            f"permission denied in project {project} ({text}). Launching sweeps needs {role} on "
             f"project {project} (and roles/iam.serviceAccountUser on {account}): add yourself to the stack's "
             "launchers and run `pulumi up`, or ask an owner to run `gcloud projects add-iam-policy-binding "
-            f"{project} --member=user:YOU --role=roles/aiplatform.user`.")
+            f"{project} --member=user:YOU --role={role}`.")
     if is_quota(exc):
         return QuotaProblem(quota_advice(text, context))
     if isinstance(exc, api.NotFound):
-        return VertexError(f"not found in project {project}, region {context.region}: {text}")
+        return GoogleApiError(f"not found in project {project}, region {context.region}: {text}")
     if isinstance(exc, api.InvalidArgument | api.BadRequest | api.FailedPrecondition):
-        return VertexError(f"Vertex AI rejected the request: {text}")
+        return GoogleApiError(f"{service} rejected the request: {text}")
     if is_transient(exc):
-        return VertexUnavailable(f"Vertex AI did not answer: {type(exc).__name__}: {text}")
-    return VertexError(f"Vertex AI call failed: {type(exc).__name__}: {text}")
+        return ApiUnavailable(f"{service} did not answer: {type(exc).__name__}: {text}")
+    return GoogleApiError(f"{service} call failed: {type(exc).__name__}: {text}")
 
 
 def quota_advice(text: str, context: Context) -> str:
-    """Which quota ran out (the metric Vertex AI names, e.g. aiplatform.googleapis.com/
+    """Which quota ran out (the metric the service names, e.g. aiplatform.googleapis.com/
     custom_model_training_nvidia_t4_gpus) and how to get past it."""
     metric = QUOTA_METRIC.search(text)
-    which = metric.group(0) if metric else "a Vertex AI quota"
+    which = metric.group(0) if metric else f"a {context.service} quota"
     return (f"quota exhausted: {which} in project {context.project}, region {context.region} ({text}). Lower "
             "trials.parallel or the machine size, or request more in the console: IAM & Admin > Quotas, "
             f"filtered by {which}.")
@@ -132,7 +137,7 @@ def quota_advice(text: str, context: Context) -> str:
 def call_with_retry(call: Callable[[], T], what: str, context: Context, retry: Retry = RETRY,
                     on_retry: Callable[[str], None] | None = None) -> T:
     """``call()`` under ``retry`` (again after each error its predicate accepts, until its timeout); any other
-    API error, and the last retried one, raise a VertexError that explains it. ``on_retry`` hears each retry.
+    API error, and the last retried one, raise a GoogleApiError that explains it. ``on_retry`` hears each retry.
     Errors that are not API or connection errors pass through unexplained."""
     started = time.monotonic()
 

@@ -1,4 +1,4 @@
-"""The outputs of an onboarded project's stack: what a Vertex AI sweep needs to know about it.
+"""The outputs of an onboarded project's stack: what a cloud sweep needs to know about it.
 
 They come from ``pulumi stack output --json --stack NAME`` where the Pulumi CLI is installed, or from a
 file holding the same JSON (``--outputs FILE``). A missing or unusable output is an error naming it.

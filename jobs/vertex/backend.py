@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from jobs.backends import TuneRequest
 from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout, trials_cost
-from jobs.cloud.google import Context, VertexUnavailable, quota_advice
+from jobs.cloud.google import ApiUnavailable, Context, quota_advice
 from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
 from jobs.cloud.stack import load_outputs
 from jobs.console.render import ConsoleNotes
@@ -27,7 +27,7 @@ from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_
 from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
-from jobs.vertex.client import ApiSettings, VertexJobs
+from jobs.vertex.client import ApiSettings, VertexJobs, vertex_context
 from jobs.vertex.containers import PYTHON
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
 from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
@@ -100,7 +100,8 @@ class VertexBackend:
         with tempfile.TemporaryDirectory() as scratch:
             spec, outputs, job, cost, package = self._job(request, notes, Path(scratch))
             notes.print(cost.text())
-            jobs = self._connect(Context(outputs.project, outputs.region, outputs.trainer_service_account), notes)
+            context = vertex_context(outputs.project, outputs.region, outputs.trainer_service_account)
+            jobs = self._connect(context, notes)
             run_id = job.labels["run_id"]
             pool = job.trial_job_spec.worker_pool_specs[0]
             if package:
@@ -205,7 +206,7 @@ class VertexBackend:
             raise RunError(f"run {folder.run_id} is a {meta.backend} run, not a Vertex AI run")
         run = meta.of(VertexRun)
         spec = with_budget(load_spec(folder.spec_path), run.trials, run.parallel)
-        return run, spec, self._connect(Context(run.project, run.region, run.trainer_service_account), notes)
+        return run, spec, self._connect(vertex_context(run.project, run.region, run.trainer_service_account), notes)
 
     def _attach(self, folder: RunFolder, detach: bool, max_cost: float | None, notes: Notes) -> Outcome:
         """Follow the job of a run submitted before, with its recorded spec and budget; ``max_cost`` (--max-cost)
@@ -238,7 +239,7 @@ class VertexBackend:
         except KeyboardInterrupt:
             return Outcome([f"stopped watching; the job runs on. Watch again: invoke tune --resume {run_id}; stop "
                             f"it: invoke cancel {run_id}"], Ending.INTERRUPTED)
-        except VertexUnavailable as exc:
+        except ApiUnavailable as exc:
             return Outcome([Line(f"\nthe job runs on; watch again with: invoke tune --resume {run_id}", str(exc),
                                  "red")], Ending.FAILED)
         outcome = Outcome([progress.summary()])

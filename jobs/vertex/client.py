@@ -23,6 +23,11 @@ T = TypeVar("T")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
+def vertex_context(project: str, region: str, trainer_service_account: str) -> Context:
+    """What an API error names for a run in ``project``: Vertex AI, and the role that launches jobs on it."""
+    return Context(project, region, trainer_service_account, "Vertex AI", "roles/aiplatform.user")
+
+
 class RunIdTaken(UserError, ValueError):
     """The run id's job on Vertex AI runs another spec."""
 

@@ -104,7 +104,7 @@ def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: 
            on_job_state: Callable[[str], None] | None = None,
            on_poll: Callable[[HyperparameterTuningJob], None] | None = None) -> HyperparameterTuningJob:
     """Poll the job until it ends, calling ``on_poll`` with each snapshot; returns the last one. Raises
-    VertexError when Vertex AI stays unreachable past the client's retry deadline (the job itself runs on)."""
+    GoogleApiError when Vertex AI stays unreachable past the client's retry deadline (the job itself runs on)."""
     events, state = TrialEvents(spec, progress), None
     while True:
         job = jobs.get(name)

@@ -16,7 +16,7 @@ from google.api_core.retry import Retry
 from google.auth.credentials import Credentials
 
 from infra.config import RUN_TAG_PREFIX
-from jobs.cloud.google import Context, VertexError, call_with_retry
+from jobs.cloud.google import Context, GoogleApiError, call_with_retry
 
 REGISTRY = "https://artifactregistry.googleapis.com"
 IMAGE = re.compile(r"(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repository>[^/]+)/"
@@ -52,7 +52,7 @@ def keep_image(image: str, run_id: str, credentials: Credentials, context: Conte
 
     try:
         call_with_retry(create, f"tagging {image} as {tag}", context, retry)
-    except VertexError as exc:
+    except GoogleApiError as exc:
         return (f"could not tag the image as {tag} ({exc.__cause__ or exc}); the registry's cleanup may delete "
                 "it once newer images are pushed: `invoke infra.up` grants launchers the tagger role")
     return None

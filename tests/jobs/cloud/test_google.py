@@ -8,17 +8,17 @@ from google.api_core import exceptions as api
 
 from jobs.cloud.google import (
     RETRY,
-    Context,
+    ApiUnavailable,
+    GoogleApiError,
     PermissionProblem,
     QuotaProblem,
-    VertexError,
-    VertexUnavailable,
     call_with_retry,
     explain,
     is_transient,
 )
+from jobs.vertex.client import vertex_context
 
-CONTEXT = Context("acme-ml", "europe-west4", "vision-trainer@acme-ml.iam.gserviceaccount.com")
+CONTEXT = vertex_context("acme-ml", "europe-west4", "vision-trainer@acme-ml.iam.gserviceaccount.com")
 QUOTA_FAILURE = {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
                  "violations": [{"subject": "project:acme-ml", "description": "too many GPUs"}]}
 
@@ -41,7 +41,7 @@ def test_transient_or_not(exc, transient):
 
 
 @pytest.mark.parametrize("exc, kind, says", [
-    (api.Unauthenticated("Request had invalid authentication credentials."), VertexError,
+    (api.Unauthenticated("Request had invalid authentication credentials."), GoogleApiError,
      "gcloud auth application-default login"),
     (api.Forbidden("Vertex AI API has not been used in project 123 before or it is disabled."), PermissionProblem,
      "the Vertex AI API is not enabled in project acme-ml"),
@@ -49,9 +49,9 @@ def test_transient_or_not(exc, transient):
      QuotaProblem, "quota exhausted: aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus in project "
                    "acme-ml, region europe-west4"),
     (api.TooManyRequests("resources exhausted", details=[QUOTA_FAILURE]), QuotaProblem, "quota exhausted: a Vertex AI"),
-    (api.NotFound("HyperparameterTuningJob 7 not found"), VertexError, "not found in project acme-ml, region "
+    (api.NotFound("HyperparameterTuningJob 7 not found"), GoogleApiError, "not found in project acme-ml, region "
                                                                       "europe-west4: HyperparameterTuningJob 7"),
-    (api.BadRequest("List of found errors: 1.Field: machine_spec"), VertexError,
+    (api.BadRequest("List of found errors: 1.Field: machine_spec"), GoogleApiError,
      "Vertex AI rejected the request: List of found errors"),
 ])
 def test_explanations(exc, kind, says):
@@ -75,7 +75,7 @@ def test_retry_until_success_then_until_the_deadline():
     def down():
         raise api.ServiceUnavailable("still down")
 
-    with pytest.raises(VertexUnavailable, match="did not answer: ServiceUnavailable") as caught:
+    with pytest.raises(ApiUnavailable, match="did not answer: ServiceUnavailable") as caught:
         call_with_retry(down, "reading", CONTEXT, RETRY.with_delay(initial=0.01).with_timeout(0.05))
     assert isinstance(caught.value.__cause__, api.ServiceUnavailable)  # the last error, not api_core's RetryError
     with pytest.raises(ZeroDivisionError):  # not an API error: not ours to explain
@@ -85,7 +85,7 @@ def test_retry_until_success_then_until_the_deadline():
 @pytest.mark.parametrize("exc, kind", [
     (api.TooManyRequests("Quota exceeded for aiplatform.googleapis.com/custom_model_training_cpus."), QuotaProblem),
     (api.Forbidden("denied"), PermissionProblem),
-    (api.MethodNotImplemented("no"), VertexError),
+    (api.MethodNotImplemented("no"), GoogleApiError),
 ])
 def test_what_is_not_transient_is_tried_once_and_explained(exc, kind):
     calls, seen = [], []

@@ -170,14 +170,14 @@ def test_only_spot_trials_are_preempted(tmp_path, vertex, console):
 
 
 def test_flex_start_outside_its_documented_gpus_is_refused_by_the_stand_in(tmp_path, vertex, outputs):
-    from jobs.cloud.google import Context, VertexError
-    from jobs.vertex.client import VertexJobs
+    from jobs.cloud.google import GoogleApiError
+    from jobs.vertex.client import VertexJobs, vertex_context
 
     job = build_tuning_job(spec(**L4, scheduling="flex_start"), outputs, "flex-1")
     pool = job.trial_job_spec.worker_pool_specs[0]
     pool.machine_spec.machine_type, pool.machine_spec.accelerator_type = "n1-standard-4", "NVIDIA_TESLA_T4"
-    jobs = VertexJobs(Context("acme-ml", "us-central1", outputs.trainer_service_account), settings_for(vertex))
-    with pytest.raises(VertexError, match="FLEX_START"):
+    jobs = VertexJobs(vertex_context("acme-ml", "us-central1", outputs.trainer_service_account), settings_for(vertex))
+    with pytest.raises(GoogleApiError, match="FLEX_START"):
         jobs.submit(job)
     assert vertex.creates() == 0
 

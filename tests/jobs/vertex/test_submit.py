@@ -71,14 +71,14 @@ def test_a_run_id_another_spec_holds_on_vertex_is_refused_before_any_record(tmp_
 
 
 def test_the_stand_in_keeps_labels_finds_jobs_by_them_and_refuses_what_the_service_refuses(tmp_path, vertex):
-    from jobs.cloud.google import Context, VertexError
+    from jobs.cloud.google import GoogleApiError
     from jobs.cloud.stack import load_outputs
-    from jobs.vertex.client import VertexJobs
+    from jobs.vertex.client import VertexJobs, vertex_context
     from jobs.vertex.request import build_tuning_job
 
     spec = load_spec(write_spec(tmp_path / "spec.yaml"))
     job = build_tuning_job(spec, load_outputs(outputs_file=write_outputs(tmp_path / "outputs.json")), "toy-1")
-    jobs = VertexJobs(Context("acme-ml", "us-central1", ACCOUNT), settings_for(vertex))
+    jobs = VertexJobs(vertex_context("acme-ml", "us-central1", ACCOUNT), settings_for(vertex))
     created, _ = jobs.submit(job)
     assert dict(created.labels) == dict(job.labels)
     again, made = jobs.submit(job)  # found by its run_id label
@@ -86,7 +86,7 @@ def test_the_stand_in_keeps_labels_finds_jobs_by_them_and_refuses_what_the_servi
     for key, value in [("run_id", "Toy-2"), ("note", "x" * 65), ("Team", "vision"), ("note", "a.b")]:
         bad = HyperparameterTuningJob.deserialize(HyperparameterTuningJob.serialize(job))
         bad.labels = {**job.labels, "run_id": "toy-2", key: value}
-        with pytest.raises(VertexError, match="invalid labels"):
+        with pytest.raises(GoogleApiError, match="invalid labels"):
             jobs.submit(bad)
     assert vertex.creates() == 1
 
