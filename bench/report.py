@@ -8,7 +8,7 @@ server made threaded, as GCS serves requests concurrently; ``--connect-ms`` adds
 connection's first request, as a TLS handshake to GCS would (the emulator speaks plain HTTP), and the
 connections each side opens are counted. The lesson (section 8) lists every object under the run's
 prefix and downloads each metrics.json in turn; the collector lists the trial folders
-(delimiter "/") and fetches the metrics.json files with a bounded thread pool (jobs.storage). Both
+(delimiter "/") and fetches the metrics.json files with a bounded thread pool (jobs.cloud.storage). Both
 build a DataFrame; the two are checked to hold the same values (not the same trial ids: the lesson
 takes the folder above metrics.json, "model" for every trial). All figures are medians from this run.
 """
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--connect-ms", type=float, default=0.0,
                         help="added to each new connection's first request (a TLS handshake's round trips)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.storage.WORKERS)")
+    parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.cloud.storage.WORKERS)")
     args = parser.parse_args()
 
     from jobs.cloud import storage

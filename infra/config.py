@@ -2,7 +2,7 @@
 
 A stack file (``infra/stacks/Pulumi.<stack>.yaml``) holds ``gcp:project``, ``gcp:region`` and the
 ``sweeps:*`` keys below (camelCase, as Pulumi config keys are). The same model validates what
-``jobs.onboard`` writes and what ``pulumi up`` reads, so a bad value fails before anything is created.
+``infra.onboard`` writes and what ``pulumi up`` reads, so a bad value fails before anything is created.
 Pulumi itself is imported only by :meth:`StackConfig.from_pulumi`.
 """
 

@@ -21,8 +21,8 @@ from jobs.vertex.request import RequestError, package_image
 from jobs.vertex.resources import resources as resources_of
 
 IMAGE_ROUTE = ("the image route: a trainer image the stack builds (sweeps:buildImage: true with a local Docker "
-               "engine, or `sweeps:imageBuilder: cloudbuild` without one, as `invoke onboard --no-docker` sets) or "
-               "names (sweeps:trainerImage), then `invoke infra.up --stack STACK` and vertex.route: image")
+               "engine, or `sweeps:imageBuilder: cloudbuild` without one, as `invoke infra.onboard --no-docker` "
+               "sets) or names (sweeps:trainerImage), then `invoke infra.up --stack STACK` and vertex.route: image")
 
 
 def choose_route(spec: Spec, outputs: StackOutputs) -> str:

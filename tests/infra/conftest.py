@@ -45,9 +45,8 @@ def checkout(tmp_path) -> Path:
     ``<tmp>/pulumi-calls``."""
     root = tmp_path / "repo"
     root.mkdir()
-    for name in ("tasks.py", "Pulumi.yaml"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("jobs", "infra"):
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    for name in ("tasks", "jobs", "infra"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("venv", "__pycache__", ".venv.lock"))
     (root / "infra" / "policypack" / "config.json").unlink(missing_ok=True)
     for stack_file in (root / "infra" / "stacks").glob("Pulumi.*.yaml"):

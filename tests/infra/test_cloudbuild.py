@@ -288,12 +288,12 @@ def test_the_image_builder_key_is_checked():
 
 
 def test_invoke_onboard_no_docker_picks_cloud_build(checkout):
-    args = ("onboard", "--project", "acme-ml", "--team", "vision", "--region", "europe-west4", "--no-up")
+    args = ("infra.onboard", "--project", "acme-ml", "--team", "vision", "--region", "europe-west4", "--no-up")
     done = invoke(*args, "--no-docker", root=checkout, cwd=checkout)
     assert done.returncode == 0, done
     path = checkout / "infra" / "stacks" / "Pulumi.vision-acme-ml.yaml"
     assert yaml.safe_load(path.read_text())["config"]["sweeps:imageBuilder"] == "cloudbuild"
     done = invoke(*args, "--no-docker", "--no-image", root=checkout, cwd=checkout)
     assert done.returncode == 2
-    assert done.stderr == ("onboard: --no-docker has Cloud Build build the trainer image and --no-image builds none: "
-                           "give one of them\n")
+    assert done.stderr == ("infra.onboard: --no-docker has Cloud Build build the trainer image and --no-image builds "
+                           "none: give one of them\n")

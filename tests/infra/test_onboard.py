@@ -1,4 +1,4 @@
-"""jobs.onboard: the stack file it writes, the errors it raises, the pulumi commands it gives."""
+"""infra.onboard: the stack file it writes, the errors it raises, the pulumi commands it gives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import pytest
 import yaml
 
+from infra import onboard
 from infra.config import StackConfig
-from jobs import onboard
 from tests.support.helpers import invoke
 from tests.support.pulumi_mocks import REPO
 
@@ -27,7 +27,7 @@ def test_written_file_loads_back_into_the_stack_config(tmp_path):
     assert config.launchers == GOOD["launchers"]
     assert (config.budget_amount, config.artifacts_retention_days) == (300, 30)
     assert yaml.safe_load(path.read_text())["config"]["sweeps:budgetAmount"] == 300
-    assert config.build_image is False  # `invoke onboard --no-image`: pulumi up without Docker
+    assert config.build_image is False  # `invoke infra.onboard --no-image`: pulumi up without Docker
 
 
 def test_rewriting_keeps_what_pulumi_and_people_added(tmp_path):
@@ -91,10 +91,11 @@ def test_invoke_onboard_over_a_damaged_stack_file_is_one_line(checkout):
     path = checkout / "infra" / "stacks" / "Pulumi.vision-acme-ml.yaml"
     for text, says in DAMAGED:
         path.write_text(text)
-        done = invoke("onboard", "--project", "acme-ml", "--team", "vision", "--region", "europe-west4", "--no-up",
-                      root=checkout, cwd=checkout)
+        done = invoke("infra.onboard", "--project", "acme-ml", "--team", "vision", "--region", "europe-west4",
+                      "--no-up", root=checkout, cwd=checkout)
         assert done.returncode == 2, done
-        assert done.stderr == f"onboard: {path}: {says}: fix the file, or remove it to start afresh\n", done.stderr
+        assert done.stderr == f"infra.onboard: {path}: {says}: fix the file, or remove it to start afresh\n", \
+            done.stderr
         assert path.read_text() == text
 
 
@@ -117,6 +118,6 @@ def test_pulumi_available_looks_on_path(monkeypatch):
 
 
 def test_importing_onboard_leaves_pulumi_unloaded():
-    probe = "import sys, jobs.onboard; print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
+    probe = "import sys, infra.onboard; print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
     assert loaded.stdout.strip() == "[]"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import policy
-from jobs import onboard
+from infra import onboard, policy
 from jobs.errors import UserError
 from tests.support.helpers import invoke
 from tests.support.pulumi_mocks import REPO

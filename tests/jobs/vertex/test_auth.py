@@ -46,16 +46,16 @@ COMMANDS = [("tune", "--backend", "vertex", "--spec", "spec.yaml", "--outputs", 
 
 @pytest.mark.parametrize("action", ["tune", "status", "cancel", "report"])
 def test_an_expired_login_is_one_line(workdir, action):
-    """The task boundary (tasks._guarded) over the real commands, with user credentials whose refresh the
+    """The task boundary (tasks.flags.guarded) over the real commands, with user credentials whose refresh the
     token endpoint refuses: google.auth's own RefreshError becomes one line and exit status 1."""
     from google.oauth2.credentials import Credentials
     from invoke import Exit
     from rich.console import Console
 
-    import tasks
     from jobs.report import report
     from jobs.vertex.backend import VertexBackend
     from jobs.vertex.client import ApiSettings
+    from tasks.flags import guarded
     from tests.support.sweeps import on_run, tune_with
 
     runs, console = workdir / "runs", Console(file=open(os.devnull, "w"))
@@ -72,7 +72,7 @@ def test_an_expired_login_is_one_line(workdir, action):
                                      choose=lambda name: chosen),
         }
         with pytest.raises(Exit) as caught:
-            tasks._guarded(action, calls[action])
+            guarded(action, calls[action])
         assert not [r for r in vertex.requests if "hyperparameterTuningJobs" in r[1]]  # refused before any call
     assert caught.value.code == 1
     message = str(caught.value.message)

@@ -99,7 +99,7 @@ def test_a_container_past_its_end_is_refused_naming_the_date_the_page_and_the_wa
                            "availability on 2026-07-24")
     assert "gemini-enterprise-agent-platform/machine-learning/training/pre-built-containers" in text
     assert "read 2026-12-05" in text and "framework-support-policy" in text
-    assert "`sweeps:imageBuilder: cloudbuild`" in text and "`invoke onboard --no-docker`" in text
+    assert "`sweeps:imageBuilder: cloudbuild`" in text and "`invoke infra.onboard --no-docker`" in text
     assert "vertex.route: image" in text and instead in text and "\n" not in text
 
 

@@ -20,9 +20,10 @@ from infra.config import ConfigError, StackConfig, read_stack_file
 from infra.policy import MANDATORY
 from jobs.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
-STACKS = REPO / "infra" / "stacks"
-POLICY_PACK = REPO / "infra" / "policypack"  # checked on every preview and update (infra/policy.py's rules)
+INFRA = Path(__file__).resolve().parent
+REPO = INFRA.parent  # where Pulumi.yaml is: the --cwd of every pulumi command
+STACKS = INFRA / "stacks"
+POLICY_PACK = INFRA / "policypack"  # checked on every preview and update (infra/policy.py's rules)
 POLICY_CONFIG = POLICY_PACK / "config.json"  # a platform team's settings for the pack, when present
 POLICY_ENV = "venv"  # the pack's environment, infra/policypack/PulumiPolicy.yaml: runtime options virtualenv
 LOWER_LEVELS = ("advisory", "disabled")  # below mandatory; "remediate" still stops an update
