@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--connect-ms", type=float, default=0.0,
                         help="added to each new connection's first request (a TLS handshake's round trips)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None, help="collector threads (default jobs.cloud.storage.WORKERS)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="collector threads (default jobs.cloud.storage.WORKERS)")
     args = parser.parse_args()
 
     from jobs.cloud import storage

@@ -10,7 +10,10 @@ runs it; left out when ../shared/data has no Titanic CSV). Each adaptive sampler
 jobs/local/search.py's ``ADAPTIVE_SAMPLERS``; the ``adaptive`` column names the one ``algorithm: adaptive``
 runs on the problem's space (``adaptive_choice``). The ``vizier`` column, where the ``vizier`` extra is
 installed, is OSS Vizier's default designer (bench/vizier.py), asked for ``parallel`` suggestions at a time in this
-process and told each batch's values before the next: bench.problems' functions only (no ``titanic``).
+process and told each batch's values before the next: bench.problems' functions only (no ``titanic``). Its
+searches are kept in bench/results/vizier.json (``VIZIER_RESULTS``) as each ends, by problem, seed, trials,
+parallelism and google-vizier version: a run reads the stored ones and runs only the missing ones (also without
+the extra, where every search it needs is stored); ``python -m bench.vizier`` fills the file seed by seed.
 
 Per problem, over the seeds: the target is random search's median best of ``2 x trials``; each sampler's
 median best after ``trials``, the median trials it needs to reach the target and how many seeds never
@@ -25,6 +28,8 @@ The figures vary wildly by seed: read medians over 20 seeds.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import math
 import os
 import statistics
@@ -45,6 +50,8 @@ from jobs.trial.record import TrialState
 
 TITANIC_PROBLEM = "titanic"
 VIZIER = "vizier"
+# Vizier's finished searches, one entry each (BENCH_VIZIER_RESULTS names another file)
+VIZIER_RESULTS = Path(os.environ.get("BENCH_VIZIER_RESULTS", REPO / "bench" / "results" / "vizier.json"))
 
 
 @dataclass
@@ -68,31 +75,79 @@ def parsed(problem: str) -> Spec:
     return parse_spec(spec_of(problem) | {"trials": {"max": 1}}, problem)
 
 
+def vizier_version() -> str | None:
+    """The installed google-vizier's version; None without the extra."""
+    try:
+        return importlib.metadata.version("google-vizier")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def stored_vizier(problem: str, seed: int, trials: int, parallel: int) -> Sweep | None:
+    """A search of VIZIER_RESULTS with these settings (by the installed google-vizier, or any version without
+    the extra); None when none is stored."""
+    version = vizier_version()
+    for entry in _vizier_results():
+        if (entry["problem"], entry["seed"], entry["trials"], entry["parallel"]) == (problem, seed, trials, parallel) \
+                and version in (None, entry["vizier"]):
+            return Sweep(entry["values"], entry["suggest_s"], [])
+    return None
+
+
+def _vizier_results() -> list[dict]:
+    return json.loads(VIZIER_RESULTS.read_text())["searches"] if VIZIER_RESULTS.exists() else []
+
+
 def vizier_search(problem: str, seed: int, trials: int, parallel: int) -> Sweep:
-    """One search of ``problem`` by Vizier's default designer, in this process (bench/vizier.py)."""
+    """One search of ``problem`` by Vizier's default designer, in this process (bench/vizier.py), kept in
+    VIZIER_RESULTS as soon as it ends (the file is replaced whole, never left half-written)."""
     from bench import vizier
 
     values, suggest_s = vizier.search(parsed(problem), PROBLEMS[problem][0], seed, trials, parallel)
+    entry = {"problem": problem, "seed": seed, "trials": trials, "parallel": parallel, "vizier": vizier_version(),
+             "values": values, "suggest_s": suggest_s}
+    searches = [e for e in _vizier_results() if {k: e[k] for k in entry if k not in ("values", "suggest_s")}
+                != {k: entry[k] for k in entry if k not in ("values", "suggest_s")}]
+    VIZIER_RESULTS.parent.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=VIZIER_RESULTS.parent, suffix=".tmp", delete=False) as f:
+        f.write('{"searches": [\n' + ",\n".join(json.dumps(e) for e in [*searches, entry]) + "\n]}\n")  # a line each
+    os.replace(f.name, VIZIER_RESULTS)
     return Sweep(values, suggest_s, [])
 
 
-def vizier_notes(samplers: list[str], problems: list[str]) -> list[str]:
-    """What the ``vizier`` column leaves out or does differently; drops it from ``samplers`` when the extra
-    is not installed."""
+def vizier_searches(problem: str, seeds: int, trials: int, parallel: int) -> list[Sweep]:
+    """Vizier's searches of ``problem`` for each seed: the stored ones read, the missing ones run and stored."""
+    return [stored_vizier(problem, seed, trials, parallel) or vizier_search(problem, seed, trials, parallel)
+            for seed in range(seeds)]
+
+
+def vizier_notes(samplers: list[str], problems: list[str], seeds: int, trials: int, parallel: int) -> list[str]:
+    """What the ``vizier`` column leaves out or does differently, and how many of its searches are stored
+    (VIZIER_RESULTS) and how many will run; drops it from ``samplers`` when the extra is not installed and a
+    search is missing."""
     if VIZIER not in samplers:
         return []
+    functions = [problem for problem in problems if problem in PROBLEMS]
+    results = os.path.relpath(VIZIER_RESULTS, REPO)
+    stored = {problem: sum(stored_vizier(problem, seed, trials, parallel) is not None for seed in range(seeds))
+              for problem in functions}
     try:
         import bench.vizier  # noqa: F401
     except ImportError as e:
-        samplers.remove(VIZIER)
-        return [f"{VIZIER}: left out ({e}): install the extra with .venv/bin/pip install -e '.[vizier]'"]
+        if sum(stored.values()) < seeds * len(functions):
+            samplers.remove(VIZIER)
+            return [f"{VIZIER}: left out ({e}) and not every search is stored in {results}: "
+                    "install the extra with .venv/bin/pip install -e '.[vizier]'"]
     notes = []
     for problem in problems:
         if problem not in PROBLEMS:
             notes.append(f"{VIZIER}: {problem}: left out (a trainer; Vizier's designer runs on functions in process)")
-        elif any(p.when for p in parsed(problem).parameters.values()):
+            continue
+        if any(p.when for p in parsed(problem).parameters.values()):
             notes.append(f"{VIZIER}: {problem}: searched flat (the designer takes no conditional space); the function "
                          "gets the active parameters")
+        notes.append(f"{VIZIER}: {problem}: {stored[problem]} searches stored in {results}, "
+                     f"{seeds - stored[problem]} to run")
     return notes
 
 
@@ -142,7 +197,7 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     print(f"{args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; target: random search's "
           f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs on the problem's space")
-    for note in vizier_notes(args.samplers, args.problems):
+    for note in vizier_notes(args.samplers, args.problems, args.seeds, args.trials, args.parallel):
         print(note)
     header = f"{'problem':<13}{'optimum':>9}{'target':>10}{'random best':>12}{'trials':>7}"
     for name in args.samplers:
@@ -172,8 +227,9 @@ def main() -> None:
                 if name == VIZIER and problem not in PROBLEMS:
                     line += f"{'-':>12}{'-':>15}"
                     continue
-                runs = [vizier_search(problem, seed, args.trials, args.parallel) if name == VIZIER
-                        else sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in range(args.seeds)]
+                seeds = range(args.seeds)
+                runs = (vizier_searches(problem, args.seeds, args.trials, args.parallel) if name == VIZIER
+                        else [sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in seeds])
                 if name == VIZIER:
                     vizier_s = f"{statistics.median(s for r in runs for s in r.suggest_s):.3f}"
                 reach = [trials_to_reach(r.values, target) for r in runs]

@@ -10,9 +10,11 @@ in every trial and the function receives only the active ones, as a trainer woul
 
 from __future__ import annotations
 
+import argparse
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 from vizier import algorithms as vza
@@ -21,6 +23,8 @@ from vizier._src.algorithms.designers.gp_ucb_pe import VizierGPUCBPEBandit
 
 from jobs.spec import Spec
 
+# compiled functions kept across processes, outside the repository (about a quarter of a search's seconds)
+jax.config.update("jax_compilation_cache_dir", str(Path.home() / ".cache" / "sweeps-bench" / "jax"))
 jax.config.update("jax_enable_x64", True)  # as Vizier's service does (vizier/_src/service/pythia_service.py)
 # JAX warns at every fork; the real sweeps that share bench.search's process fork only to exec a trial.
 warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
@@ -71,3 +75,28 @@ def search(spec: Spec, function: Callable[..., float], seed: int, trials: int,
 def _value(spec: Spec, pid: str, value: object) -> object:
     """A suggested value as a trainer would receive it (an integer as an int)."""
     return int(value) if spec.parameters[pid].type == "integer" else value  # type: ignore[call-overload]
+
+
+def main() -> None:
+    """Run and store (bench/search.py's VIZIER_RESULTS) the searches not stored yet, seed by seed over the
+    problems, so that an interrupted run keeps every search it finished."""
+    from bench import search as bench_search
+    from bench.problems import PROBLEMS
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS))
+    args = parser.parse_args()
+    for seed in range(args.seeds):
+        for problem in args.problems:
+            if bench_search.stored_vizier(problem, seed, args.trials, args.parallel) is None:
+                started = time.perf_counter()
+                run = bench_search.vizier_search(problem, seed, args.trials, args.parallel)
+                print(f"seed {seed} {problem}: best {min(run.values):.4g} in {time.perf_counter() - started:.0f} s",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
