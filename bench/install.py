@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TRIAL_RESULT = re.compile(r"^trial \S+ [A-Z]+")  # the progress line of a finished trial (jobs/progress.py)
+TRIAL_RESULT = re.compile(r"^trial \S+ [A-Z]+")  # the progress line of a finished trial (jobs/console/progress.py)
 
 
 def timed(command: list[str], cwd: Path, marks: dict[str, re.Pattern[str]]) -> dict[str, float]:

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from bench.common import PYTHON, REPO
+from jobs.data.defaults import DEFAULT_SPEC
 
-SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
 SCRIPTS = {"tpe": "Optuna TPE", "gp": "Optuna GP"}
 INVOKE = "invoke tune"
 
@@ -92,7 +92,7 @@ def run_invoke(tmp: Path, data: Path, trials: int, parallel: int, seed: int) -> 
     run_id = f"peers-{seed}"
     wall, _ = _timed([PYTHON, "-m", "invoke", "--search-root", str(REPO), "tune", f"--seed={seed}",
                       f"--run-id={run_id}", f"--data-root={data}", f"--trials={trials}", f"--parallel={parallel}"], tmp)
-    spec = load_spec(SPEC)
+    spec = load_spec(DEFAULT_SPEC)
     best = best_trial(LocalBackend().records(RunFolder.open(run_id, tmp / "runs"), spec), spec.metric.goal)
     return wall, best.objective
 
@@ -112,13 +112,13 @@ def compare(rounds: int, trials: int, parallel: int) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     written = _space(optuna.create_study().ask())
-    assert list(written) == list(load_spec(SPEC).parameters), "the script's space no longer matches the spec's"
+    assert list(written) == list(load_spec(DEFAULT_SPEC).parameters), "the script's space no longer matches the spec's"
     names = [INVOKE, *SCRIPTS.values()]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         prepare_to(str(tmp / "data"))
-        print(f"peers: {trials} trials of {SPEC.name} at parallel {parallel} on the {DEFAULT_DATASET}, "
+        print(f"peers: {trials} trials of {DEFAULT_SPEC.name} at parallel {parallel} on the {DEFAULT_DATASET}, "
               f"{rounds} interleaved round(s); wall seconds (best validation loss)")
         runs = {INVOKE: lambda seed: run_invoke(tmp, tmp / "data", trials, parallel, seed)} | {
             label: (lambda seed, s=sampler: run_script(s, tmp, tmp / "data", trials, parallel, seed))

@@ -20,7 +20,7 @@ median best after ``trials``, the median trials it needs to reach the target and
 reach it in ``trials`` ("stuck"). Random search's own trials to the target are the median of the geometric
 law its independent draws follow, fitted to every random trial of every seed (about ``2 x trials`` by
 construction). Last, the orchestrator's median seconds per suggestion of the adaptive sampler (asking Optuna
-for a trial's values, jobs/local/backend.py's ``suggest_seconds``), the median trial's seconds and Vizier's
+for a trial's values, jobs/local/loop.py's ``SUGGEST_SECONDS``), the median trial's seconds and Vizier's
 median seconds per suggestion (a batch's seconds over its suggestions).
 The figures vary wildly by seed: read medians over 20 seeds.
 """
@@ -45,6 +45,7 @@ from bench.problems import OPTIMA, PROBLEMS
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.local import search
 from jobs.local.loop import SUGGEST_SECONDS, load_run_study
+from jobs.run.folder import write_atomically
 from jobs.spec import Spec, parse_spec
 from jobs.trial.record import TrialState
 
@@ -94,6 +95,11 @@ def stored_vizier(problem: str, seed: int, trials: int, parallel: int) -> Sweep 
     return None
 
 
+def _search_key(entry: dict) -> tuple:
+    """What tells one stored search from another: everything but its results."""
+    return entry["problem"], entry["seed"], entry["trials"], entry["parallel"], entry["vizier"]
+
+
 def _vizier_results() -> list[dict]:
     return json.loads(VIZIER_RESULTS.read_text())["searches"] if VIZIER_RESULTS.exists() else []
 
@@ -106,12 +112,10 @@ def vizier_search(problem: str, seed: int, trials: int, parallel: int) -> Sweep:
     values, suggest_s = vizier.search(parsed(problem), PROBLEMS[problem][0], seed, trials, parallel)
     entry = {"problem": problem, "seed": seed, "trials": trials, "parallel": parallel, "vizier": vizier_version(),
              "values": values, "suggest_s": suggest_s}
-    searches = [e for e in _vizier_results() if {k: e[k] for k in entry if k not in ("values", "suggest_s")}
-                != {k: entry[k] for k in entry if k not in ("values", "suggest_s")}]
+    searches = [e for e in _vizier_results() if _search_key(e) != _search_key(entry)]
     VIZIER_RESULTS.parent.mkdir(exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=VIZIER_RESULTS.parent, suffix=".tmp", delete=False) as f:
-        f.write('{"searches": [\n' + ",\n".join(json.dumps(e) for e in [*searches, entry]) + "\n]}\n")  # a line each
-    os.replace(f.name, VIZIER_RESULTS)
+    lines = ",\n".join(json.dumps(e) for e in [*searches, entry])  # a search a line
+    write_atomically(VIZIER_RESULTS, '{"searches": [\n' + lines + "\n]}\n")
     return Sweep(values, suggest_s, [])
 
 

@@ -22,31 +22,31 @@ import time
 from pathlib import Path
 
 from bench.common import PYTHON, REPO, prepare_data
+from jobs.data.defaults import DEFAULT_SPEC
 from jobs.spec import load_spec
 
-SPEC = REPO / "jobs" / "specs" / "breast-cancer.yaml"
-SPEC_NAME = load_spec(SPEC).name
+SPEC_NAME = load_spec(DEFAULT_SPEC).name
 
 
 # -- overhead -------------------------------------------------------------------------------------
 def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, warm: bool) -> float:
     code = ("import sys; from rich.console import Console; from jobs.backends import TuneRequest; "
-            "from jobs.local.backend import LocalBackend; "
+            "from jobs.console.render import ConsoleNotes, show; from jobs.local.backend import LocalBackend; "
             f"request = TuneRequest(run_id={run_id!r}, trials={trials}, parallel={parallel}, seed=0, "
             f"data_root={str(data)!r}); "
-            f"sys.exit(LocalBackend(warm={warm}).run(request, Console(quiet=True)))")
+            "console = Console(quiet=True); "
+            f"sys.exit(show(LocalBackend(warm={warm}).sweep(request, ConsoleNotes(console)), console))")
     started = time.perf_counter()
     subprocess.run([PYTHON, "-c", code], check=True, cwd=tmp, env={**os.environ, "PYTHONPATH": str(REPO)})
     return time.perf_counter() - started
 
 
 def sweep_trials(tmp: Path, run_id: str) -> list:
-    from jobs.local.loop import load_run_study
-    from jobs.local.loop import study_records as views
+    from jobs.local.loop import load_run_study, study_records
     from jobs.run.folder import RunFolder
 
     study = load_run_study(RunFolder(tmp / "runs" / run_id), SPEC_NAME)
-    return [t for t in views(study) if t.state == "SUCCEEDED"]
+    return [t for t in study_records(study) if t.state == "SUCCEEDED"]
 
 
 def in_process_seconds(argv: list[str], scratch: Path) -> float:
@@ -64,12 +64,12 @@ def in_process_seconds(argv: list[str], scratch: Path) -> float:
 def overhead(trials: int, parallel: int, repeat: int, fresh: bool) -> None:
     import torch
 
-    spec = load_spec(SPEC)
+    spec = load_spec(DEFAULT_SPEC)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // parallel))
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         described = prepare_data(tmp / "data")
-        print(f"overhead: {trials} trials of {SPEC.name} at parallel {parallel} on the {described}")
+        print(f"overhead: {trials} trials of {DEFAULT_SPEC.name} at parallel {parallel} on the {described}")
         in_process_seconds([f"--train={tmp}/data/train_data.npz", f"--val={tmp}/data/val_data.npz", "--epochs=2"],
                            tmp)  # pay torch's lazy imports before timing
         modes = [("forked warm", True)] * repeat + ([("fresh process", False)] if fresh else [])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,10 +14,11 @@ import invoke
 from invoke import Exit
 from invoke.parser import Argument
 
+from tasks import ROOT
+
 INTEGER_FLAGS = {"trials", "parallel", "seed", "budget"}
 WRITE_REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}  # the disk or folder says no
 PATH_REFUSED = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP}  # the path itself cannot be used
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder that holds the tasks package
 
 T = TypeVar("T")
 

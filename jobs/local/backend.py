@@ -17,11 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from rich.console import Console
-
 from jobs.backends import TuneRequest
 from jobs.cloud import storage
-from jobs.console.render import ConsoleNotes, show
 from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC
 from jobs.local.process import Launcher
 from jobs.run.budget import with_budget
@@ -64,7 +61,7 @@ def _unimportable(spec: Spec, spec_file: str) -> list[tuple[str, str]]:
     """A ``python -m MODULE`` command whose top-level package this interpreter cannot find (from the working
     folder, as ``-m`` looks first): every trial would fail with ModuleNotFoundError. Found, not imported."""
     module = module_of(spec.trainer.command)
-    if module is None or spec.trainer.command[0] not in ("python", "python3", sys.executable):
+    if module is None:
         return []
     top = module.split(".", 1)[0]
     # find_spec sees what this environment installed (editable finders included), PathFinder the working folder
@@ -159,10 +156,6 @@ class LocalBackend:
         return Outcome([*map(warning, spec.advisories()), PlanTable(spec),
                         f"trials: max {spec.trials.max}, parallel {spec.trials.parallel}, stop {stop}",
                         "each trial runs: " + " ".join(spec.trial_argv(sweep.data_root, example))])
-
-    def run(self, request: TuneRequest, console: Console) -> int:
-        """The sweep as ``invoke tune`` runs it, for a script: printed, its exit status returned."""
-        return show(self.sweep(request, ConsoleNotes(console)), console)
 
     @_stopped_by_signals
     def sweep(self, request: TuneRequest, notes: Notes) -> Outcome:

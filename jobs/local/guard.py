@@ -31,6 +31,7 @@ def main(argv: list[str]) -> int:
         stopping = True
         if child is None:
             _end_group()
+            return
         child.send_signal(signal.SIGTERM)
         signal.signal(signal.SIGALRM, _end_group)
         signal.alarm(STOP_GRACE_S)

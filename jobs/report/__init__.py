@@ -1,6 +1,6 @@
 """Reports of sweeps: every trial's parameters and metrics in one DataFrame, as CSV, Markdown and HTML.
 
-    records.py   where TrialRecords (jobs.trial.record) come from: a local run folder, a Vertex run's artifacts base
+    (a run's TrialRecords, jobs.trial.record, come from its backend's ``records``: jobs/backends.py)
     collect.py   records + metrics.json (fetched concurrently) -> the contract DataFrame (CollectedRun)
     importance.py which parameters mattered (Optuna's evaluator)
     plots.py     the plots, as PNG
