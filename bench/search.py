@@ -195,6 +195,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--vizier-seeds", type=int,
+                        help="the vizier column over seeds 0 to N-1 only (default: --seeds): its searches take "
+                             "minutes each, python -m bench.vizier fills them beforehand")
     samplers = [*sorted(search.ADAPTIVE_SAMPLERS), VIZIER]
     parser.add_argument("--samplers", nargs="+", choices=samplers, default=samplers)
     problems = [*PROBLEMS, TITANIC_PROBLEM]
@@ -203,7 +206,8 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     print(f"{args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; target: random search's "
           f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs")
-    for note in vizier_notes(args.samplers, args.problems, args.seeds, args.trials, args.parallel):
+    vizier_seeds = args.vizier_seeds or args.seeds
+    for note in vizier_notes(args.samplers, args.problems, vizier_seeds, args.trials, args.parallel):
         print(note)
     header = f"{'problem':<13}{'optimum':>9}{'target':>10}{'random best':>12}{'trials':>7}"
     for name in args.samplers:
@@ -234,7 +238,7 @@ def main() -> None:
                     line += f"{'-':>12}{'-':>15}"
                     continue
                 seeds = range(args.seeds)
-                runs = (vizier_searches(problem, args.seeds, args.trials, args.parallel) if name == VIZIER
+                runs = (vizier_searches(problem, vizier_seeds, args.trials, args.parallel) if name == VIZIER
                         else [sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in seeds])
                 if name == VIZIER:
                     vizier_s = f"{statistics.median(s for r in runs for s in r.suggest_s):.3f}"
