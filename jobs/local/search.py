@@ -114,7 +114,7 @@ def preload_model() -> threading.Event:
 
 ADAPTIVE_SAMPLERS = {"tpe": _tpe, "gp": _gp}
 # The sampler ``algorithm: adaptive`` runs: a Gaussian process (Bayesian optimization, as Vertex AI's default is)
-# on warped values, over every parameter (docs/decisions.md#adaptive-search-a-gp-on-warped-values);
+# on warped values, over every parameter (docs/decisions.md#adaptive-search-a-gp-on-warped-values-over-every-parameter);
 # bench/search.py sets another to compare them.
 ADAPTIVE = "gp"
 

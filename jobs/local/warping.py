@@ -4,7 +4,7 @@ half does not dominate the model and the differences among the best values count
 It is the transformation of OSS Vizier's default output warper (google-vizier 0.1.24,
 vizier/_src/algorithms/designers/gp/output_warpers.py: ``create_default_warper``, a half-rank component then a
 log component), the one its GP-UCB-PE designer fits: bench/search.py measured it on Optuna's GP
-(docs/decisions.md#adaptive-search-a-gp-on-warped-values).
+(docs/decisions.md#adaptive-search-a-gp-on-warped-values-over-every-parameter).
 """
 
 from __future__ import annotations
