@@ -24,8 +24,10 @@ from typing import Any
 
 from infra.config import ConfigError, StackConfig, read_stack_file
 from infra.onboard import REPO, STACKS, policy_check, pulumi_available, stack_command
+from jobs.backends import backend
 from jobs.cloud.stack import routes
 from jobs.errors import ServiceError, UserError
+from jobs.report.teams import Place, TeamSpend, by_team, seen_sweeps
 
 STACK_FILE = re.compile(r"Pulumi\.(?P<stack>.+)\.yaml")
 EXAMPLE = re.compile(r"example(-.+)?")  # Pulumi.example.yaml, Pulumi.example-*.yaml: documentation, not projects
@@ -163,10 +165,8 @@ def stack_states(names: list[str]) -> tuple[dict[str, str | None], list[str]]:
         return {}, [f"last up: not read: {exc}"]
 
 
-def places(stacks: list[StackFile]) -> list:
+def places(stacks: list[StackFile]) -> list[Place]:
     """Where the stacks' teams run Vertex AI jobs: (project, region, team) of each stack that passes its checks."""
-    from jobs.report.teams import Place
-
     return [Place(s.project, s.region, s.team) for s in stacks if s.config]
 
 
@@ -178,7 +178,7 @@ class FleetRow:
 
     stack: StackFile
     last_up: str | None  # None: no state; "" when the backend was not asked
-    spend: Any = None  # its team's sweeps in its project (jobs.report.teams.TeamSpend), None: none seen
+    spend: TeamSpend | None = None  # its team's sweeps in its project; None: none seen
 
     def cells(self) -> list[str]:
         s = self.stack
@@ -214,10 +214,8 @@ class Fleet:
                 "problems": self.problems, "notes": self.notes}
 
 
-def fleet_view(stacks: list[StackFile], since: dt.datetime, runs_dir: Path, choose: Callable | None = None) -> Fleet:
+def fleet_view(stacks: list[StackFile], since: dt.datetime, runs_dir: Path, choose: Callable = backend) -> Fleet:
     """Every stack with its checks, its last update and its team's sweeps in its project since ``since``."""
-    from jobs.report.teams import by_team, seen_sweeps
-
     problems = [s.problem for s in stacks if s.problem]
     try:
         policy_check("preview", stacks[0].name)  # the pack's config file, which every stack's preview reads
@@ -226,7 +224,7 @@ def fleet_view(stacks: list[StackFile], since: dt.datetime, runs_dir: Path, choo
     states, notes = stack_states([s.name for s in stacks])
     problems += [f"stack {s.name}: no state in the Pulumi backend: `invoke infra.up --stack {s.name}` creates it"
                  for s in stacks if not s.problem and s.name in states and states[s.name] is None]
-    sweeps, seen = seen_sweeps(runs_dir, since, places(stacks), **({"choose": choose} if choose else {}))
+    sweeps, seen = seen_sweeps(runs_dir, since, places(stacks), choose)
     spend = {(row.team, row.project): row for row in by_team(sweeps)}
     rows = [FleetRow(s, states.get(s.name, ""), spend.get((s.team, s.project))) for s in stacks]
     return Fleet(rows, problems, notes + seen, since)
@@ -287,7 +285,7 @@ class StackRun:
     stack: str
     team: str
     result: str
-    events: Events = Events(None, [], [])
+    events: Events = field(default_factory=lambda: Events(None, [], []))
     error: str = ""
 
     @property
@@ -321,15 +319,14 @@ def fleet_commands(action: str, stack: str, policy: bool, yes: bool, refresh: bo
             [*stack_command(action, stack, policy), *(["--yes"] if yes and action == "up" else []), *events]]
 
 
-def run_stack(action: str, stack: StackFile, policy: bool = True, yes: bool = False, refresh: bool = True,
-              run: Callable = subprocess.run) -> StackRun:
+def run_stack(action: str, stack: StackFile, policy: bool = True, yes: bool = False, refresh: bool = True) -> StackRun:
     """``action`` on one stack, the CLI's output on this terminal; a stack file that fails its checks is not run."""
     if stack.problem:
         return StackRun(stack.name, stack.team, "failed", error=stack.problem)
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "events.jsonl"
         for command in fleet_commands(action, stack.name, policy, yes, refresh, log):
-            status = run(command).returncode
+            status = subprocess.run(command).returncode
             if status:
                 break
         events = read_events(log)

@@ -89,9 +89,11 @@ def _over_fleet(action: str, stack: str | None, all_: bool, team: str | None, ke
                      [s for s in read_stacks() if s.name == stack] or _no_stack_file(stack))
     if not pulumi_available():
         raise Exit(NO_PULUMI, code=2)
+    warnings = {guarded(name, lambda s=s: policy_check(action, s.name, policy)) for s in stacks} - {None}
+    for warning in warnings:  # --no-policy: refused above unless every stack file allows it
+        print(warning, file=sys.stderr)
     checked = policy and action in CHECKED
     if checked:
-        guarded(name, lambda: policy_check(action, stacks[0].name))
         guarded(name, lambda: ensure_policy_env(lambda line: print(line, file=sys.stderr)))
     results = run_stacks(action, stacks, keep_going, policy=checked, **options)
     console = user_console()

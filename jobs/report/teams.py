@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+
 from jobs.backends import backend
 from jobs.cloud import storage
 from jobs.cloud.stack import TRAINER_ACCOUNT
@@ -182,7 +184,7 @@ def team_table(rows: list[TeamSpend], since: dt.datetime):
                       caption=f"cost: trials' machine hours x list prices; the bill: {BILL}")
 
 
-def team_report(runs_dir: Path, since: dt.datetime, out: str, console, places: Iterable[Place] = (),
+def team_report(runs_dir: Path, since: dt.datetime, out: str, console: Console, places: Iterable[Place] = (),
                 choose: Callable = backend) -> int:
     """Print the team view and write teams.csv and teams.md into ``out``; returns the exit status (0)."""
     sweeps, notes = seen_sweeps(runs_dir, since, places, choose)

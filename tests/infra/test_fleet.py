@@ -272,6 +272,19 @@ def test_a_wrong_selection_is_one_line(fleet_checkout, args, said):
     assert (done.returncode, done.stderr) == (2, said + "\n") and calls(home) == [], done
 
 
+def test_an_update_of_all_without_the_pack_is_refused_unless_every_stack_file_allows_it(fleet_checkout):
+    done, home = _tasks(fleet_checkout, "infra.up", "--all", "--no-policy", "--yes")
+    stack_file = fleet_checkout / "infra" / "stacks" / "Pulumi.nlp-words-ml.yaml"
+    assert done.returncode == 2 and calls(home) == [], done
+    assert done.stderr.startswith("infra.up: --no-policy skips the mandatory policies ") and done.stderr.endswith(
+        f", which {stack_file} does not allow: run without --no-policy, or have the platform team set "
+        "sweeps:allowNoPolicy: true in that file\n"), done.stderr
+    write_stacks(fleet_checkout / "infra" / "stacks", **{s: {"sweeps:allowNoPolicy": True} for s in STACKS})
+    done, home = _tasks(fleet_checkout, "infra.up", "--all", "--no-policy", "--yes")
+    assert done.returncode == 0 and done.stderr.count("WARNING: --no-policy skips") == 1, done
+    assert [argv for argv in calls(home) if argv[0] == "up" and "--policy-pack" in argv] == []
+
+
 def test_without_a_stacks_folder_each_fleet_task_is_one_line(fleet_checkout):
     stacks = fleet_checkout / "infra" / "stacks"
     for path in stacks.iterdir():
