@@ -272,6 +272,13 @@ def test_a_wrong_selection_is_one_line(fleet_checkout, args, said):
     assert (done.returncode, done.stderr) == (2, said + "\n") and calls(home) == [], done
 
 
+def test_a_wrong_flag_is_one_line(fleet_checkout):
+    for task in ("infra.fleet", "infra.drift", "infra.preview", "infra.up"):
+        done, home = _tasks(fleet_checkout, task, "--all-stacks")
+        assert (done.returncode, done.stdout, done.stderr) == (1, "", "No idea what '--all-stacks' is!\n"), done
+        assert calls(home) == []
+
+
 def test_an_update_of_all_without_the_pack_is_refused_unless_every_stack_file_allows_it(fleet_checkout):
     done, home = _tasks(fleet_checkout, "infra.up", "--all", "--no-policy", "--yes")
     stack_file = fleet_checkout / "infra" / "stacks" / "Pulumi.nlp-words-ml.yaml"
