@@ -3,6 +3,8 @@ as a table, the best trial, and the exit status an outcome means. Backends build
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -78,4 +80,16 @@ def trials_table(title: str, trials: list[TrialRecord], goal: str | None = None,
                       "-" if t.step is None else str(t.step),
                       "-" if t.duration_s is None else f"{t.duration_s:.0f} s", params_text(t.parameters),
                       Text(t.reason[:160]), style=style)
+    return table
+
+
+def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], right: Collection[str] = (),
+               caption: str | None = None) -> Table:
+    """Rows of text under ``columns`` (those named in ``right`` aligned right), as they are (never markup): the
+    fleet of stacks, a fleet operation's summary, the teams' sweeps."""
+    table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     return table

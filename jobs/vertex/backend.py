@@ -1,4 +1,5 @@
-"""``invoke tune --backend vertex``, ``invoke status`` and ``invoke cancel`` for Vertex AI runs.
+"""``invoke tune --backend vertex``, ``invoke status`` and ``invoke cancel`` for Vertex AI runs, and a team's
+sweeps with their cost for the team and fleet views.
 
 A run is remembered in ``runs/<run_id>/run.json`` (backend ``vertex``, the job's resource name, the
 project and region) beside a copy of its spec. Submitting a run id again attaches to its job instead
@@ -11,9 +12,11 @@ import dataclasses
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from infra.config import ResourceNames
 from jobs.backends import TuneRequest
 from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout, trials_cost
 from jobs.cloud.google import ApiUnavailable, Context, quota_advice
@@ -25,6 +28,7 @@ from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
 from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
+from jobs.run.spend import SweepCost
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs, vertex_context
@@ -36,6 +40,7 @@ from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
+from jobs.vertex.spend import team_sweeps
 from jobs.vertex.states import ENDED_BADLY, UNDERWAY
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
@@ -59,6 +64,7 @@ class VertexRun(RunMeta):
     project: str
     region: str
     trainer_service_account: str
+    team: str = ""  # the stack's team (the job's team label); runs recorded before it: jobs/report/teams.py
     outputs: str = ""  # where the stack's outputs came from
     base_output_dir: str = ""
 
@@ -113,9 +119,9 @@ class VertexBackend:
         spec_file = request.spec or str(DEFAULT_SPEC)
         meta = VertexRun(
             run_id=run_id, backend=self.name, spec=spec_file, job=job.name, project=outputs.project,
-            region=outputs.region, trainer_service_account=outputs.trainer_service_account, outputs=outputs.source,
-            data_root=request.data_root or outputs.data_root, base_output_dir=base_output_dir(outputs, spec.name,
-                                                                                             run_id),
+            region=outputs.region, trainer_service_account=outputs.trainer_service_account, team=outputs.team,
+            outputs=outputs.source, data_root=request.data_root or outputs.data_root,
+            base_output_dir=base_output_dir(outputs, spec.name, run_id),
             trials=spec.trials.max, parallel=spec.trials.parallel, hourly_cost=cost.hourly,
             currency=cost.prices.currency, max_cost=spec.trials.max_cost,
             created=dt.datetime.now().isoformat(timespec="seconds"))
@@ -143,6 +149,16 @@ class VertexBackend:
         """Every trial of the run's job; their artifacts are on GCS."""
         meta, _, jobs = self._open(folder, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
         return trial_records(jobs.get(meta.job), spec)
+
+    def sweeps(self, project: str, region: str, team: str, since: dt.datetime,
+               recorded: Mapping[str, tuple[float, str]]) -> list[SweepCost]:
+        """The team's sweeps in the project and region created since ``since``: the jobs labelled with the team,
+        each with its trials and their cost so far (``recorded``: the price per trial-hour and currency of the runs
+        with a run folder here, by run id; the price table's for the others)."""
+        account = f"{ResourceNames.of(project, team, region).service_account_id}@{project}.iam.gserviceaccount.com"
+        context = vertex_context(project, region, account)
+        jobs = self._connect(context, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
+        return team_sweeps(jobs.labelled(team=team), project, since, load_prices(), recorded, time.time())
 
     def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
