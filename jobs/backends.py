@@ -1,12 +1,12 @@
-"""The one interface every backend implements, the registry of backends, and the one place a backend is chosen.
+"""The one interface every backend implements, and the one place a backend is chosen (jobs/registry.py knows them).
 
 A backend checks a spec's section of its own, plans, runs (or submits) and resumes sweeps, and shows, stops and
 lists a run's trials. The ``local`` backend runs trials on this machine (jobs/local/), ``vertex`` as a Vertex AI
 hyperparameter tuning job (jobs/vertex/); neither imports the other, and the spec, run and report modules know
 neither. A new run's backend is the ``--backend`` flag; an existing run's is the one its run.json names.
 
-Adding a backend is a package that implements ``Backend`` plus one entry in ``BUILT_IN`` (or an entry point in
-the group ``sweeps.backends`` of an installed package): docs/architecture.md, "How to add a backend".
+Adding a backend is a package that implements ``Backend`` plus its registration (jobs/registry.py):
+docs/architecture.md, "How to add a backend".
 """
 
 from __future__ import annotations
@@ -15,46 +15,21 @@ import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.console import Console
 
-from jobs.console.text import styled
 from jobs.errors import UserError
+from jobs.registry import HOW_TO_ADD, registered
 from jobs.run.folder import RUNS_DIR, RunFolder
+from jobs.run.outcome import Line
 
 if TYPE_CHECKING:
     from jobs.run.outcome import Notes, Outcome
     from jobs.spec import Spec
     from jobs.trial.record import TrialRecord
-
-BUILT_IN = {"local": "jobs.local.backend:LocalBackend", "vertex": "jobs.vertex.backend:VertexBackend"}
-ENTRY_POINTS = "sweeps.backends"  # an installed package's backends: name = "module:Class"
-EXTRA: dict[str, str] = {}  # backends registered at run time (register)
-
-
-@cache
-def _installed() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINTS)}
-
-
-def registered() -> dict[str, str]:
-    """Every backend by name: the built-in ones, those installed packages declare, those registered here."""
-    return {**BUILT_IN, **_installed(), **EXTRA}
-
-
-def register(name: str, target: str) -> None:
-    """Register the backend ``module:Class`` as ``name`` for this process."""
-    EXTRA[name] = target
-
-
-def section_names() -> tuple[str, ...]:
-    """The keys a spec may hold beside its own: one section per backend, named for it (``vertex:``)."""
-    return tuple(registered())
 
 
 Options = TypeVar("Options")
@@ -133,7 +108,7 @@ def backend(name: str) -> Backend:
     """The backend called ``name``, with its production settings."""
     known = registered()
     if name not in known:
-        raise UserError(f"unknown backend {name!r}: {' or '.join(known)}")
+        raise UserError(f"unknown backend {name!r}: the backends here are {', '.join(known)}; {HOW_TO_ADD}")
     module, _, cls = known[name].partition(":")
     try:
         return getattr(importlib.import_module(module), cls)()
@@ -155,14 +130,13 @@ def tune(request: TuneRequest, name: str | None, console: Console, choose=backen
     for option in sorted(set(request.options) - takes):
         raise UserError(f"--{option.replace('_', '-')} is not for the {chosen.name} backend; `invoke --help tune` "
                         "says which backend takes each flag")
-    if request.resume and (kept := sorted(_given(request) - ON_RESUME - chosen.resumable)):
-        flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
-        console.print(styled("yellow", "note:", f" {flags} left as run {request.resume} recorded them (its "
-                                                "run.json and spec.yaml): a resumed run keeps its own; start a new "
-                                                "run to change them"), soft_wrap=True)
     from jobs.console.render import ConsoleNotes, show
 
     notes = ConsoleNotes(console)
+    if request.resume and (kept := sorted(_given(request) - ON_RESUME - chosen.resumable)):
+        flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
+        notes.print(Line(f" {flags} left as run {request.resume} recorded them (its run.json and spec.yaml): a "
+                         "resumed run keeps its own; start a new run to change them", "note:", "yellow"))
     return show(chosen.plan(request, notes) if request.dry_run else chosen.sweep(request, notes), console)
 
 

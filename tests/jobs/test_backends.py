@@ -67,7 +67,8 @@ def test_status_and_cancel_go_to_the_backend_run_json_names(tmp_path):
                         choose=lambda name: chosen.append(name) or VertexBackend())
     assert chosen == ["vertex"]
     (folder.root / "run.json").write_text(json.dumps({**meta, "backend": "slurm"}))
-    with pytest.raises(UserError, match="unknown backend 'slurm': local or vertex"):
+    with pytest.raises(UserError, match="unknown backend 'slurm': the backends here are local, vertex; a backend is "
+                                         "a package plus one entry in jobs.registry.BUILT_IN"):
         backends.on_run("cancel", "r1", None, tmp_path / "runs")
 
 
