@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.console import Console
@@ -36,11 +35,11 @@ Options = TypeVar("Options")
 ON_RESUME = frozenset({"resume", "runs_dir", "dry_run"})  # and each backend's ``resumable``: a resume keeps the rest
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class TuneRequest:
-    """What ``invoke tune`` asks for: the fields every backend takes, and ``options``, the flags that only some
-    backend takes (each backend declares its own in ``Backend.options``); a flag given to a backend that does
-    not take it is refused."""
+    """What ``invoke tune`` asks for: the fields every backend takes, and ``options``, the flags given (by name) that
+    only some backend takes. Each backend declares its own in ``Backend.options``; ``tune`` refuses one that the
+    chosen backend does not declare."""
 
     spec: str | None = None  # the spec file; None: the built-in default
     run_id: str | None = None
@@ -52,18 +51,7 @@ class TuneRequest:
     data_root: str | None = None
     trial_timeout: float | None = None
     runs_dir: Path = RUNS_DIR
-    options: Mapping[str, object] = dataclasses.field(default_factory=dict)  # given backend flags only
-
-    def __init__(self, spec: str | None = None, run_id: str | None = None, resume: str | None = None,
-                 trials: int | None = None, parallel: int | None = None, smoke: bool = False, dry_run: bool = False,
-                 data_root: str | None = None, trial_timeout: float | None = None, runs_dir: Path = RUNS_DIR,
-                 options: Mapping[str, object] | None = None, **flags: object):
-        for name, value in locals().items():
-            if name not in ("self", "options", "flags", "__class__"):
-                object.__setattr__(self, name, value)
-        given = {**(options or {}), **flags}
-        object.__setattr__(self, "options", MappingProxyType(
-            {name: value for name, value in given.items() if value is not None and value is not False}))
+    options: Mapping[str, object] = field(default_factory=dict)  # only the flags given: none is None or False
 
     def options_for(self, kind: type[Options]) -> Options:
         """The backend options of this request as the backend's own ``options`` class."""

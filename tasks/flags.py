@@ -85,6 +85,11 @@ def integer(value, flag: str, minimum: int, task_name: str = "tune") -> int | No
     return int(value)
 
 
+def given(**flags: object) -> dict[str, object]:
+    """The flags among ``flags`` that were given: those neither None nor False."""
+    return {name: value for name, value in flags.items() if value is not None and value is not False}
+
+
 def exit_with(status: int) -> None:
     """End the task with the library's exit status (nothing to do for 0)."""
     if status:

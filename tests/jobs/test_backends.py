@@ -16,11 +16,12 @@ from jobs import backends
 from jobs.backends import TuneRequest
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.errors import UserError
-from jobs.local.backend import LocalBackend, LocalRun
+from jobs.local.backend import LocalBackend, LocalOptions, LocalRun
 from jobs.run.folder import RunError, RunFolder
 from jobs.trial.command import reported_metrics, unreported_metric
 from jobs.trial.environment import ACCELERATOR_ENV
 from jobs.vertex.backend import VertexBackend
+from tasks.flags import given
 from tests.support.sweeps import tune_local
 
 
@@ -35,10 +36,20 @@ def local_run(tmp_path, run_id: str = "r1") -> RunFolder:
     ("seed", 3, "vertex"), ("stack", "team-proj", "local"), ("detach", True, "local"),
     ("minutes_per_trial", 5.0, "local"), ("prices", "p.yaml", "local")])
 def test_a_flag_of_the_other_backend_is_refused_before_anything_runs(tmp_path, flag, value, backend):
-    request = TuneRequest(spec=str(tmp_path / "no-such-spec.yaml"), runs_dir=tmp_path / "runs", **{flag: value})
+    request = TuneRequest(spec=str(tmp_path / "no-such-spec.yaml"), runs_dir=tmp_path / "runs", options={flag: value})
     with pytest.raises(UserError, match=f"--{flag.replace('_', '-')} is not for the {backend} backend"):
         backends.tune(request, backend, console=None)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_request_is_the_common_fields_plus_the_options_given_which_the_backend_reads_as_its_own():
+    assert {f.name for f in dataclasses.fields(TuneRequest)} == {
+        "spec", "run_id", "resume", "trials", "parallel", "smoke", "dry_run", "data_root", "trial_timeout", "runs_dir",
+        "options"}
+    with pytest.raises(TypeError):  # a backend's flag is an option, not a field
+        TuneRequest(seed=3)
+    request = TuneRequest(options=given(seed=3, stack=None, detach=False))
+    assert request.options == {"seed": 3} and request.options_for(LocalOptions) == LocalOptions(seed=3)
 
 
 def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
@@ -50,7 +61,7 @@ def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
     with pytest.raises(UserError, match="run r1 ran on the local backend; resume it without --backend"):
         backends.tune(request, "vertex", console=None)
     assert "note:" not in console.file.getvalue()
-    changed = dataclasses.replace(request, trials=9, seed=4, data_root="elsewhere")
+    changed = dataclasses.replace(request, trials=9, options={"seed": 4}, data_root="elsewhere")
     assert backends.tune(changed, None, console, choose=lambda name: LocalBackend()) == 0
     assert ("note: --data-root, --seed, --trials left as run r1 recorded them (its run.json and spec.yaml): a resumed "
             "run keeps its own; start a new run to change them") in console.file.getvalue()

@@ -3,6 +3,8 @@ a test configures: the local one warm or cold, the Vertex one pointed at a stand
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.console import Console
 
 from jobs import backends
@@ -14,9 +16,11 @@ from jobs.trial.record import TrialRecord
 
 
 def tune_with(chosen: Backend, spec: str | None = None, *, console: Console | None = None, **fields) -> int:
-    """`invoke tune` with ``chosen`` as the backend; ``fields`` are TuneRequest's."""
-    return backends.tune(TuneRequest(spec=spec, **fields), chosen.name, console or user_console(),
-                         choose=lambda name: chosen)
+    """`invoke tune` with ``chosen`` as the backend; ``fields`` are TuneRequest's, or else its options."""
+    common = {f.name for f in dataclasses.fields(TuneRequest)}
+    request = TuneRequest(spec=spec, **{k: v for k, v in fields.items() if k in common},
+                          options={k: v for k, v in fields.items() if k not in common})
+    return backends.tune(request, chosen.name, console or user_console(), choose=lambda name: chosen)
 
 
 def tune_local(spec: str | None = None, *, warm: bool = True, console: Console | None = None, **fields) -> int:
