@@ -56,4 +56,4 @@ def local_sweep(spec: dict, run_id: str, tmp: Path, seed: int, warm: bool = True
     backend.sweep(request, ConsoleNotes(Console(quiet=True)))
     loaded = load_spec(spec_file)
     folder = RunFolder.open(run_id, tmp / "runs")
-    return loaded, folder, backend.records(folder, loaded)
+    return loaded, folder, backend.records(folder, loaded, ConsoleNotes(Console(quiet=True)))

@@ -87,8 +87,9 @@ class Backend(Protocol):
         """Stop a running sweep; what finished stays."""
         ...
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
-        """Every trial of a run, for the report."""
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
+        """Every trial of a run, for the report; what it has to say while it reads them (a retry) goes to
+        ``notes``."""
         ...
 
 

@@ -221,7 +221,7 @@ class LocalBackend:
                             f"then resume it with: invoke tune --resume {run_id}"], Ending.FAILED)
         return Outcome([f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
         """Every trial of the run (a running sweep's unfinished ones as ACTIVE), in id order."""
         if not folder.journal.exists():
             return []

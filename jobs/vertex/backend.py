@@ -19,8 +19,6 @@ from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout
 from jobs.cloud.google import ApiUnavailable, Context, quota_advice
 from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
 from jobs.cloud.stack import load_outputs
-from jobs.console.render import ConsoleNotes
-from jobs.console.text import user_console
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
@@ -139,9 +137,9 @@ class VertexBackend:
         return Outcome([f"cancel requested for run {folder.run_id} (job {meta.job}), now "
                         f"{jobs.get(meta.job).state.name}"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
-        """Every trial of the run's job; their artifacts are on GCS."""
-        meta, _, jobs = self._open(folder, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
+        """Every trial of the run's job; their artifacts are on GCS. Retries are said through ``notes``."""
+        meta, _, jobs = self._open(folder, notes)
         return trial_records(jobs.get(meta.job), spec)
 
     def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):

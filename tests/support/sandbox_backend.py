@@ -85,14 +85,14 @@ class SandboxBackend:
 
     def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         spec = load_spec(folder.spec_path)
-        records = self.records(folder, spec)
+        records = self.records(folder, spec, notes)
         return Outcome([TrialsTable(f"sweep {spec.name}", records, spec.metric.goal),
                         Best(records, spec.metric.id, spec.metric.goal)])
 
     def cancel(self, folder: RunFolder, notes: Notes) -> Outcome:
         return Outcome([f"run {folder.run_id} runs in the foreground of its own command: stop it there"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
         path = _state(folder)
         return [TrialRecord(**r) for r in json.loads(path.read_text())] if path.exists() else []
 

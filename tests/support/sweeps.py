@@ -9,6 +9,7 @@ from rich.console import Console
 
 from jobs import backends
 from jobs.backends import Backend, TuneRequest
+from jobs.console.render import ConsoleNotes
 from jobs.console.text import user_console
 from jobs.run.folder import RUNS_DIR, RunFolder
 from jobs.spec import load_spec
@@ -34,10 +35,10 @@ def on_run(chosen: Backend, action: str, run_id: str, console: Console, runs_dir
     return backends.on_run(action, run_id, console, runs_dir, choose=lambda name: chosen)
 
 
-def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR) -> list[TrialRecord]:
-    """A run's trials as the report receives them."""
+def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR, console: Console | None = None) -> list[TrialRecord]:
+    """A run's trials as the report receives them; what the backend says meanwhile is printed on ``console``."""
     folder = RunFolder.open(run_id, runs_dir)
-    return chosen.records(folder, load_spec(folder.spec_path))
+    return chosen.records(folder, load_spec(folder.spec_path), ConsoleNotes(console or user_console()))
 
 
 def in_a_terminal() -> None:

@@ -116,6 +116,14 @@ def test_a_503_is_retried_and_then_succeeds(vertex, sweep, console):
     assert len(vertex.jobs) == 1
 
 
+def test_a_retry_while_the_report_reads_a_runs_trials_is_said_through_the_notes_it_is_given(tmp_path, vertex, sweep,
+                                                                                            console):
+    assert sweep() == 0
+    vertex.fail_next(Fault("GET", 503, path=GET_JOB))
+    records = records_of(VertexBackend(settings_for(vertex)), "toy-1", tmp_path / "runs", console)
+    assert len(records) == 3 and read(console).count("; retrying for up to") == 1
+
+
 def test_an_answer_lost_after_the_create_is_found_not_made_twice(vertex, sweep):
     vertex.fail_next(Fault("POST", drop=True, after=True, path=CREATE))
     assert sweep(detach=True) == 0
