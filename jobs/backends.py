@@ -66,9 +66,10 @@ class Backend(Protocol):
     options: ClassVar[type]  # a dataclass of the TuneRequest options this backend takes (none: an empty one)
     resumable: ClassVar[frozenset[str]]  # those of its options a resumed run may change
 
-    def check(self, spec: Spec, source: str) -> None:
+    def check(self, spec: Spec, source: str) -> object:
         """Refuse (SpecError naming ``source``) a spec this backend cannot run: its own section (``spec.section(
-        name)``) and its rules between it and the rest. Called by ``plan`` and ``sweep`` on the spec they load."""
+        name)``) and its rules between it and the rest. Called once by each command on the spec it loads; what it
+        returns (the Vertex backend: the spec with its section validated) is what the command passes along."""
         ...
 
     def plan(self, request: TuneRequest, notes: Notes) -> Outcome:

@@ -32,6 +32,7 @@ from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
+from jobs.vertex.resources import VertexSpec
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
 from jobs.vertex.states import ENDED_BADLY, UNDERWAY
@@ -73,9 +74,10 @@ class VertexBackend:
         self.today = today  # the date Google's end dates are compared with; None: the real one, at each use
 
     @staticmethod
-    def check(spec: Spec, source: str) -> None:
-        """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables."""
-        check_resources(spec, source)
+    def check(spec: Spec, source: str) -> VertexSpec:
+        """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables; the spec returned
+        carries it validated, once for the command."""
+        return check_resources(spec, source)
 
     def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
         """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
@@ -125,6 +127,7 @@ class VertexBackend:
         """The job's state, its trials and the best so far."""
         meta, spec, jobs = self._open(folder, notes)
         job = jobs.get(meta.job)
+        spec = self.check(spec, str(folder.spec_path))
         records = with_stops_from_artifacts(live_records(job, spec))
         outcome = Outcome([f"run {folder.run_id}: job {job.name} {job.state.name}",
                            TrialsTable(f"sweep {spec.name}", records, spec.metric.goal)])
@@ -140,16 +143,15 @@ class VertexBackend:
     def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
         """Every trial of the run's job; their artifacts are on GCS. Retries are said through ``notes``."""
         meta, _, jobs = self._open(folder, notes)
-        return trial_records(jobs.get(meta.job), spec)
+        return trial_records(jobs.get(meta.job), self.check(spec, str(folder.spec_path)))
 
     def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
         package route, the trainer package (built into ``scratch`` and checked, not uploaded; unless ``build``,
         only what it would hold)."""
         spec_file, options = Path(request.spec or DEFAULT_SPEC), request.options_for(VertexOptions)
-        spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
-                           options.max_cost)
-        self.check(spec, str(spec_file))
+        spec = self.check(with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
+                                      options.max_cost), str(spec_file))
         outputs = load_outputs(options.stack, options.outputs)
         route = choose_route(spec, outputs)
         dated = dated_warnings(spec, outputs, route, self.today or dt.date.today())
@@ -180,7 +182,7 @@ class VertexBackend:
     def _connect(self, context: Context, notes: Notes) -> VertexJobs:
         return VertexJobs(context, self.settings, on_retry=lambda message: notes.print(Line("", message, "yellow")))
 
-    def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, notes: Notes):
+    def _guard(self, name: str, spec: VertexSpec, jobs: VertexJobs, meta: RunMeta, notes: Notes):
         """While the run is followed: cancel its job once its trials' cost would reach the run's max_cost."""
         if meta.max_cost is None or meta.hourly_cost is None:
             return None
@@ -190,7 +192,8 @@ class VertexBackend:
 
         def check(job) -> None:
             nonlocal cancelled
-            if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
+            if (not cancelled and job.state.name in UNDERWAY
+                    and (why := ceiling.breach(trial_records(job, spec), time.time()))):
                 notes.print(Line("", why, "yellow"))
                 jobs.cancel(name)
                 cancelled = True
@@ -210,6 +213,7 @@ class VertexBackend:
         """Follow the job of a run submitted before, with its recorded spec and budget; ``max_cost`` (--max-cost)
         lowers its ceiling."""
         meta, spec, jobs = self._open(folder, notes)
+        spec = self.check(spec, str(folder.spec_path))
         notes.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
                     "as recorded then)")
         if max_cost is not None:
@@ -217,7 +221,7 @@ class VertexBackend:
             notes.print(said)
         return self._watch(folder.run_id, meta.job, spec, jobs, detach, notes, meta)
 
-    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, notes: Notes,
+    def _watch(self, run_id: str, name: str, spec: VertexSpec, jobs: VertexJobs, detach: bool, notes: Notes,
                meta: RunMeta) -> Outcome:
         notes.print(f"console: {CONSOLE_URL.format(project=jobs.context.project)}")
         if detach:
@@ -229,7 +233,7 @@ class VertexBackend:
                                     f"--resume {run_id}` follows it again, cancelling it before the ceiling"))
             return outcome
         progress = notes.progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel)
-        guard = self._guard(name, jobs, meta, notes)
+        guard = self._guard(name, spec, jobs, meta, notes)
         try:
             with progress:
                 job = follow(jobs, name, spec, progress, self.settings.poll_s,
@@ -242,7 +246,7 @@ class VertexBackend:
                                  "red")], Ending.FAILED)
         outcome = Outcome([progress.summary()])
         if meta.hourly_cost is not None:
-            spent = trials_cost(job.trials, meta.hourly_cost, time.time())[0]
+            spent = trials_cost(trial_records(job, spec), meta.hourly_cost, time.time())[0]
             outcome.add(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
                         "comes later and is what counts)")
         return _conclude(outcome, job.state.name, job.error.message, live_records(job, spec), spec, jobs.context)

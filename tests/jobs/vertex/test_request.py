@@ -14,6 +14,7 @@ from jobs.run.folder import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
+from jobs.vertex.resources import check
 from tests.support.sweeps import tune_with
 from tests.support.vertex import DIGEST, read, write_outputs, write_spec
 
@@ -54,7 +55,8 @@ CUDA = f"us-central1-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@{DIGEST}"
 
 
 def spec_of(**changes):
-    return parse_spec({**EVERY_KIND, **changes}, "test.yaml")
+    """EVERY_KIND with ``changes``, checked as the Vertex AI backend checks it."""
+    return check(parse_spec({**EVERY_KIND, **changes}, "test.yaml"), "test.yaml")
 
 
 def by_id(parameters) -> dict:
@@ -146,7 +148,8 @@ def test_the_spec_hash_label_names_the_spec_and_its_budget_not_its_ceiling():
     same = spec_hash(spec_of())
     assert re.fullmatch(r"[0-9a-f]{16}", same)
     assert spec_hash(spec_of(trials={**EVERY_KIND["trials"], "max_cost": 9.5})) == same  # the ceiling is run.json's
-    assert spec_hash(parse_spec(dict(reversed(list(EVERY_KIND.items()))), "other.yaml")) == same  # key order
+    reordered = dict(reversed(list(EVERY_KIND.items())))
+    assert spec_hash(check(parse_spec(reordered, "o.yaml"), "o.yaml")) == same  # key order
     # a field at its default counts as left out: a spec field added later keeps the hash of jobs submitted before
     assert spec_hash(spec_of(vertex={**EVERY_KIND["vertex"], "scheduling": "standard"}, measurement="best")) == same
     changed = [spec_of(trials={**EVERY_KIND["trials"], "max": 8}), spec_of(algorithm="adaptive"),
