@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 
 Options = TypeVar("Options")
-ON_RESUME = frozenset({"resume", "runs_dir", "dry_run"})  # and each backend's ``resumable``: a resume keeps the rest
+# What a resumed run takes from the request, with each backend's ``resumable``: a resume keeps the rest as recorded.
+ON_RESUME = frozenset({"resume", "runs_dir", "dry_run", "run"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TuneRequest:
     trial_timeout: float | None = None
     runs_dir: Path = RUNS_DIR
     options: Mapping[str, object] = field(default_factory=dict)  # only the flags given: none is None or False
+    run: RunFolder | None = None  # the folder of ``resume``, opened by ``tune``: its run.json is read once
 
     def options_for(self, kind: type[Options]) -> Options:
         """The backend options of this request as the backend's own ``options`` class."""
@@ -110,7 +112,8 @@ def backend(name: str) -> Backend:
 def tune(request: TuneRequest, name: str | None, console: Console, choose=backend) -> int:
     """Plan, run or resume a sweep on the backend ``name`` (default local); a resumed run keeps its own."""
     if request.resume:
-        recorded = RunFolder.open(request.resume, request.runs_dir).meta().backend
+        request = dataclasses.replace(request, run=RunFolder.open(request.resume, request.runs_dir))
+        recorded = request.run.meta().backend
         if name not in (None, recorded):
             raise UserError(f"run {request.resume} ran on the {recorded} backend; resume it without --backend "
                             f"or with --backend {recorded}")

@@ -9,7 +9,7 @@ from rich.text import Text
 from jobs.console.tables import plan_table, trials_table
 from jobs.console.text import params_text, styled
 from jobs.run.outcome import Best, Line, Outcome, Part, PlanTable, TrialsTable
-from jobs.trial.record import best_trial, ties
+from jobs.trial.record import best_trial
 
 
 def show(outcome: Outcome, console: Console) -> int:
@@ -57,7 +57,7 @@ def show_best(best: Best, console: Console) -> None:
     found = best_trial(best.trials, best.goal)
     if found is None:
         return
-    tied = ties(best.trials, best.goal) if best.tied else 0
-    console.print(best_line(found.trial_id, best.metric, found.objective, tied), soft_wrap=True, highlight=False)
+    console.print(best_line(found.trial_id, best.metric, found.objective, best.tied), soft_wrap=True,
+                  highlight=False)
     console.print(f"parameters: {params_text(found.parameters)}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"artifacts:  {found.artifact_dir}", soft_wrap=True, markup=False, highlight=False)

@@ -136,7 +136,13 @@ class RunFolder:
         return self.artifacts / trial_id
 
     def meta(self) -> RunMeta:
-        """run.json; a missing, unreadable or damaged one is a RunError that says so."""
+        """run.json, read at the first call and kept with this folder (``record`` keeps what it writes), so a command
+        that passes its folder along reads it once; a missing, unreadable or damaged one is a RunError that says so."""
+        if "_meta" not in self.__dict__:
+            object.__setattr__(self, "_meta", self._read_meta())
+        return self.__dict__["_meta"]
+
+    def _read_meta(self) -> RunMeta:
         path = self.root / META
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -186,6 +192,7 @@ class RunFolder:
             write_atomically(self.root / META, meta.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise RunError(f"cannot write {self.root / META}: {exc.strerror or exc}") from None
+        object.__setattr__(self, "_meta", meta)
 
     @staticmethod
     def recorded(run_id: str, runs_dir: Path = RUNS_DIR) -> bool:

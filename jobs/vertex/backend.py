@@ -95,8 +95,9 @@ class VertexBackend:
         """Submit the sweep, or re-attach to the job of a run submitted before (``--resume`` or the same
         ``--run-id``); follow it unless ``detach``."""
         run_id, options = request.resume or request.run_id, request.options_for(VertexOptions)
-        if run_id and RunFolder.recorded(run_id, request.runs_dir):
-            return self._attach(RunFolder.open(run_id, request.runs_dir), options.detach, options.max_cost, notes)
+        if request.run or (run_id and RunFolder.recorded(run_id, request.runs_dir)):
+            folder = request.run or RunFolder.open(run_id, request.runs_dir)
+            return self._attach(folder, options.detach, options.max_cost, notes)
         with tempfile.TemporaryDirectory() as scratch:
             spec, outputs, job, cost, package = self._job(request, notes, Path(scratch))
             notes.print(cost.text())

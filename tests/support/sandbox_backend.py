@@ -80,7 +80,7 @@ class SandboxBackend:
             _save(folder, records)
             notes.print(f"trial {number} {records[-1].state}")
         succeeded = any(r.state == TrialState.SUCCEEDED for r in records)
-        return Outcome([Best(records, spec.metric.id, spec.metric.goal, tied=True)],
+        return Outcome([Best(records, spec.metric.id, spec.metric.goal)],
                        Ending.DONE if succeeded else Ending.FAILED)
 
     def status(self, folder: RunFolder, notes: Notes) -> Outcome:
