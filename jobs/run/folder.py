@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from jobs.errors import UserError
 
 RUNS_DIR = Path("runs")
-RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # a Vertex AI label value, and one folder name under runs/
+# One folder name under runs/, on any backend: no path, no hidden folder. A backend may ask more of it in its own
+# check (the Vertex AI backend: a label value), docs/decisions.md.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 META = "run.json"
 META_VERSION = 1
 M = TypeVar("M", bound="RunMeta")
@@ -67,11 +69,11 @@ class RunError(UserError, RuntimeError):
 
 
 def check_run_id(run_id: str) -> str:
-    """A run id is a Vertex AI label value (1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit) on
-    both backends, so it is always one folder under runs/ and never a path."""
+    """A run id names one folder under runs/ and never a path: 1-100 of letters, digits, '.', '_' and '-', starting
+    with a letter or digit."""
     if not RUN_ID.fullmatch(run_id):
-        raise RunError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-', "
-                       "starting with a letter or digit (it names a folder under runs/ and a Vertex AI label)")
+        raise RunError(f"run id {run_id!r} must be 1-100 characters of letters, digits, '.', '_' and '-', starting "
+                       "with a letter or digit (it names a folder under runs/): pick another --run-id")
     return run_id
 
 

@@ -21,7 +21,7 @@ from jobs.cloud.package import TrainerPackage, build_package, plan_package, uplo
 from jobs.cloud.stack import load_outputs
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
-from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
+from jobs.run.folder import RunError, RunFolder, RunMeta, new_run_id
 from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
@@ -31,7 +31,14 @@ from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_pric
 from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
 from jobs.vertex.records import trial_records
 from jobs.vertex.registry import keep_image
-from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
+from jobs.vertex.request import (
+    base_output_dir,
+    build_tuning_job,
+    check_run_label,
+    request_json,
+    stopping_note,
+    trainer_note,
+)
 from jobs.vertex.resources import VertexSpec
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
@@ -153,6 +160,7 @@ class VertexBackend:
         spec_file, options = Path(request.spec or DEFAULT_SPEC), request.options_for(VertexOptions)
         spec = self.check(with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
                                       options.max_cost), str(spec_file))
+        run_id = check_run_label(request.run_id or new_run_id(spec.name))  # before anything is read or built
         outputs = load_outputs(options.stack, options.outputs)
         route = choose_route(spec, outputs)
         dated = dated_warnings(spec, outputs, route, self.today or dt.date.today())
@@ -160,7 +168,6 @@ class VertexBackend:
                        *dated]:
             if advice:
                 notes.print(warning(advice))
-        run_id = check_run_id(request.run_id or new_run_id(spec.name))
         cost = estimate_cost(spec, load_prices(options.prices), options.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
         check_ceiling(cost, spec.trials.max_cost)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
@@ -30,7 +31,6 @@ from google.protobuf import json_format
 
 from jobs.cloud.stack import StackOutputs
 from jobs.errors import UserError
-from jobs.run.folder import check_run_id
 from jobs.spec import Parameter, Spec
 from jobs.trial.command import is_reference_trainer, module_of
 from jobs.trial.environment import ACCELERATOR_ENV
@@ -55,8 +55,22 @@ STRATEGIES = {"spot": Scheduling.Strategy.SPOT, "flex_start": Scheduling.Strateg
 FLEX_START_MAX_TIMEOUT_S = 7 * 24 * 3600  # schedule-jobs-dws: "a maximum timeout of 7 days or less"
 
 
+# HyperparameterTuningJob.labels: keys and values of at most 64 lowercase letters, digits, '_' and '-'. A run id
+# is the job's run_id label; starting with a letter or digit, it is also a folder name (jobs/run/folder.py).
+RUN_LABEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
 class RequestError(UserError, ValueError):
     """The spec or run id cannot become a Vertex AI job."""
+
+
+def check_run_label(run_id: str) -> str:
+    """A Vertex AI run's id, which becomes its job's ``run_id`` label: a label value."""
+    if not RUN_LABEL.fullmatch(run_id):
+        raise RequestError(f"run id {run_id!r}: on Vertex AI it is the job's run_id label, so it must be 1-63 "
+                           "characters of lowercase letters, digits, '_' and '-', starting with a letter or digit: "
+                           "pick another --run-id")
+    return run_id
 
 
 def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
@@ -219,7 +233,7 @@ def build_tuning_job(spec: VertexSpec, outputs: StackOutputs, run_id: str, data_
     """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's;
     ``trial_timeout_s`` caps each trial's job (Vertex AI's default is 7 days); with ``package_uri`` (the
     uploaded trainer package) trials take the package route, else the stack's image."""
-    check_run_id(run_id)
+    check_run_label(run_id)
     data_root = data_root or outputs.data_root
     if not data_root.startswith("gs://"):
         raise RequestError(f"data root {data_root!r}: Vertex AI trials read their data from GCS; give a gs:// prefix")

@@ -10,7 +10,6 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
 from google.protobuf import json_format
 
 from jobs.cloud.stack import OutputsError, load_outputs
-from jobs.run.folder import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
@@ -172,10 +171,19 @@ def test_max_failed_above_max_is_sent_as_max(outputs):
 def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
     with pytest.raises(SpecError, match="NVIDIA_TESLA_T5 is not a GPU that Vertex AI training attaches"):
         VertexBackend.check(spec_of(vertex={"accelerator_type": "NVIDIA_TESLA_T5", "accelerator_count": 1}), "s.yaml")
-    with pytest.raises(RunError, match="Vertex AI label"):
-        check_run_id("Run_1")
+    with pytest.raises(RequestError, match="it is the job's run_id label, so it must be 1-63 characters"):
+        build_tuning_job(spec_of(), outputs, "Run_1")
     with pytest.raises(RequestError, match="gs:// prefix"):
         build_tuning_job(spec_of(), outputs, "r", data_root="data/default")
+
+
+def test_a_run_id_that_is_no_label_value_is_refused_before_the_stack_is_read(tmp_path, console):
+    """A folder name the local backend takes (Run_1) is no Vertex AI label value: the Vertex backend's own rule."""
+    spec = write_spec(tmp_path / "spec.yaml")
+    with pytest.raises(RequestError, match="^run id 'Run_1': on Vertex AI it is the job's run_id label, so it must be "
+                                           "1-63 characters of lowercase letters, digits, '_' and '-'"):
+        tune_with(VertexBackend(), str(spec), console=console, run_id="Run_1", dry_run=True,
+                  outputs=str(tmp_path / "no-such-outputs.json"))
 
 
 def test_dry_run_prints_the_request_as_strict_vertex_rest_json(tmp_path, outputs, console):
