@@ -8,7 +8,7 @@ time): bench.problems' functions run as a fresh process per trial, the ``titanic
 spec's search of the reference trainer on the lesson's Titanic split (forked trials, as ``invoke tune``
 runs it; left out when ../shared/data has no Titanic CSV). Each adaptive sampler is one of
 jobs/local/search.py's ``ADAPTIVE_SAMPLERS``; the ``adaptive`` column names the one ``algorithm: adaptive``
-runs on the problem's space (``adaptive_choice``). The ``vizier`` column, where the ``vizier`` extra is
+runs (``ADAPTIVE``). The ``vizier`` column, where the ``vizier`` extra is
 installed, is OSS Vizier's default designer (bench/vizier.py), asked for ``parallel`` suggestions at a time in this
 process and told each batch's values before the next: bench.problems' functions only (no ``titanic``). Its
 searches are kept in bench/results/vizier.json (``VIZIER_RESULTS``) as each ends, by problem, seed, trials,
@@ -51,6 +51,7 @@ from jobs.trial.record import TrialState
 
 TITANIC_PROBLEM = "titanic"
 VIZIER = "vizier"
+ADAPTIVE = search.ADAPTIVE  # what ``algorithm: adaptive`` runs (sweep() sets the sampler each sweep compares)
 # Vizier's finished searches, one entry each (BENCH_VIZIER_RESULTS names another file)
 VIZIER_RESULTS = Path(os.environ.get("BENCH_VIZIER_RESULTS", REPO / "bench" / "results" / "vizier.json"))
 
@@ -159,7 +160,8 @@ def sweep(problem: str, sampler: str, seed: int, trials: int, parallel: int, tmp
     """One real sweep of ``problem`` by ``sampler`` (random or one of the adaptive samplers)."""
     run_id = f"{problem.replace('_', '-')}-{sampler}-{trials}-{seed}"
     algorithm = "random" if sampler == "random" else "adaptive"
-    search.ADAPTIVE = None if sampler == "random" else sampler
+    if sampler != "random":
+        search.ADAPTIVE = sampler
     spec, folder, records = local_sweep(spec_of(problem) | {"algorithm": algorithm,
                                                            "trials": {"max": trials, "parallel": parallel}},
                                         run_id, tmp, seed, warm=problem == TITANIC_PROBLEM)
@@ -193,6 +195,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--vizier-seeds", type=int,
+                        help="the vizier column over seeds 0 to N-1 only (default: --seeds): its searches take "
+                             "minutes each, python -m bench.vizier fills them beforehand")
     samplers = [*sorted(search.ADAPTIVE_SAMPLERS), VIZIER]
     parser.add_argument("--samplers", nargs="+", choices=samplers, default=samplers)
     problems = [*PROBLEMS, TITANIC_PROBLEM]
@@ -200,8 +205,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     print(f"{args.trials} trials at parallel {args.parallel}, seeds 0-{args.seeds - 1}; target: random search's "
-          f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs on the problem's space")
-    for note in vizier_notes(args.samplers, args.problems, args.seeds, args.trials, args.parallel):
+          f"median best of {2 * args.trials}; adaptive: the sampler algorithm: adaptive runs")
+    vizier_seeds = args.vizier_seeds or args.seeds
+    for note in vizier_notes(args.samplers, args.problems, vizier_seeds, args.trials, args.parallel):
         print(note)
     header = f"{'problem':<13}{'optimum':>9}{'target':>10}{'random best':>12}{'trials':>7}"
     for name in args.samplers:
@@ -224,7 +230,7 @@ def main() -> None:
             line = (f"{problem:<13}{optimum:>9}{target:>10.4g}"
                     f"{statistics.median(min(r.values[: args.trials]) for r in randoms):>12.4g}"
                     f"{geometric_median(pooled, target):>7g}")
-            adaptive = search.adaptive_choice(parsed(problem))
+            adaptive = ADAPTIVE
             timing: list[Sweep] = []
             vizier_s = "-"
             for name in args.samplers:
@@ -232,7 +238,7 @@ def main() -> None:
                     line += f"{'-':>12}{'-':>15}"
                     continue
                 seeds = range(args.seeds)
-                runs = (vizier_searches(problem, args.seeds, args.trials, args.parallel) if name == VIZIER
+                runs = (vizier_searches(problem, vizier_seeds, args.trials, args.parallel) if name == VIZIER
                         else [sweep(problem, name, seed, args.trials, args.parallel, tmp) for seed in seeds])
                 if name == VIZIER:
                     vizier_s = f"{statistics.median(s for r in runs for s in r.suggest_s):.3f}"

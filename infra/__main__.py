@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 try:
     config = StackConfig.from_pulumi()
 except ConfigError as exc:
-    raise pulumi.RunError(f"stack config: {exc}") from None
+    raise pulumi.RunError(f"infra/stacks/Pulumi.{pulumi.get_stack()}.yaml: {exc}") from None
 
 # Relative to the working directory, so the state does not change from one checkout to another.
 context = Path(os.path.relpath(REPO))

@@ -27,6 +27,11 @@ TEAM = re.compile(r"[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?")
 MEMBER = re.compile(r"(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PROJECT_NUMBER = re.compile(r"[1-9][0-9]{5,18}")
 BILLING_ACCOUNT = re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}")
+# GitHub: an owner is 1-39 letters, digits and single inner hyphens; a repository name 1-100 letters, digits, . _ -.
+GITHUB_REPOSITORY = re.compile(r"(?=[A-Za-z0-9-]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9])*/[A-Za-z0-9._-]{1,100}")
+GITHUB_ID = re.compile(r"[1-9][0-9]{0,19}")
+# A branch as it follows refs/heads/ (git check-ref-format, narrowed): no quotes, spaces, "..", or leading "-", "/".
+BRANCH = re.compile(r"(?!.*\.\.)(?=.{1,200}$)[A-Za-z0-9_][A-Za-z0-9._-]*(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
 # Regions where Vertex AI runs custom training and hyperparameter tuning jobs.
 VERTEX_REGIONS = frozenset({
     "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2", "us-west3",
@@ -66,6 +71,9 @@ check_digest_ref = _matching(DIGEST_REF, "an image reference by digest (REGISTRY
 check_project_number = _matching(PROJECT_NUMBER, "a project number (digits; `gcloud projects describe PROJECT "
                                                  "--format='value(projectNumber)'` prints it)")
 check_billing_account = _matching(BILLING_ACCOUNT, "a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
+check_github_repository = _matching(GITHUB_REPOSITORY, "a GitHub repository (OWNER/NAME, as GitHub spells it)")
+check_github_id = _matching(GITHUB_ID, "a GitHub repository id (digits; `gh api repos/OWNER/NAME --jq .id` prints it)")
+check_branch = _matching(BRANCH, "a branch name (letters, digits, '.', '_', '-' and '/', as it follows refs/heads/)")
 
 
 def check_region(value: str) -> str:
@@ -93,6 +101,19 @@ BillingAccount = Annotated[str, AfterValidator(check_billing_account)]
 ProjectNumber = Annotated[str | int, AfterValidator(check_project_number)]
 
 
+class CiConfig(BaseModel):
+    """``sweeps:ci``: a CI system whose workflows may launch sweeps without a key, through Workload Identity
+    Federation (infra/ci_identity.py), with the launchers' rights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    provider: Literal["github"] = "github"  # GitHub Actions
+    repository: Annotated[str, AfterValidator(check_github_repository)]
+    # GitHub's numeric id of the repository, which is never reused, unlike a name after a rename or deletion.
+    repository_id: Annotated[str | int, AfterValidator(check_github_id)] | None = None
+    branch: Annotated[str, AfterValidator(check_branch)] | None = None  # unset: any branch, tag or pull request
+
+
 @dataclass(frozen=True)
 class ResourceNames:
     """What one stack calls its resources; every name starts from the team and the project."""
@@ -104,13 +125,17 @@ class ResourceNames:
     repository_id: str
     registry: str  # the region's Artifact Registry host
     repository: str  # the path under it that images are pushed to
+    # sweeps:ci: the workload identity pool (4-32 of a-z, 0-9, -; "gcp-" is Google's) and the account CI runs as
+    ci_pool_id: str
+    ci_account_id: str
 
     @classmethod
     def of(cls, project: str, team: str, region: str) -> ResourceNames:
         registry, repository_id = f"{region}-docker.pkg.dev", f"{team}-sweeps"
         return cls(stack=f"{team}-{project}", bucket=f"{project}-{team}-sweeps", service_account_id=f"{team}-trainer",
                    builder_account_id=f"{team}-builder", repository_id=repository_id, registry=registry,
-                   repository=f"{registry}/{project}/{repository_id}")
+                   repository=f"{registry}/{project}/{repository_id}", ci_pool_id=f"sweeps-{team}",
+                   ci_account_id=f"{team}-github")
 
 
 def _advisory_only(names: list[str]) -> list[str]:
@@ -155,6 +180,8 @@ class StackConfig(BaseModel):
     # `invoke infra.up --no-policy` (an update without the policy pack) is refused unless this is true: a
     # platform team's decision, made in the stack file where review sees it.
     allow_no_policy: bool = False
+    # Keyless CI that launches sweeps (a pool, a provider and a <team>-github account with the launchers' rights).
+    ci: CiConfig | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
@@ -255,18 +282,30 @@ def _decode(raw: str) -> Any:
     return json.loads(raw) if raw.startswith(("[", "{")) else raw
 
 
+# Stack config keys that hold a mapping of keys of their own: an error names those as sweeps:ci.repository.
+NESTED: dict[str, type[BaseModel]] = {"ci": CiConfig}
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         loc = error["loc"]
         key = ""
+        nested = NESTED.get(str(loc[0])) if len(loc) > 1 else None
         if loc:
             field = StackConfig.model_fields.get(str(loc[0]))
-            key = stack_key(field.alias if field else str(loc[0])) + "".join(f"[{part}]" for part in loc[1:])
+            parts = (f".{part}" if nested else f"[{part}]" for part in loc[1:])
+            key = stack_key(field.alias if field else str(loc[0])) + "".join(parts)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            known = ", ".join(stack_key(f.alias) for f in StackConfig.model_fields.values())
+            keys = ([f"{key.rsplit('.', 1)[0]}.{f.alias}" for f in nested.model_fields.values()] if nested
+                    else [stack_key(f.alias) for f in StackConfig.model_fields.values()])
+            known = ", ".join(keys)
             message = f"unknown key (known: {known})"
+        elif error["type"] == "missing":
+            message = "missing: this key is required"
+        elif error["type"] == "model_type":
+            message = f"must be a mapping of keys (got {error['input']!r})"
         elif error["type"] != "value_error":
             message += f" (got {error['input']!r})"
         lines.append(f"{key}: {message}" if key else message)

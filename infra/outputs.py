@@ -10,6 +10,8 @@ from typing import Any
 # Exported for people and tools, read by no sweep: the bucket's name, the routes a trial can take on the stack
 # (``routes``), and the repository the trainer images are pushed to.
 EXTRAS = ("bucket", "routes", "repository")
+# With sweeps:ci, what a team's CI authenticates with (infra/ci_identity.py, docs/ci.md).
+CI_EXTRAS = ("ci_workload_identity_provider", "ci_service_account")
 
 
 def routes(image: bool, staging: bool = True) -> tuple[str, ...]:
@@ -45,7 +47,9 @@ class Outputs:
         return tuple(f.name for f in fields(Outputs))
 
     def exported(self, **extras: Any) -> dict[str, Any]:
-        """The stack's outputs: each of these that is set, and ``extras``, which are exactly ``EXTRAS``."""
-        if set(extras) != set(EXTRAS):
-            raise ValueError(f"the extra outputs are {', '.join(EXTRAS)}, not {', '.join(extras)}")
+        """The stack's outputs: each of these that is set, and ``extras``: every one of ``EXTRAS``, and either all
+        of ``CI_EXTRAS`` or none."""
+        if set(extras) - set(EXTRAS) not in (set(), set(CI_EXTRAS)) or not set(EXTRAS) <= set(extras):
+            raise ValueError(f"the extra outputs are {', '.join(EXTRAS)} (and with CI {', '.join(CI_EXTRAS)}), not "
+                             f"{', '.join(extras)}")
         return {**{name: value for name in self.names() if (value := getattr(self, name)) is not None}, **extras}

@@ -19,6 +19,10 @@ BUCKET = "gcp:storage/bucket:Bucket"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 STACK = "pulumi:pulumi:Stack"  # the root resource; its outputs are the stack's outputs
 KEYS = ("gcp:serviceaccount/key:Key", "gcp:storage/hmacKey:HmacKey")
+WIF_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
+# What an attribute condition may refer to: "assertion", "google" and "attribute" (attribute_condition, IAM v1
+# WorkloadIdentityPoolProvider); Google refuses a condition that "must reference one of the provider's claims".
+CLAIM = re.compile(r"\b(assertion|attribute|google)\.")
 ABOVE_ACCOUNT_IAM = re.compile(r"^gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):")
 PRIMITIVE_ROLE = re.compile(r"\broles/(owner|editor|viewer)\b")
 PUBLIC_MEMBER = re.compile(r"\ball(Authenticated)?Users\b")
@@ -99,6 +103,19 @@ def no_service_account_keys(resource: Registered, settings: Settings) -> Iterabl
         yield "creates a long-lived key"
 
 
+def identity_providers_conditioned(resource: Registered, settings: Settings) -> Iterable[str]:
+    """A workload identity provider admits only the tokens its attribute condition names: an issuer such as GitHub's is
+    shared by every repository, so without one any repository's workflow could act as the CI account."""
+    if resource.type != WIF_PROVIDER:
+        return
+    condition = resource.inputs.get("attributeCondition")
+    if not isinstance(condition, str) or not condition.strip():
+        yield ("has no attribute condition: restrict it to your repository (sweeps:ci does: "
+               "assertion.repository == 'OWNER/NAME')")
+    elif not CLAIM.search(condition):
+        yield f"attribute condition {condition!r} refers to no claim (assertion.*, attribute.* or google.*)"
+
+
 def act_as_on_account_only(resource: Registered, settings: Settings) -> Iterable[str]:
     """serviceAccountUser at project level would let its holder act as every account in the project."""
     if ABOVE_ACCOUNT_IAM.match(resource.type) and ACT_AS in _strings(resource.inputs):
@@ -165,6 +182,7 @@ RULES: tuple[Rule, ...] = (
     Rule("buckets-locked-down", "mandatory", buckets_locked_down),
     Rule("no-service-account-keys", "mandatory", no_service_account_keys),
     Rule("act-as-on-account-only", "mandatory", act_as_on_account_only),
+    Rule("identity-providers-conditioned", "mandatory", identity_providers_conditioned),
     Rule("images-by-digest", "mandatory", images_by_digest),
     Rule("labels-present", "advisory", labels_present),
     Rule("regions-allowed", "advisory", regions_allowed),

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
+from infra import ci_identity
 from infra.cloudbuild import SOURCE_PREFIX, CloudBuildImage, context_digest
 from infra.config import RUN_TAG_PREFIX, StackConfig
 from infra.outputs import Outputs, routes
@@ -65,6 +66,7 @@ class SweepsProject(pulumi.ComponentResource):
         # What a Cloud Build build waits for: its API, and its account's grants.
         self._build_needs: list[pulumi.Resource] = (
             [*services, *self._builder(services)] if config.cloud_builds else [])
+        self.ci = ci_identity.provision(name, config, self, services) if config.ci else None
         self._grant_launchers()
         if config.has_budget:
             self._budget(services)
@@ -79,7 +81,8 @@ class SweepsProject(pulumi.ComponentResource):
             staging=pulumi.Output.concat(bucket_root, f"/{STAGING}"),
             trainer_service_account=self.trainer.email, image=image, cuda_image=cuda_image,
         ).exported(bucket=self.bucket.name, routes=list(routes(bool(image))), repository=pulumi.Output.concat(
-            f"{config.names.registry}/{config.project}/", self.repository.repository_id))
+            f"{config.names.registry}/{config.project}/", self.repository.repository_id),
+            **(self.ci.outputs if self.ci else {}))
         self.register_outputs(self.outputs)
 
     def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -91,7 +94,8 @@ class SweepsProject(pulumi.ComponentResource):
 
     def _enable_apis(self) -> list[gcp.projects.Service]:
         apis = (APIS + (BUDGET_APIS if self._config.has_budget else ())
-                + (CLOUD_BUILD_APIS if self._config.cloud_builds else ()))
+                + (CLOUD_BUILD_APIS if self._config.cloud_builds else ())
+                + (ci_identity.CI_APIS if self._config.ci else ()))
         return [gcp.projects.Service(f"{self._prefix}-{api}", project=self._config.project,
                                      service=f"{api}.googleapis.com", disable_on_destroy=False,
                                      opts=self._child())
@@ -187,16 +191,18 @@ class SweepsProject(pulumi.ComponentResource):
         return [push, sources, logs]
 
     def _grant_launchers(self) -> None:
-        """Launchers start jobs, act as the trainer (on that account only), manage objects, pull images and
-        tag the image a run uses (nothing else: no push, no delete)."""
+        """Launchers (and the CI account, with sweeps:ci) start jobs, act as the trainer (on that account only),
+        manage objects, pull images and tag the image a run uses (nothing else: no push, no delete)."""
         config = self._config
+        launchers: list[tuple[str, pulumi.Input[str]]] = [(f"launcher-{_slug(m)}", m) for m in config.launchers]
+        if self.ci:
+            launchers.append(("ci", self.ci.account.member))
         tagger = gcp.projects.IAMCustomRole(
             f"{self._prefix}-image-tagger", project=config.project,
             role_id=f"sweepsImageTagger_{config.team.replace('-', '_')}", title=f"Sweeps image tagger ({config.team})",
             description="Tag a trainer image with the run that uses it, so the registry's cleanup keeps it.",
-            permissions=TAGGER_PERMISSIONS, opts=self._child()) if config.launchers else None
-        for member in config.launchers:
-            who = f"launcher-{_slug(member)}"
+            permissions=TAGGER_PERMISSIONS, opts=self._child()) if launchers else None
+        for who, member in launchers:
             gcp.projects.IAMMember(f"{self._prefix}-{who}-vertex", project=config.project,
                                    role="roles/aiplatform.user", member=member, opts=self._child())
             gcp.serviceaccount.IAMMember(f"{self._prefix}-{who}-act-as-trainer",

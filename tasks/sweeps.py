@@ -111,16 +111,44 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
     "run_id": "run to report; repeat it (--run-id a --run-id b) for one report comparing the runs",
     "latest": "report the newest run under runs/",
     "out": "folder or gs:// prefix for the report (default: the run's folder; several runs: "
-           "runs/compare-<a>-vs-<b>)",
+           "runs/compare-<a>-vs-<b>; --teams: runs/teams)",
+    "teams": "the team view instead: the sweeps of the period by team and project, with trials and cost (runs/ and, "
+             "with credentials, the Vertex AI jobs labelled with each team of infra/stacks/), as a table and "
+             "teams.csv, teams.md",
+    "since": "with --teams: the period, days back (30d, the default) or a date (2026-01-31)",
 })
-def report(c, run_id=None, latest=False, out=None):
+def report(c, run_id=None, latest=False, out=None, teams=False, since=None):
     """Every trial's parameters and metrics: trials.csv, report.md, report.html with plots, a summary."""
     from jobs.console.text import user_console
     from jobs.report import report as write_report
     from jobs.run.folder import RUNS_DIR
 
+    if teams or since:
+        exit_with(_team_view(teams, run_id or latest, since, out))
+        return
     exit_with(guarded("report", lambda: write_report(run_id or [], latest=latest, out=out, runs_dir=RUNS_DIR,
                                                        console=user_console())))
+
+
+def _team_view(teams: bool, runs_named: bool, since: str | None, out: str | None) -> int:
+    """``report --teams``: the team view over runs/ and the Vertex AI jobs of the stacks' teams."""
+    from infra.fleet import places, read_stacks
+    from jobs.console.text import user_console
+    from jobs.errors import UserError
+    from jobs.report.teams import DEFAULT_SINCE, parse_since, team_report
+    from jobs.run.folder import RUNS_DIR
+
+    if not teams:
+        raise Exit("report: --since goes with --teams (the team view); leave it out to report runs", code=2)
+    if runs_named:
+        raise Exit("report: --teams reports every run of the period: leave out --run-id and --latest", code=2)
+    start = guarded("report", lambda: parse_since(since or DEFAULT_SINCE))
+    try:
+        where = places(read_stacks())
+    except UserError:  # no stack files here: runs/ alone
+        where = []
+    return guarded("report", lambda: team_report(RUNS_DIR, start, out or str(RUNS_DIR / "teams"), user_console(),
+                                                 where))
 
 
 @task(help={"run_id": "the run to show (a folder under runs/)"})

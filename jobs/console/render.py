@@ -3,7 +3,10 @@ as a table, the best trial, and the exit status an outcome means. Backends build
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from jobs.console.tables import plan_table, trials_table
@@ -61,3 +64,15 @@ def show_best(best: Best, console: Console) -> None:
                   highlight=False)
     console.print(f"parameters: {params_text(found.parameters)}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"artifacts:  {found.artifact_dir}", soft_wrap=True, markup=False, highlight=False)
+
+
+def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], right: Collection[str] = (),
+               caption: str | None = None) -> Table:
+    """Rows of text under ``columns`` (those named in ``right`` aligned right), as they are (never markup): the
+    fleet of stacks, a fleet operation's summary, the teams' sweeps."""
+    table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table

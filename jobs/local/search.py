@@ -4,12 +4,16 @@ Optuna stores it: jobs/spec/space.py)."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import random
 import threading
 
+import numpy as np
 import optuna
+from optuna.trial import FrozenTrial
 
+from jobs.local import warping
 from jobs.run.budget import planned_trials
 from jobs.spec import Spec, space
 
@@ -43,14 +47,25 @@ class _OneThreadGP(optuna.samplers.GPSampler):
         finally:
             torch.set_num_threads(threads)
 
-    def _sample_relative_impl(self, *args):
+    def _sample_relative_impl(self, study, completed_trials, running_trials, search_space):
         # Optuna runs this inside `with torch.device("cpu")`, a mode that sends every torch call through a Python
         # hook: a fifth of a suggestion's CPU. Torch's default device here is the CPU already (nothing in the
         # orchestrator changes it), so the hook is switched off; the suggestions stay the same.
         import torch
 
         with torch._C.DisableTorchFunction():
-            return super()._sample_relative_impl(*args)
+            return super()._sample_relative_impl(study, _warped(study, completed_trials), running_trials,
+                                                 search_space)
+
+
+def _warped(study: optuna.Study, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Copies of the completed trials holding their warped values (jobs/local/warping.py), which the GP fits."""
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    values = sign * warping.warp(sign * np.array([t.value for t in trials]))
+    copies = [copy.copy(t) for t in trials]
+    for trial, value in zip(copies, values, strict=True):
+        trial.value = float(value)
+    return copies
 
 
 def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
@@ -98,23 +113,24 @@ def preload_model() -> threading.Event:
 
 
 ADAPTIVE_SAMPLERS = {"tpe": _tpe, "gp": _gp}
-ADAPTIVE: str | None = None  # None: adaptive_choice decides; bench/search.py names one to compare them
+# The sampler ``algorithm: adaptive`` runs: a Gaussian process (Bayesian optimization, as Vertex AI's default is)
+# on warped values, over every parameter (docs/decisions.md#adaptive-search-a-gp-on-warped-values-over-every-parameter);
+# bench/search.py sets another to compare them.
+ADAPTIVE = "gp"
 
 
-def adaptive_choice(spec: Spec) -> str:
-    """The sampler ``algorithm: adaptive`` runs (bench/search.py measured both on seven problems, 20 seeds):
-    a Gaussian process (Bayesian optimization, as Vertex AI's default is) unless a parameter is
-    conditional. Optuna's GP models only the parameters every trial has and draws the others at random,
-    so on a conditional space it barely beat random search; TPE models each parameter where it is set."""
-    return "tpe" if any(p.when for p in spec.parameters.values()) else "gp"
+def _models_every_parameter(spec: Spec) -> bool:
+    """Whether each trial asks for every parameter, conditional ones included. Optuna's GP models only the
+    parameters every trial has and would draw a conditional one at random: asked for everywhere, it models them
+    all, and a trainer still receives only the active ones (as Vizier searches a conditional space flat)."""
+    return spec.algorithm == "adaptive" and ADAPTIVE == "gp"
 
 
 def sampler_for(spec: Spec, seed: int | None) -> optuna.samplers.BaseSampler:
     if spec.algorithm == "adaptive":
-        choice = ADAPTIVE or adaptive_choice(spec)
-        if choice == "gp" and planned_trials(spec) > ADAPTIVE_STARTUP:  # a sweep that gets to the model
+        if ADAPTIVE == "gp" and planned_trials(spec) > ADAPTIVE_STARTUP:  # a sweep that gets to the model
             preload_model()
-        return ADAPTIVE_SAMPLERS[choice](seed)
+        return ADAPTIVE_SAMPLERS[ADAPTIVE](seed)
     return optuna.samplers.RandomSampler(seed=seed)  # grid points are enqueued, see grid_points
 
 
@@ -130,12 +146,15 @@ def pruner_for(spec: Spec) -> optuna.pruners.BasePruner:
 
 
 def suggest(trial: optuna.Trial, spec: Spec) -> dict[str, object]:
-    """Ask Optuna for every active parameter; returns the values a trainer receives."""
+    """Ask Optuna for every active parameter (every parameter, where the sampler models them all); returns the
+    values a trainer receives."""
+    every = _models_every_parameter(spec)
     values: dict[str, object] = {}
     for pid, p in spec.parameters.items():
-        if pid in spec.active(values):
+        if every or pid in spec.active(values):
             values[pid] = space.suggest(trial, pid, p)
-    return values
+    active = spec.active(values)
+    return {pid: value for pid, value in values.items() if pid in active}
 
 
 def grid_points(spec: Spec, seed: int | None) -> list[dict]:

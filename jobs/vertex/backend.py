@@ -1,4 +1,5 @@
-"""``invoke tune --backend vertex``, ``invoke status`` and ``invoke cancel`` for Vertex AI runs.
+"""``invoke tune --backend vertex``, ``invoke status`` and ``invoke cancel`` for Vertex AI runs, and a team's
+sweeps with their cost for the team and fleet views.
 
 A run is remembered in ``runs/<run_id>/run.json`` (backend ``vertex``, the job's resource name, the
 project and region) beside a copy of its spec. Submitting a run id again attaches to its job instead
@@ -11,9 +12,11 @@ import dataclasses
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from infra.config import ResourceNames
 from jobs.backends import TuneRequest
 from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout, trials_cost
 from jobs.cloud.google import ApiUnavailable, Context, quota_advice
@@ -23,13 +26,14 @@ from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunError, RunFolder, RunMeta, new_run_id
 from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
+from jobs.run.spend import SweepCost
 from jobs.spec import Spec, load_runnable_spec, load_spec
 from jobs.trial.record import TrialRecord, best_trial
 from jobs.vertex.client import ApiSettings, VertexJobs, vertex_context
 from jobs.vertex.containers import PYTHON
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
 from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
-from jobs.vertex.records import trial_records
+from jobs.vertex.records import timed_record, trial_records
 from jobs.vertex.registry import keep_image
 from jobs.vertex.request import (
     base_output_dir,
@@ -42,6 +46,7 @@ from jobs.vertex.request import (
 from jobs.vertex.resources import VertexSpec
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
+from jobs.vertex.spend import team_sweeps
 from jobs.vertex.states import ENDED_BADLY, UNDERWAY
 
 CONSOLE_URL = "https://console.cloud.google.com/vertex-ai/training/hyperparameter-tuning-jobs?project={project}"
@@ -65,6 +70,7 @@ class VertexRun(RunMeta):
     project: str
     region: str
     trainer_service_account: str
+    team: str = ""  # the stack's team (the job's team label); runs recorded before it: jobs/report/teams.py
     outputs: str = ""  # where the stack's outputs came from
     base_output_dir: str = ""
 
@@ -121,9 +127,9 @@ class VertexBackend:
         spec_file = request.spec or str(DEFAULT_SPEC)
         meta = VertexRun(
             run_id=run_id, backend=self.name, spec=spec_file, job=job.name, project=outputs.project,
-            region=outputs.region, trainer_service_account=outputs.trainer_service_account, outputs=outputs.source,
-            data_root=request.data_root or outputs.data_root, base_output_dir=base_output_dir(outputs, spec.name,
-                                                                                             run_id),
+            region=outputs.region, trainer_service_account=outputs.trainer_service_account, team=outputs.team,
+            outputs=outputs.source, data_root=request.data_root or outputs.data_root,
+            base_output_dir=base_output_dir(outputs, spec.name, run_id),
             trials=spec.trials.max, parallel=spec.trials.parallel, hourly_cost=cost.hourly,
             currency=cost.prices.currency, max_cost=spec.trials.max_cost,
             created=dt.datetime.now().isoformat(timespec="seconds"))
@@ -152,6 +158,16 @@ class VertexBackend:
         """Every trial of the run's job; their artifacts are on GCS. Retries are said through ``notes``."""
         meta, _, jobs = self._open(folder, notes)
         return trial_records(jobs.get(meta.job), self.check(spec, str(folder.spec_path)))
+
+    def sweeps(self, project: str, region: str, team: str, since: dt.datetime,
+               recorded: Mapping[str, tuple[float, str]], notes: Notes) -> list[SweepCost]:
+        """The team's sweeps in the project and region created since ``since``: the jobs labelled with the team,
+        each with its trials and their cost so far (``recorded``: the price per trial-hour and currency of the runs
+        with a run folder here, by run id; the price table's for the others). Retries are said through ``notes``."""
+        account = f"{ResourceNames.of(project, team, region).service_account_id}@{project}.iam.gserviceaccount.com"
+        context = vertex_context(project, region, account)
+        jobs = self._connect(context, notes)
+        return team_sweeps(jobs.labelled(team=team), project, since, load_prices(), recorded, time.time())
 
     def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):
         """The spec with the run's budget, the stack's outputs, the job to submit, its cost estimate and, on the
@@ -190,7 +206,7 @@ class VertexBackend:
     def _connect(self, context: Context, notes: Notes) -> VertexJobs:
         return VertexJobs(context, self.settings, on_retry=lambda message: notes.print(Line("", message, "yellow")))
 
-    def _guard(self, name: str, spec: VertexSpec, jobs: VertexJobs, meta: RunMeta, notes: Notes):
+    def _guard(self, name: str, jobs: VertexJobs, meta: RunMeta, notes: Notes):
         """While the run is followed: cancel its job once its trials' cost would reach the run's max_cost."""
         if meta.max_cost is None or meta.hourly_cost is None:
             return None
@@ -201,7 +217,7 @@ class VertexBackend:
         def check(job) -> None:
             nonlocal cancelled
             if (not cancelled and job.state.name in UNDERWAY
-                    and (why := ceiling.breach(trial_records(job, spec), time.time()))):
+                    and (why := ceiling.breach([timed_record(t) for t in job.trials], time.time()))):
                 notes.print(Line("", why, "yellow"))
                 jobs.cancel(name)
                 cancelled = True
@@ -241,7 +257,7 @@ class VertexBackend:
                                     f"--resume {run_id}` follows it again, cancelling it before the ceiling"))
             return outcome
         progress = notes.progress(spec.name, spec.metric.goal, planned_trials(spec), spec.trials.parallel)
-        guard = self._guard(name, spec, jobs, meta, notes)
+        guard = self._guard(name, jobs, meta, notes)
         try:
             with progress:
                 job = follow(jobs, name, spec, progress, self.settings.poll_s,
@@ -254,7 +270,7 @@ class VertexBackend:
                                  "red")], Ending.FAILED)
         outcome = Outcome([progress.summary()])
         if meta.hourly_cost is not None:
-            spent = trials_cost(trial_records(job, spec), meta.hourly_cost, time.time())[0]
+            spent = trials_cost([timed_record(t) for t in job.trials], meta.hourly_cost, time.time())[0]
             outcome.add(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
                         "comes later and is what counts)")
         return _conclude(outcome, job.state.name, job.error.message, live_records(job, spec), spec, jobs.context)

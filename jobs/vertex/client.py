@@ -88,12 +88,23 @@ class VertexJobs:
     def _retry(self, call: Callable[[], T], what: str) -> T:
         return call_with_retry(call, what, self.context, self.retry, self.on_retry)
 
+    def _list(self, labels: dict[str, str]) -> list[HyperparameterTuningJob]:
+        """Every job carrying all of ``labels`` (the list call's filter: ``labels.KEY="VALUE"`` joined by AND)."""
+        wanted = " AND ".join(f'labels.{key}="{value}"' for key, value in labels.items())
+        pager = self._api.list_hyperparameter_tuning_jobs(request={"parent": self.parent, "filter": wanted},
+                                                          timeout=self.timeout)
+        return list(pager)
+
     def _find(self, run_id: str) -> HyperparameterTuningJob | None:
         """The newest job labelled ``run_id=<run_id>``, if any."""
-        pager = self._api.list_hyperparameter_tuning_jobs(
-            request={"parent": self.parent, "filter": f'labels.run_id="{run_id}"'}, timeout=self.timeout)
-        jobs = list(pager)
+        jobs = self._list({"run_id": run_id})
         return max(jobs, key=lambda job: job.create_time.timestamp()) if jobs else None
+
+    def labelled(self, **labels: str) -> list[HyperparameterTuningJob]:
+        """Every job of the project and region carrying all of ``labels`` (e.g. ``team="vision"``), with its
+        trials."""
+        shown = ", ".join(f"{key}={value}" for key, value in labels.items())
+        return self._retry(lambda: self._list(labels), f"listing the jobs labelled {shown}")
 
     def submit(self, job: HyperparameterTuningJob) -> tuple[HyperparameterTuningJob, bool]:
         """Create ``job`` unless a job with its run id label exists; returns (job, created).

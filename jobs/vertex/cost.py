@@ -185,7 +185,7 @@ def estimate_cost(spec: VertexSpec, prices: PriceTable, minutes_per_trial: float
     ``vertex.scheduling``; with Spot and standard prices both known, it notes what Spot saves."""
     resources, trials = spec.resources, planned_trials(spec)
     table = prices.scheduled(resources.scheduling)
-    hourly, notes = _hourly(resources, table)
+    hourly, notes = hourly_price(resources, table)
     if hourly is None:
         return CostEstimate(None, None, resources, trials, minutes_per_trial, table, notes)
     if region and region != prices.region:
@@ -198,7 +198,7 @@ def estimate_cost(spec: VertexSpec, prices: PriceTable, minutes_per_trial: float
     return CostEstimate(hours * hourly, hourly, resources, trials, minutes_per_trial, table, notes)
 
 
-def _hourly(resources: VertexResources, prices: PriceTable) -> tuple[float | None, list[str]]:
+def hourly_price(resources: VertexResources, prices: PriceTable) -> tuple[float | None, list[str]]:
     """One trial's machine + accelerators + boot disk per hour at ``prices``; None, and what is missing, when the
     table lacks one of them."""
     kind = f"{SCHEDULES[prices.scheduling]} " if prices.scheduling in SCHEDULES else ""
@@ -227,7 +227,7 @@ def _hourly(resources: VertexResources, prices: PriceTable) -> tuple[float | Non
 def _spot_saving(resources: VertexResources, prices: PriceTable, hours: float) -> list[str]:
     """What Spot saves against standard on the spec's machine over ``hours`` of trials, when both prices are known
     (a standard or a Spot sweep; flex-start is priced apart)."""
-    standard, spot = (_hourly(resources, prices.scheduled(s))[0] for s in ("standard", "spot"))
+    standard, spot = (hourly_price(resources, prices.scheduled(s))[0] for s in ("standard", "spot"))
     if resources.scheduling == "flex_start" or standard is None or spot is None or spot >= standard:
         return []
     on = resources.machine_type + (f" + {resources.accelerator_count} x {resources.accelerator_type}"

@@ -7,6 +7,7 @@ its spec type back. Trials come in no particular order; records are sorted by tr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
@@ -63,17 +64,20 @@ def _step(trial: Trial) -> int | None:
     return trial.final_measurement.step_count if "final_measurement" in trial else None
 
 
+def timed_record(trial: Trial) -> TrialRecord:
+    """The trial as a record of its state and when it ran: all its cost needs (jobs/cloud/cost.py), no spec."""
+    started, ended = _time(trial, "start_time"), _time(trial, "end_time")
+    return TrialRecord(trial_id=trial.id, state=_state(trial), started=started.timestamp() if started else None,
+                       duration_s=(ended - started).total_seconds() if started and ended else None)
+
+
 def trial_record(trial: Trial, spec: VertexSpec, base_output_dir: str) -> TrialRecord:
     """The trial with Vertex's own state (REQUESTED, ACTIVE, STOPPING, SUCCEEDED or INFEASIBLE) and
     the spec's metric from its final measurement (None until it has one)."""
-    started, ended = _time(trial, "start_time"), _time(trial, "end_time")
-    return TrialRecord(
-        trial_id=trial.id,
-        state=_state(trial),
+    return dataclasses.replace(
+        timed_record(trial),
         objective=final_objective(trial, spec.metric.id),
         parameters=decode_parameters(trial, spec),
-        started=started.timestamp() if started else None,
-        duration_s=(ended - started).total_seconds() if started and ended else None,
         artifact_dir=f"{base_output_dir.rstrip('/')}/{trial.id}",
         reason=_reason(trial, spec),
         step=_step(trial),

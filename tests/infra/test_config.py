@@ -48,6 +48,18 @@ def test_longest_names_fit_google_limits():
     ("sweeps:budgetThresholds", [0.5, 0], "sweeps:budgetThresholds[1]: Input should be greater than 0"),
     ("sweeps:teem", "vision",
      "sweeps:teem: unknown key (known: gcp:project, gcp:region, sweeps:team, sweeps:launchers"),
+    ("sweeps:ci", "acme/vision", "sweeps:ci: must be a mapping of keys (got 'acme/vision')"),
+    ("sweeps:ci", {"branch": "main"}, "sweeps:ci.repository: missing: this key is required"),
+    ("sweeps:ci", {"repository": "acme"}, "sweeps:ci.repository: 'acme' is not a GitHub repository (OWNER/NAME"),
+    ("sweeps:ci", {"repository": "-acme/vision"}, "is not a GitHub repository"),
+    ("sweeps:ci", {"repository": "acme/vision", "branch": "main' || true || '"},
+     "sweeps:ci.branch: \"main' || true || '\" is not a branch name"),  # nothing but a name reaches the condition
+    ("sweeps:ci", {"repository": "acme/vision", "branch": "a..b"}, "'a..b' is not a branch name"),
+    ("sweeps:ci", {"repository": "acme/vision", "repositoryId": "R_123"}, "sweeps:ci.repositoryId: 'R_123' is not a"),
+    ("sweeps:ci", {"repository": "acme/vision", "provider": "gitlab"}, "sweeps:ci.provider: Input should be 'github'"),
+    ("sweeps:ci", {"repository": "acme/vision", "brnch": "main"},
+     "sweeps:ci.brnch: unknown key (known: sweeps:ci.provider, sweeps:ci.repository, sweeps:ci.repositoryId, "
+     "sweeps:ci.branch)"),
 ])
 def test_bad_values_are_named(key, value, says):
     with pytest.raises(ConfigError) as raised:
@@ -55,8 +67,18 @@ def test_bad_values_are_named(key, value, says):
     assert says in str(raised.value)
 
 
+def test_ci_names_fit_google_limits_and_avoid_its_prefix():
+    config = StackConfig.from_keys({**BASE, "sweeps:team": "gcp-" + "t" * 18,
+                                    "sweeps:ci": {"repository": "acme/vision", "branch": "main"}})
+    assert config.ci.repository == "acme/vision" and config.ci.provider == "github"
+    pool, account = config.names.ci_pool_id, config.names.ci_account_id
+    assert 4 <= len(pool) <= 32 and not pool.startswith("gcp-")  # Google reserves gcp- for pool ids
+    assert 6 <= len(account) <= 30
+    assert len(StackConfig.from_keys({**BASE, "sweeps:team": "a"}).names.ci_account_id) >= 6
+
+
 def test_keys_round_trip_only_what_was_set():
     keys = {**BASE, "sweeps:launchers": ["group:vision@example.com"], "sweeps:budgetAmount": 50,
             "sweeps:billingAccount": "012345-6789AB-CDEF01", "sweeps:projectNumber": "123456789012",
-            "sweeps:versioning": True}
+            "sweeps:versioning": True, "sweeps:ci": {"repository": "acme/vision", "repositoryId": "260064828"}}
     assert StackConfig.from_keys(keys).to_keys() == keys

@@ -37,6 +37,14 @@ def bucket(**changes: Any) -> gcp.storage.Bucket:
     return gcp.storage.Bucket("bad", **{k: v for k, v in (fields | changes).items() if v is not None})
 
 
+def github_provider(condition: str | None) -> gcp.iam.WorkloadIdentityPoolProvider:
+    """A GitHub Actions provider with this attribute condition (None: none)."""
+    return gcp.iam.WorkloadIdentityPoolProvider(
+        "bad", workload_identity_pool_id="sweeps-vision", workload_identity_pool_provider_id="github",
+        attribute_mapping={"google.subject": "assertion.sub"}, attribute_condition=condition,
+        oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(issuer_uri="https://token.actions.githubusercontent.com"))
+
+
 def primitive_role_in_a_policy() -> None:
     policy_data = json.dumps({"bindings": [{"role": "roles/owner", "members": [EVE]}]})
     gcp.projects.IAMPolicy("bad", project="acme-ml", policy_data=policy_data)
@@ -65,6 +73,9 @@ BAD: dict[str, tuple[str, Callable[[], Any]]] = {
     "act-as on the project": ("act-as-on-account-only", lambda: gcp.projects.IAMMember(
         "bad", project="acme-ml", role="roles/iam.serviceAccountUser", member=EVE)),
     "a job running an image by tag": ("images-by-digest", lambda: TrainingJob("bad", BY_TAG)),
+    "GitHub provider without a condition": ("identity-providers-conditioned", lambda: github_provider(None)),
+    "GitHub provider with an empty condition": ("identity-providers-conditioned", lambda: github_provider(" ")),
+    "GitHub provider admitting every token": ("identity-providers-conditioned", lambda: github_provider("true")),
 }
 
 
@@ -127,3 +138,25 @@ def test_act_as_on_the_trainer_account_is_allowed():
                                 {"serviceAccountId": TRAINER_NAME, "role": "roles/iam.serviceAccountUser",
                                  "member": EVE})
     assert policy.check([granted]) == []
+
+
+def conditioned(condition: str | None) -> list[str]:
+    """What the identity provider rule says of a provider with this attribute condition (None: none)."""
+    inputs = {} if condition is None else {"attributeCondition": condition}
+    return list(policy.identity_providers_conditioned(policy.Registered(policy.WIF_PROVIDER, "github", inputs),
+                                                      policy.Settings()))
+
+
+@pytest.mark.parametrize("condition, says", [
+    (None, "has no attribute condition: restrict it to your repository"),
+    ("", "has no attribute condition"),
+    ("1 == 1", "attribute condition '1 == 1' refers to no claim (assertion.*, attribute.* or google.*)"),
+])
+def test_a_provider_without_a_condition_on_its_claims_is_refused(condition, says):
+    (message,) = conditioned(condition)
+    assert says in message
+
+
+@pytest.mark.parametrize("condition", ["assertion.repository == 'acme/vision'", "attribute.repository_owner == 'acme'"])
+def test_a_provider_with_a_condition_on_its_claims_passes(condition):
+    assert conditioned(condition) == []

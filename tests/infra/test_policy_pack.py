@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from infra import policy
+from infra.config import CiConfig
 from tests.infra.test_policy import BAD, BY_TAG, graph_with
 from tests.support.analyzer import PolicyPackProcess
 from tests.support.pulumi_mocks import CLOUD_BUILD_IMAGE, deploy, project_outputs, run_main
@@ -36,6 +37,13 @@ def test_a_stack_built_on_cloud_build_passes_every_policy(pack, config):
     deployed = deploy(lambda: project_outputs(config.model_copy(update={"image_builder": "cloudbuild",
                                                                         "cuda_image": True})))
     assert len(deployed.of_type(CLOUD_BUILD_IMAGE)) == 2
+    assert pack.analyze(deployed) == []
+
+
+def test_a_stack_with_keyless_ci_passes_every_policy(pack, config):
+    """The pool, the GitHub provider with its condition, the CI account and its grants."""
+    deployed = deploy(lambda: project_outputs(config.model_copy(update={"ci": CiConfig(repository="acme/vision")})))
+    assert len(deployed.of_type(policy.WIF_PROVIDER)) == 1
     assert pack.analyze(deployed) == []
 
 

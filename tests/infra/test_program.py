@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from infra import policy
-from infra.config import StackConfig
+from infra.config import CiConfig, StackConfig
 from infra.project import APIS, BUDGET_APIS
 from tests.support.pulumi_mocks import EXAMPLE, deploy, project_outputs, run_main
 
@@ -55,8 +55,16 @@ def test_program_rejects_a_bad_stack_config_naming_the_key(example_keys, monkeyp
         deploy(run_main(keys, monkeypatch))
 
 
+def test_program_names_the_stack_file_and_the_key_of_a_bad_ci_repository(example_keys, monkeypatch):
+    keys = {**example_keys, "sweeps:ci": {"repository": "acme vision"}}
+    with pytest.raises(pulumi.RunError, match=r"^infra/stacks/Pulumi\.ml-research-my-ml-project\.yaml: "
+                                              r"sweeps:ci\.repository: 'acme vision' is not a GitHub repository"):
+        deploy(run_main(keys, monkeypatch), stack="ml-research-my-ml-project")
+
+
 def test_two_projects_in_one_program_do_not_clash(config):
     # Two teams in one GCP project, and another project for one of them: every name differs.
+    config = config.model_copy(update={"ci": CiConfig(repository="acme/vision")})
     others = [config.model_copy(update={"team": "speech"}), config.model_copy(update={"project": "acme-ml-2"})]
     deployed = deploy(lambda: {f"{c.names.stack}:{key}": value
                                for c in (config, *others) for key, value in project_outputs(c).items()})

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from infra import policy
-from infra.config import ConfigError, StackConfig
-from infra.outputs import EXTRAS, Outputs
+from infra.config import CiConfig, ConfigError, StackConfig
+from infra.outputs import CI_EXTRAS, EXTRAS, Outputs
 from infra.project import APIS, BUDGET_APIS
 from jobs.cloud.stack import StackOutputs
 from tests.support.cleanup import Version, deleted
@@ -201,9 +201,10 @@ def test_a_cuda_image_is_built_with_cuda_torch_when_asked(config):
 def test_the_program_exports_exactly_what_a_sweep_reads_plus_the_documented_extras(config):
     """One definition (infra/outputs.py): a stack with every output exports each output StackOutputs reads, and
     nothing else but EXTRAS; a sweep reads them back whole."""
-    deployed = deploy(lambda: project_outputs(config.model_copy(update={"cuda_image": True})))
+    every = config.model_copy(update={"cuda_image": True, "ci": CiConfig(repository="acme/vision")})
+    deployed = deploy(lambda: project_outputs(every))
     assert set(deployed.outputs) == {f.name for f in dataclasses.fields(StackOutputs) if f.name != "source"} | set(
-        EXTRAS)
+        EXTRAS) | set(CI_EXTRAS)
     read = StackOutputs.parse(dict(deployed.outputs), "outputs")
     assert {name: getattr(read, name) for name in Outputs.names()} == {
         name: deployed.outputs[name] for name in Outputs.names()}

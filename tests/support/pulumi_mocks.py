@@ -20,13 +20,15 @@ from pulumi.runtime.mocks import MockMonitor
 
 from infra.cloudbuild import TYPE as CLOUD_BUILD_IMAGE
 from infra.config import StackConfig
-from infra.policy import Registered
+from infra.policy import WIF_PROVIDER, Registered
 from infra.project import SweepsProject, SweepsProjectArgs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "infra" / "stacks" / "Pulumi.example.yaml"
 PROJECT_NUMBER = "123456789012"
 ACCESS_TOKEN = "ya29.mock-token"
+WIF_POOL = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"
+WIF_PARENT = f"projects/{PROJECT_NUMBER}/locations/global"  # pools live under the project's number
 # How a secret arrives among a resource's inputs: {SIG_KEY: SECRET_SIG, "value": ...}.
 SIG_KEY, SECRET_SIG = pulumi.runtime.rpc._special_sig_key, pulumi.runtime.rpc._special_secret_sig
 
@@ -47,6 +49,11 @@ class GcpMocks(pulumi.runtime.Mocks):
                       "name": f"projects/{args.inputs['project']}/serviceAccounts/{email}"}
         elif args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":  # name: projects/{project}/roles/{role_id}
             state["name"] = f"projects/{args.inputs['project']}/roles/{args.inputs['roleId']}"
+        elif args.typ == WIF_POOL:  # name: projects/{project_number}/locations/global/workloadIdentityPools/{id}
+            state["name"] = f"{WIF_PARENT}/workloadIdentityPools/{args.inputs['workloadIdentityPoolId']}"
+        elif args.typ == WIF_PROVIDER:  # name: .../workloadIdentityPools/{pool}/providers/{id}
+            state["name"] = (f"{WIF_PARENT}/workloadIdentityPools/{args.inputs['workloadIdentityPoolId']}"
+                             f"/providers/{args.inputs['workloadIdentityPoolProviderId']}")
         elif args.typ in ("docker-build:index:Image", CLOUD_BUILD_IMAGE):
             state["digest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
         self.states.append(state)

@@ -16,7 +16,7 @@ def expected_options(task) -> dict[str, str]:
     module gives it: one per parameter of the task's function."""
     options = {}
     for parameter in list(inspect.signature(task.body).parameters.values())[1:]:  # after the context
-        flag = "--" + parameter.name.replace("_", "-")
+        flag = "--" + parameter.name.strip("_").replace("_", "-")  # all_ is --all, as Invoke spells it
         if parameter.name in task.iterable:
             pass  # --run-id a --run-id b
         elif isinstance(parameter.default, bool):
@@ -56,7 +56,7 @@ def test_every_task_lists_its_flags_with_their_help_and_h_shows_help_and_runs_no
     names = sorted(tasks.namespace.task_names)
     assert sorted(listed) == names
     assert {"data", "train", "tune", "report", "status", "cancel", "infra.onboard", "infra.preview", "infra.up",
-            "infra.destroy"} == set(names)
+            "infra.destroy", "infra.drift", "infra.fleet"} == set(names)
     for name in names:
         task = tasks.namespace[name]
         expected = expected_options(task)
