@@ -51,9 +51,9 @@ def local_sweep(spec: dict, run_id: str, tmp: Path, seed: int, warm: bool = True
     spec_file = tmp / f"{run_id}.yaml"
     spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
     backend = LocalBackend(warm=warm)
-    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", seed=seed,
+    request = TuneRequest(spec=str(spec_file), run_id=run_id, runs_dir=tmp / "runs", options={"seed": seed},
                           data_root=str(tmp / "data"))
     backend.sweep(request, ConsoleNotes(Console(quiet=True)))
     loaded = load_spec(spec_file)
     folder = RunFolder.open(run_id, tmp / "runs")
-    return loaded, folder, backend.records(folder, loaded)
+    return loaded, folder, backend.records(folder, loaded, ConsoleNotes(Console(quiet=True)))

@@ -84,6 +84,9 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
 
 def run_invoke(tmp: Path, data: Path, trials: int, parallel: int, seed: int) -> tuple[float, float]:
     """``invoke tune`` as a user runs it; its wall seconds and best objective."""
+    from rich.console import Console
+
+    from jobs.console.render import ConsoleNotes
     from jobs.local.backend import LocalBackend
     from jobs.run.folder import RunFolder
     from jobs.spec import load_spec
@@ -93,7 +96,8 @@ def run_invoke(tmp: Path, data: Path, trials: int, parallel: int, seed: int) -> 
     wall, _ = _timed([PYTHON, "-m", "invoke", "--search-root", str(REPO), "tune", f"--seed={seed}",
                       f"--run-id={run_id}", f"--data-root={data}", f"--trials={trials}", f"--parallel={parallel}"], tmp)
     spec = load_spec(DEFAULT_SPEC)
-    best = best_trial(LocalBackend().records(RunFolder.open(run_id, tmp / "runs"), spec), spec.metric.goal)
+    folder = RunFolder.open(run_id, tmp / "runs")
+    best = best_trial(LocalBackend().records(folder, spec, ConsoleNotes(Console(quiet=True))), spec.metric.goal)
     return wall, best.objective
 
 

@@ -32,7 +32,7 @@ SPEC_NAME = load_spec(DEFAULT_SPEC).name
 def run_sweep(tmp: Path, data: Path, run_id: str, trials: int, parallel: int, warm: bool) -> float:
     code = ("import sys; from rich.console import Console; from jobs.backends import TuneRequest; "
             "from jobs.console.render import ConsoleNotes, show; from jobs.local.backend import LocalBackend; "
-            f"request = TuneRequest(run_id={run_id!r}, trials={trials}, parallel={parallel}, seed=0, "
+            f"request = TuneRequest(run_id={run_id!r}, trials={trials}, parallel={parallel}, options={{'seed': 0}}, "
             f"data_root={str(data)!r}); "
             "console = Console(quiet=True); "
             f"sys.exit(show(LocalBackend(warm={warm}).sweep(request, ConsoleNotes(console)), console))")

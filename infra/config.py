@@ -46,7 +46,9 @@ RUN_TAG_PREFIX = "run-"  # a Vertex AI run tags its image run-<run id>; the regi
 
 
 class ConfigError(ValueError):
-    """A stack config value is invalid; the message names the key, the value and the rule."""
+    """A stack config value is invalid, or a file beside it (a stack file, the policy pack's config) or a step of
+    onboarding cannot be used; the message names the key or file and says what to do. A task shows it as one line
+    (tasks/flags.py), as it shows jobs' UserError."""
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str | int], str]:

@@ -24,8 +24,8 @@ from typing import Any
 
 from infra.config import ConfigError, StackConfig, read_stack_file
 from infra.onboard import REPO, STACKS, policy_check, pulumi_available, stack_command
+from infra.outputs import routes
 from jobs.backends import backend
-from jobs.cloud.stack import routes
 from jobs.errors import ServiceError, UserError
 from jobs.report.teams import Place, TeamSpend, by_team, seen_sweeps
 

@@ -18,7 +18,6 @@ import yaml
 
 from infra.config import ConfigError, StackConfig, read_stack_file
 from infra.policy import MANDATORY
-from jobs.errors import UserError
 
 INFRA = Path(__file__).resolve().parent
 REPO = INFRA.parent  # where Pulumi.yaml is: the --cwd of every pulumi command
@@ -93,7 +92,7 @@ def ensure_policy_env(say, pack: Path = POLICY_PACK) -> None:
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(env, ignore_errors=True)  # half an environment would pass the check above next time
         said = [line for line in (exc.stderr or "").splitlines() if line.strip()][-1:] or [f"exit {exc.returncode}"]
-        raise UserError(f"making {env} failed ({said[0]}): check that the package index is reachable, or run "
+        raise ConfigError(f"making {env} failed ({said[0]}): check that the package index is reachable, or run "
                         "`make install`, then run the same command again") from None
     (env / ".installed").touch()  # what `make install` leaves, so it does not make it again
 
@@ -102,7 +101,7 @@ def policy_check(action: str, stack: str, policy: bool = True, config: Path = PO
                  stacks: Path = STACKS) -> str | None:
     """What to check before ``pulumi preview|up``: with the policy pack, that its ``config`` file (when present)
     lowers no mandatory policy; without it, that an update's stack file allows that (``sweeps:allowNoPolicy``).
-    Raise UserError saying what to do; return the warning to print when the pack is skipped, else None."""
+    Raise ConfigError saying what to do; return the warning to print when the pack is skipped, else None."""
     if action not in CHECKED:
         return None
     if policy:
@@ -111,7 +110,7 @@ def policy_check(action: str, stack: str, policy: bool = True, config: Path = PO
     skipped = f"skips the mandatory policies {', '.join(sorted(MANDATORY))}"
     stack_file = stacks / f"Pulumi.{stack}.yaml"
     if action == "up" and not _allows_no_policy(stack_file):
-        raise UserError(f"--no-policy {skipped}, which {stack_file} does not allow: run without --no-policy, or "
+        raise ConfigError(f"--no-policy {skipped}, which {stack_file} does not allow: run without --no-policy, or "
                         "have the platform team set sweeps:allowNoPolicy: true in that file")
     if action == "up":
         return f"WARNING: --no-policy {skipped}: nothing stops this update from deploying what they forbid"
@@ -127,9 +126,9 @@ def _check_policy_config(path: Path) -> None:
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise UserError(f"{path}: not valid JSON ({exc}): fix it, or remove the file") from None
+        raise ConfigError(f"{path}: not valid JSON ({exc}): fix it, or remove the file") from None
     if not isinstance(config, dict):
-        raise UserError(f"{path}: must be a JSON object keyed by policy name (or all), not {type(config).__name__}: "
+        raise ConfigError(f"{path}: must be a JSON object keyed by policy name (or all), not {type(config).__name__}: "
                         'fix it, e.g. {"regions-allowed": {"allowedRegions": ["europe-west4"]}}')
     lowered: dict[str, list[str]] = {}
     for name in sorted(MANDATORY):
@@ -139,7 +138,7 @@ def _check_policy_config(path: Path) -> None:
     if lowered:
         key, names = next(iter(lowered.items()))
         policies = f"policies {', '.join(names)}" if len(names) > 1 else f"policy {names[0]}"
-        raise UserError(f"{path}: {key!r} sets the level {_level(config[key])!r}, which would lower the mandatory "
+        raise ConfigError(f"{path}: {key!r} sets the level {_level(config[key])!r}, which would lower the mandatory "
                         f"{policies}: remove that level (set an advisory policy's level under its own name)")
 
 
@@ -155,4 +154,4 @@ def _allows_no_policy(path: Path) -> bool:
     try:
         return StackConfig.from_stack_file(path).allow_no_policy
     except (OSError, ValueError) as exc:  # ConfigError is a ValueError
-        raise UserError(f"{path}: {exc}: fix the stack file, or run without --no-policy") from None
+        raise ConfigError(f"{path}: {exc}: fix the stack file, or run without --no-policy") from None

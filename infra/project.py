@@ -20,7 +20,7 @@ import pulumi_gcp as gcp
 from infra import ci_identity
 from infra.cloudbuild import SOURCE_PREFIX, CloudBuildImage, context_digest
 from infra.config import RUN_TAG_PREFIX, StackConfig
-from jobs.cloud.stack import routes
+from infra.outputs import Outputs, routes
 
 APIS = ("aiplatform", "artifactregistry", "storage", "iam", "iamcredentials", "logging",
         "cloudresourcemanager")
@@ -74,21 +74,15 @@ class SweepsProject(pulumi.ComponentResource):
         cuda_image = config.trainer_cuda_image or (
             self._image(args, CUDA_IMAGE, {"TORCH_INDEX_URL": CUDA_TORCH_INDEX}) if config.cuda_image else None)
         bucket_root = pulumi.Output.concat("gs://", self.bucket.name)
-        self.outputs = {
-            "project": config.project,
-            "region": config.region,
-            "bucket": self.bucket.name,
-            "data_root": pulumi.Output.concat(bucket_root, f"/{DATA}"),
-            "artifacts_root": pulumi.Output.concat(bucket_root, f"/{ARTIFACTS}"),
-            "staging": pulumi.Output.concat(bucket_root, f"/{STAGING}"),
-            "trainer_service_account": self.trainer.email,
-            **({"image": image} if image else {}),
-            **({"cuda_image": cuda_image} if cuda_image else {}),
-            "routes": list(routes(bool(image))),  # the rule a sweep reads them by (jobs/cloud/stack.py)
-            "repository": pulumi.Output.concat(f"{config.names.registry}/{config.project}/",
-                                               self.repository.repository_id),
-        }
-        self.outputs |= self.ci.outputs if self.ci else {}
+        self.outputs = Outputs(  # infra/outputs.py: what a sweep reads (jobs/cloud/stack.py), and the extras
+            project=config.project, region=config.region, team=config.team,
+            data_root=pulumi.Output.concat(bucket_root, f"/{DATA}"),
+            artifacts_root=pulumi.Output.concat(bucket_root, f"/{ARTIFACTS}"),
+            staging=pulumi.Output.concat(bucket_root, f"/{STAGING}"),
+            trainer_service_account=self.trainer.email, image=image, cuda_image=cuda_image,
+        ).exported(bucket=self.bucket.name, routes=list(routes(bool(image))), repository=pulumi.Output.concat(
+            f"{config.names.registry}/{config.project}/", self.repository.repository_id),
+            **(self.ci.outputs if self.ci else {}))
         self.register_outputs(self.outputs)
 
     def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:

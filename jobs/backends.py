@@ -1,12 +1,12 @@
-"""The one interface every backend implements, the registry of backends, and the one place a backend is chosen.
+"""The one interface every backend implements, and the one place a backend is chosen (jobs/registry.py knows them).
 
 A backend checks a spec's section of its own, plans, runs (or submits) and resumes sweeps, and shows, stops and
 lists a run's trials. The ``local`` backend runs trials on this machine (jobs/local/), ``vertex`` as a Vertex AI
 hyperparameter tuning job (jobs/vertex/); neither imports the other, and the spec, run and report modules know
 neither. A new run's backend is the ``--backend`` flag; an existing run's is the one its run.json names.
 
-Adding a backend is a package that implements ``Backend`` plus one entry in ``BUILT_IN`` (or an entry point in
-the group ``sweeps.backends`` of an installed package): docs/architecture.md, "How to add a backend".
+Adding a backend is a package that implements ``Backend`` plus its registration (jobs/registry.py):
+docs/architecture.md, "How to add a backend".
 """
 
 from __future__ import annotations
@@ -14,58 +14,33 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import entry_points
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.console import Console
 
-from jobs.console.text import styled
 from jobs.errors import UserError
+from jobs.registry import HOW_TO_ADD, registered
 from jobs.run.folder import RUNS_DIR, RunFolder
+from jobs.run.outcome import Line
 
 if TYPE_CHECKING:
     from jobs.run.outcome import Notes, Outcome
     from jobs.spec import Spec
     from jobs.trial.record import TrialRecord
 
-BUILT_IN = {"local": "jobs.local.backend:LocalBackend", "vertex": "jobs.vertex.backend:VertexBackend"}
-ENTRY_POINTS = "sweeps.backends"  # an installed package's backends: name = "module:Class"
-EXTRA: dict[str, str] = {}  # backends registered at run time (register)
-
-
-@cache
-def _installed() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINTS)}
-
-
-def registered() -> dict[str, str]:
-    """Every backend by name: the built-in ones, those installed packages declare, those registered here."""
-    return {**BUILT_IN, **_installed(), **EXTRA}
-
-
-def register(name: str, target: str) -> None:
-    """Register the backend ``module:Class`` as ``name`` for this process."""
-    EXTRA[name] = target
-
-
-def section_names() -> tuple[str, ...]:
-    """The keys a spec may hold beside its own: one section per backend, named for it (``vertex:``)."""
-    return tuple(registered())
-
 
 Options = TypeVar("Options")
-ON_RESUME = frozenset({"resume", "runs_dir", "dry_run"})  # and each backend's ``resumable``: a resume keeps the rest
+# What a resumed run takes from the request, with each backend's ``resumable``: a resume keeps the rest as recorded.
+ON_RESUME = frozenset({"resume", "runs_dir", "dry_run", "run"})
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class TuneRequest:
-    """What ``invoke tune`` asks for: the fields every backend takes, and ``options``, the flags that only some
-    backend takes (each backend declares its own in ``Backend.options``); a flag given to a backend that does
-    not take it is refused."""
+    """What ``invoke tune`` asks for: the fields every backend takes, and ``options``, the flags given (by name) that
+    only some backend takes. Each backend declares its own in ``Backend.options``; ``tune`` refuses one that the
+    chosen backend does not declare."""
 
     spec: str | None = None  # the spec file; None: the built-in default
     run_id: str | None = None
@@ -77,18 +52,8 @@ class TuneRequest:
     data_root: str | None = None
     trial_timeout: float | None = None
     runs_dir: Path = RUNS_DIR
-    options: Mapping[str, object] = dataclasses.field(default_factory=dict)  # given backend flags only
-
-    def __init__(self, spec: str | None = None, run_id: str | None = None, resume: str | None = None,
-                 trials: int | None = None, parallel: int | None = None, smoke: bool = False, dry_run: bool = False,
-                 data_root: str | None = None, trial_timeout: float | None = None, runs_dir: Path = RUNS_DIR,
-                 options: Mapping[str, object] | None = None, **flags: object):
-        for name, value in locals().items():
-            if name not in ("self", "options", "flags", "__class__"):
-                object.__setattr__(self, name, value)
-        given = {**(options or {}), **flags}
-        object.__setattr__(self, "options", MappingProxyType(
-            {name: value for name, value in given.items() if value is not None and value is not False}))
+    options: Mapping[str, object] = field(default_factory=dict)  # only the flags given: none is None or False
+    run: RunFolder | None = None  # the folder of ``resume``, opened by ``tune``: its run.json is read once
 
     def options_for(self, kind: type[Options]) -> Options:
         """The backend options of this request as the backend's own ``options`` class."""
@@ -103,9 +68,10 @@ class Backend(Protocol):
     options: ClassVar[type]  # a dataclass of the TuneRequest options this backend takes (none: an empty one)
     resumable: ClassVar[frozenset[str]]  # those of its options a resumed run may change
 
-    def check(self, spec: Spec, source: str) -> None:
+    def check(self, spec: Spec, source: str) -> object:
         """Refuse (SpecError naming ``source``) a spec this backend cannot run: its own section (``spec.section(
-        name)``) and its rules between it and the rest. Called by ``plan`` and ``sweep`` on the spec they load."""
+        name)``) and its rules between it and the rest. Called once by each command on the spec it loads; what it
+        returns (the Vertex backend: the spec with its section validated) is what the command passes along."""
         ...
 
     def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
@@ -124,8 +90,9 @@ class Backend(Protocol):
         """Stop a running sweep; what finished stays."""
         ...
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
-        """Every trial of a run, for the report."""
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
+        """Every trial of a run, for the report; what it has to say while it reads them (a retry) goes to
+        ``notes``."""
         ...
 
 
@@ -133,7 +100,7 @@ def backend(name: str) -> Backend:
     """The backend called ``name``, with its production settings."""
     known = registered()
     if name not in known:
-        raise UserError(f"unknown backend {name!r}: {' or '.join(known)}")
+        raise UserError(f"unknown backend {name!r}: the backends here are {', '.join(known)}; {HOW_TO_ADD}")
     module, _, cls = known[name].partition(":")
     try:
         return getattr(importlib.import_module(module), cls)()
@@ -145,7 +112,8 @@ def backend(name: str) -> Backend:
 def tune(request: TuneRequest, name: str | None, console: Console, choose=backend) -> int:
     """Plan, run or resume a sweep on the backend ``name`` (default local); a resumed run keeps its own."""
     if request.resume:
-        recorded = RunFolder.open(request.resume, request.runs_dir).meta().backend
+        request = dataclasses.replace(request, run=RunFolder.open(request.resume, request.runs_dir))
+        recorded = request.run.meta().backend
         if name not in (None, recorded):
             raise UserError(f"run {request.resume} ran on the {recorded} backend; resume it without --backend "
                             f"or with --backend {recorded}")
@@ -155,14 +123,13 @@ def tune(request: TuneRequest, name: str | None, console: Console, choose=backen
     for option in sorted(set(request.options) - takes):
         raise UserError(f"--{option.replace('_', '-')} is not for the {chosen.name} backend; `invoke --help tune` "
                         "says which backend takes each flag")
-    if request.resume and (kept := sorted(_given(request) - ON_RESUME - chosen.resumable)):
-        flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
-        console.print(styled("yellow", "note:", f" {flags} left as run {request.resume} recorded them (its "
-                                                "run.json and spec.yaml): a resumed run keeps its own; start a new "
-                                                "run to change them"), soft_wrap=True)
     from jobs.console.render import ConsoleNotes, show
 
     notes = ConsoleNotes(console)
+    if request.resume and (kept := sorted(_given(request) - ON_RESUME - chosen.resumable)):
+        flags = ", ".join(f"--{option.replace('_', '-')}" for option in kept)
+        notes.print(Line(f" {flags} left as run {request.resume} recorded them (its run.json and spec.yaml): a "
+                         "resumed run keeps its own; start a new run to change them", "note:", "yellow"))
     return show(chosen.plan(request, notes) if request.dry_run else chosen.sweep(request, notes), console)
 
 

@@ -85,6 +85,11 @@ def integer(value, flag: str, minimum: int, task_name: str = "tune") -> int | No
     return int(value)
 
 
+def given(**flags: object) -> dict[str, object]:
+    """The flags among ``flags`` that were given: those neither None nor False."""
+    return {name: value for name, value in flags.items() if value is not None and value is not False}
+
+
 def exit_with(status: int) -> None:
     """End the task with the library's exit status (nothing to do for 0)."""
     if status:
@@ -94,6 +99,7 @@ def exit_with(status: int) -> None:
 def guarded(name: str, call: Callable[[], T]) -> T:
     """Run a command; an error the user can fix is one line and exit status 2, a cloud service's 1 (missing
     or expired Google Cloud credentials included)."""
+    from infra.config import ConfigError
     from jobs.errors import ServiceError, UserError, auth_problem
 
     try:
@@ -103,7 +109,7 @@ def guarded(name: str, call: Callable[[], T]) -> T:
 
     try:
         return call()
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         raise Exit(f"{name}: {exc}", code=2) from None
     except ServiceError as exc:
         raise Exit(f"{name}: {exc}", code=1) from None

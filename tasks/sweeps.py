@@ -13,7 +13,7 @@ from invoke import Exit
 
 from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC, ensure_default_data
 
-from .flags import exit_with, guarded, help_if_asked, integer, positive, task
+from .flags import exit_with, given, guarded, help_if_asked, integer, positive, task
 
 
 @task(help={
@@ -100,10 +100,10 @@ def tune(c, spec=None, backend=None, trials=None, parallel=None, run_id=None, sm
     request = backends.TuneRequest(
         spec=spec, run_id=run_id, resume=resume, trials=integer(trials, "--trials", 1),
         parallel=integer(parallel, "--parallel", 1), smoke=smoke, dry_run=dry_run, data_root=data_root,
-        trial_timeout=positive(trial_timeout, "--trial-timeout", "of seconds"), seed=integer(seed, "--seed", 0),
-        stack=stack, outputs=outputs, detach=detach,
-        minutes_per_trial=positive(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices,
-        max_cost=positive(max_cost, "--max-cost", "(in the price table's currency)"))
+        trial_timeout=positive(trial_timeout, "--trial-timeout", "of seconds"), options=given(
+            seed=integer(seed, "--seed", 0), stack=stack, outputs=outputs, detach=detach,
+            minutes_per_trial=positive(minutes_per_trial, "--minutes-per-trial", "of minutes"), prices=prices,
+            max_cost=positive(max_cost, "--max-cost", "(in the price table's currency)")))
     exit_with(guarded("tune", lambda: backends.tune(request, backend, user_console())))
 
 

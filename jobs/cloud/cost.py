@@ -15,6 +15,7 @@ from typing import Protocol
 from jobs.errors import UserError
 from jobs.run.folder import M, RunFolder
 from jobs.spec import Spec
+from jobs.trial.record import TrialRecord
 
 # Scheduling.timeout: "The maximum job running time. The default is 7 days." The reference names no maximum, so a
 # ceiling's timeout is never longer than the default, which holds the same ceiling.
@@ -95,17 +96,17 @@ def _rounded_up(value: float, digits: int = 4) -> str:
     return f"{math.ceil(value * scale) / scale:g}"
 
 
-def trials_cost(trials, hourly: float, now: float) -> tuple[float, int]:
-    """(what ``trials`` have cost so far at ``hourly``, how many are still running) from their start and end
-    times: the machine time Vertex AI bills, at list prices."""
-    hours, running = 0.0, 0
+def trials_cost(trials: list[TrialRecord], hourly: float, now: float) -> tuple[float, int]:
+    """(what ``trials`` have cost so far at ``hourly``, how many are still running) from when each started and how
+    long it ran (until ``now`` while it has no duration): the machine time a service bills, at list prices. A trial
+    not started yet costs nothing."""
+    seconds, running = 0.0, 0
     for trial in trials:
-        if not trial.start_time:
+        if trial.started is None:
             continue
-        ended = trial.end_time.timestamp() if trial.end_time else None
-        running += ended is None
-        hours += max(0.0, (ended or now) - trial.start_time.timestamp()) / 3600
-    return trial_cost(hours * 3600, hourly), running
+        running += trial.duration_s is None
+        seconds += max(0.0, now - trial.started if trial.duration_s is None else trial.duration_s)
+    return trial_cost(seconds, hourly), running
 
 
 def lower_ceiling(folder: RunFolder, meta: M, asked: float) -> tuple[M, str]:
@@ -137,7 +138,7 @@ class Ceiling:
     currency: str
     margin_s: float
 
-    def breach(self, trials, now: float) -> str | None:
+    def breach(self, trials: list[TrialRecord], now: float) -> str | None:
         """Why the job must be cancelled now, or None: when what it has cost plus its running trials' next
         ``margin_s`` would reach ``max_cost``."""
         cost, running = trials_cost(trials, self.hourly, now)

@@ -1,7 +1,8 @@
 """The outputs of an onboarded project's stack: what a cloud sweep needs to know about it.
 
 They come from ``pulumi stack output --json --stack NAME`` where the Pulumi CLI is installed, or from a
-file holding the same JSON (``--outputs FILE``). A missing or unusable output is an error naming it.
+file holding the same JSON (``--outputs FILE``). A missing or unusable output is an error naming it. Which outputs
+there are is infra/outputs.py's, where the program that exports them reads them too.
 """
 
 from __future__ import annotations
@@ -14,19 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.config import check_digest_ref, check_project_id, check_region, check_team
+from infra.outputs import Outputs, routes
 from jobs.errors import UserError
 
-REQUIRED = ("project", "region", "data_root", "artifacts_root", "trainer_service_account")
+REQUIRED = Outputs.required()
 PREFIXES = ("data_root", "artifacts_root", "staging")  # staging: where the package route uploads trainer packages
 GCS_PREFIX = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?")
 TRAINER_ACCOUNT = re.compile(r"^(?P<team>[a-z][a-z0-9-]*)-trainer@")
-
-
-def routes(image: bool, staging: bool = True) -> tuple[str, ...]:
-    """The routes a trial can take on a stack (jobs/vertex/routes.py), the one rule the stack's ``routes`` output
-    (infra/project.py) and a sweep share: the trainer image when the stack has one, a package on a prebuilt
-    container when it has a staging prefix to upload it to."""
-    return (*(("image",) if image else ()), *(("package",) if staging else ()))
 
 
 class OutputsError(UserError, ValueError):
@@ -34,19 +29,10 @@ class OutputsError(UserError, ValueError):
 
 
 @dataclass(frozen=True)
-class StackOutputs:
-    """The stack outputs a sweep uses; ``source`` says where they were read from."""
+class StackOutputs(Outputs):
+    """The stack outputs a sweep uses (infra/outputs.py), checked; ``source`` says where they were read from."""
 
-    project: str
-    region: str
-    data_root: str  # gs://<bucket>/data
-    artifacts_root: str  # gs://<bucket>/artifacts
-    trainer_service_account: str
-    team: str
-    source: str
-    image: str | None = None  # REGISTRY/PATH@sha256:<digest>; None when the stack builds no image
-    cuda_image: str | None = None  # the same trainer with CUDA torch, for GPU trials; by digest
-    staging: str | None = None  # gs://<bucket>/staging
+    source: str = ""
 
     @property
     def routes(self) -> tuple[str, ...]:
@@ -88,8 +74,7 @@ class StackOutputs:
                 problems.append(f"output 'team': {exc}")
         if problems:
             raise OutputsError(f"{source}: " + "; ".join(problems))
-        return cls(**{name: values[name] for name in REQUIRED}, team=team, source=source, image=values.get("image"),
-                   cuda_image=values.get("cuda_image"), staging=values.get("staging"))
+        return cls(**{name: values.get(name) for name in Outputs.names()} | {"team": team}, source=source)
 
 
 def _team_of(service_account: str) -> str | None:

@@ -2,6 +2,6 @@
 
     render.py      an Outcome (jobs/run/outcome.py) in words: lines, trials tables, the best trial, exit status
     progress.py    the live progress of a sweep
-    plan.py        the spec's search as a table
+    tables.py      the spec's search and a run's trials as tables
     text.py        the console a task prints to, and styled text
 """

@@ -8,7 +8,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from jobs.console.render import trials_table
+from jobs.console.tables import trials_table
 from jobs.console.text import params_text, user_console
 from jobs.trial.record import DONE, FAILURES, TrialRecord, TrialState, best_trial, trial_order
 

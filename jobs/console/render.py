@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jobs.console.plan import plan_table
+from jobs.console.tables import plan_table, trials_table
 from jobs.console.text import params_text, styled
 from jobs.run.outcome import Best, Line, Outcome, Part, PlanTable, TrialsTable
-from jobs.trial.record import TrialRecord, best_trial, ties
+from jobs.trial.record import best_trial
 
 
 def show(outcome: Outcome, console: Console) -> int:
@@ -60,27 +60,10 @@ def show_best(best: Best, console: Console) -> None:
     found = best_trial(best.trials, best.goal)
     if found is None:
         return
-    tied = ties(best.trials, best.goal) if best.tied else 0
-    console.print(best_line(found.trial_id, best.metric, found.objective, tied), soft_wrap=True, highlight=False)
+    console.print(best_line(found.trial_id, best.metric, found.objective, best.tied), soft_wrap=True,
+                  highlight=False)
     console.print(f"parameters: {params_text(found.parameters)}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"artifacts:  {found.artifact_dir}", soft_wrap=True, markup=False, highlight=False)
-
-
-def trials_table(title: str, trials: list[TrialRecord], goal: str | None = None, caption: str | None = None) -> Table:
-    """``trials`` as a table, in the order given (the best one by ``goal``, when given, in bold green); a failed
-    or stopped trial's note says why."""
-    best = best_trial(trials, goal) if goal else None
-    table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
-    for column in ("trial", "state", "value", "step", "duration", "parameters", "note"):
-        table.add_column(column, justify="right" if column in ("trial", "value", "step", "duration") else "left",
-                         overflow="fold")
-    for t in trials:
-        style = "bold green" if best is not None and t.trial_id == best.trial_id else None
-        table.add_row(t.trial_id, t.state, "-" if t.objective is None else f"{t.objective:.4g}",
-                      "-" if t.step is None else str(t.step),
-                      "-" if t.duration_s is None else f"{t.duration_s:.0f} s", params_text(t.parameters),
-                      Text(t.reason[:160]), style=style)
-    return table
 
 
 def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], right: Collection[str] = (),

@@ -117,7 +117,7 @@ class _Inputs:
 def _prepared(request: TuneRequest) -> _Inputs:
     seed = request.options_for(LocalOptions).seed
     if request.resume:
-        folder = RunFolder.open(request.resume, request.runs_dir)
+        folder = request.run or RunFolder.open(request.resume, request.runs_dir)
         meta = folder.meta().of(LocalRun)
         spec = with_budget(load_spec(folder.spec_path), meta.trials, meta.parallel)
         return _Inputs(spec, str(folder.spec_path), meta.data_root, meta.seed, meta.trial_timeout, folder)
@@ -183,13 +183,12 @@ class LocalBackend:
     def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         """Works while the sweep runs; trials a killed sweep left running show as INTERRUPTED."""
         from jobs.console.progress import Progress
-        from jobs.local.loop import load_run_study, study_records
 
         meta = folder.meta()
         spec = load_spec(folder.spec_path)
         progress = Progress(spec.name, spec.metric.goal, meta.trials, meta.parallel, live=False)
         pid = RunLock.holder(folder)
-        trials = study_records(load_run_study(folder, spec.name))
+        trials = _study_trials(folder, spec)
         if pid is None:  # trials a killed sweep left ACTIVE are not running; a resume runs them again
             trials = [dataclasses.replace(t, state=TrialState.INTERRUPTED, reason="the sweep stopped while it ran; "
                                           "it reruns on resume") if t.state == TrialState.ACTIVE else t for t in trials]
@@ -221,18 +220,22 @@ class LocalBackend:
                             f"then resume it with: invoke tune --resume {run_id}"], Ending.FAILED)
         return Outcome([f"stopped run {run_id} (pid {pid}); resume it with: invoke tune --resume {run_id}"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
         """Every trial of the run (a running sweep's unfinished ones as ACTIVE), in id order."""
-        if not folder.journal.exists():
-            return []
-        from jobs.local.loop import load_run_study, study_records
-
-        try:
-            study = load_run_study(folder, spec.name)
-        except KeyError:  # the sweep has not created its study yet
-            return []
-        return sorted((r for r in study_records(study) if r.state not in BOOKKEEPING),
+        return sorted((r for r in _study_trials(folder, spec) if r.state not in BOOKKEEPING),
                       key=lambda r: trial_order(r.trial_id))
+
+
+def _study_trials(folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+    """Every trial the run's study holds, bookkeeping ones included; none before the sweep has created it."""
+    if not folder.journal.exists():
+        return []
+    from jobs.local.loop import load_run_study, study_records
+
+    try:
+        return study_records(load_run_study(folder, spec.name))
+    except KeyError:  # the sweep has not created its study yet
+        return []
 
 
 def _run(spec: Spec, folder: RunFolder, sweep: _Inputs, launcher: Launcher, notes: Notes) -> Outcome:
@@ -279,4 +282,4 @@ def _run(spec: Spec, folder: RunFolder, sweep: _Inputs, launcher: Launcher, note
     if best_trial(trials_seen, spec.metric.goal) is None:
         outcome.ending = Ending.FAILED
         return outcome.add(Line(f"; see the logs under {folder.trials}", "no trial succeeded", "red"))
-    return outcome.add(Best(trials_seen, spec.metric.id, spec.metric.goal, tied=True))
+    return outcome.add(Best(trials_seen, spec.metric.id, spec.metric.goal))

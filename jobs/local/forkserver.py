@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.local.process import die_with_parent, end_group, exit_status
+from jobs.local.groups import die_with_parent, end_group, exit_status
 
 
 def _run_child(request: dict) -> None:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 
-from jobs.local.process import die_with_parent, exit_status
+from jobs.local.groups import die_with_parent, exit_status
 from jobs.trial.environment import STOP_GRACE_S
 
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import get_lock_file
-from optuna.storages.journal._storage import JournalOperation
+from optuna.storages.journal._storage import JournalOperation  # private; tests/jobs/local/test_optuna_names.py
 from optuna.trial import TrialState as OptunaState
 
 from jobs.local import journal, search
@@ -64,7 +63,7 @@ def run_storage(folder: RunFolder) -> optuna.storages.BaseStorage:
     5 ms of orchestrator time a trial against 22 ms for SQLite through SQLAlchemy (bench/sweep.py: overhead
     1.14 against 1.34). ``optuna-dashboard runs/<run id>/study.journal`` shows the study."""
     lock = _KernelLock(folder.root / ".journal.lock")
-    return optuna.storages.JournalStorage(_Journal(str(folder.journal), lock_obj=lock))
+    return optuna.storages.JournalStorage(_Journal(str(folder.journal), lock))
 
 
 class _Journal(JournalFileBackend):
@@ -74,11 +73,15 @@ class _Journal(JournalFileBackend):
     the kernel's cache at once, which a killed orchestrator does not take with it; a power cut may lose the
     lines of a trial that was starting, which no resume counted yet."""
 
+    def __init__(self, path: str, lock: _KernelLock):
+        super().__init__(path, lock_obj=lock)
+        self.path, self.lock = path, lock  # our own: Optuna keeps its copies in private attributes
+
     def append_logs(self, logs: list[dict]) -> None:
         if any(_lasting(log) for log in logs):
             return super().append_logs(logs)
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)  # as Optuna writes them
-        with get_lock_file(self._lock), open(self._file_path, "ab") as f:
+        with self.lock, open(self.path, "ab") as f:
             f.write(text.encode())
 
 
@@ -106,6 +109,13 @@ class _KernelLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+    def __enter__(self) -> _KernelLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def load_run_study(folder: RunFolder, study_name: str) -> optuna.Study:

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from jobs.local.groups import end_group, exit_status
 from jobs.trial.command import is_reference_trainer
-
-PR_SET_PDEATHSIG = 1
 
 
 class TrialProcess(Protocol):
@@ -26,31 +25,6 @@ class TrialProcess(Protocol):
     def terminate(self) -> None: ...  # SIGTERM to the trainer: it may save its work and exit
     def kill(self) -> None: ...
     def close(self) -> None: ...
-
-
-def die_with_parent(signum: int = signal.SIGKILL) -> None:
-    """Ask Linux to send this process ``signum`` (SIGKILL unless it has a handler to run) when its parent
-    dies, so no trial outlives the sweep."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to ask
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
-
-
-def exit_status(code: int) -> int:
-    """A returncode as a shell reports it: 128 + N for a process killed by signal N."""
-    return code if code >= 0 else 128 - code
-
-
-def end_group(pgid: int) -> None:
-    """SIGKILL the trial's process group: the trial and anything it started, even what ignores SIGTERM or
-    outlived the trial's own exit."""
-    for kill in (os.killpg, os.kill):  # os.kill: a child forked a moment ago may not lead its group yet
-        try:
-            kill(pgid, signal.SIGKILL)
-            return
-        except (ProcessLookupError, PermissionError):
-            continue
 
 
 class _Forked:

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from jobs.backends import backend
-from jobs.console.text import styled
+from jobs.console.text import styled, user_console
 from jobs.run.folder import RunError, RunFolder
 from jobs.spec import SpecError, load_spec
 
@@ -17,18 +17,20 @@ def report(run_ids: list[str], *, latest: bool, out: str | None, runs_dir: Path,
     """Report runs, local or Vertex AI: one run into its folder (or ``out``, a folder or gs:// prefix),
     several runs as one comparison (into ``out``, default ``<runs_dir>/`` + ``compare.folder_name``). A running
     sweep gives a partial report. Each run's trials come from the backend its run.json names (``choose``
-    maps a backend's name to it). Returns the exit status: 0, or 2 when a run cannot be found or read."""
+    maps a backend's name to it); what a backend says while it reads them (a retry) goes to stderr. Returns the exit
+    status: 0, or 2 when a run cannot be found or read."""
+    from jobs.console.render import ConsoleNotes
     from jobs.report.collect import collect
     from jobs.report.compare import folder_name
     from jobs.report.write import write_comparison_report, write_sweep_report
 
     try:
         folders = [RunFolder.open(run_id, runs_dir) for run_id in pick_runs(run_ids, latest, runs_dir)]
-        sweeps = []
+        sweeps, notes = [], ConsoleNotes(user_console(stderr=True))
         for folder in folders:
             spec = load_spec(folder.spec_path)
             meta = folder.meta()
-            records = choose(meta.backend).records(folder, spec)
+            records = choose(meta.backend).records(folder, spec, notes)
             sweeps.append(collect(folder.run_id, spec, records, hourly_cost=meta.hourly_cost,
                                   currency=meta.currency or "", max_cost=meta.max_cost))
     except (RunError, SpecError) as exc:

@@ -22,7 +22,8 @@ from rich.console import Console
 from jobs.backends import backend
 from jobs.cloud import storage
 from jobs.cloud.stack import TRAINER_ACCOUNT
-from jobs.console.render import rows_table
+from jobs.console.render import ConsoleNotes, rows_table
+from jobs.console.text import user_console
 from jobs.errors import ServiceError, UserError
 from jobs.run.folder import META, RunError, RunFolder, RunMeta
 from jobs.run.spend import SweepCost, aware
@@ -132,8 +133,13 @@ def _folder_sweep(folder: RunFolder, meta: RunMeta, created: dt.datetime,
         team = str(extra.get("team") or (account["team"] if account else ""))
         sweep = SweepCost(meta.run_id, meta.backend, team, project, spec.name, created, currency=meta.currency or "")
         return sweep, Place(project, str(extra.get("region") or ""), team) if team else None
-    trials = len(choose(meta.backend).records(folder, spec))
+    trials = len(choose(meta.backend).records(folder, spec, _stderr_notes()))
     return SweepCost(meta.run_id, meta.backend, "", "", spec.name, created, trials, 0.0), None
+
+
+def _stderr_notes() -> ConsoleNotes:
+    """Where a backend says what it does while it lists (a retry): stderr, apart from the report."""
+    return ConsoleNotes(user_console(stderr=True))
 
 
 def _cloud_sweeps(places: set[Place], since: dt.datetime, recorded: dict, choose: Callable):
@@ -151,7 +157,7 @@ def _cloud_sweeps(places: set[Place], since: dt.datetime, recorded: dict, choose
     found, notes = [], []
     for place in sorted(places):
         try:
-            found += lister.sweeps(place.project, place.region, place.team, since, recorded)
+            found += lister.sweeps(place.project, place.region, place.team, since, recorded, _stderr_notes())
         except ServiceError as exc:
             notes.append(f"Vertex AI jobs of team {place.team} in {place.project} ({place.region}) not listed: {exc}")
         except GoogleAuthError as exc:

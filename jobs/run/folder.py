@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from jobs.errors import UserError
 
 RUNS_DIR = Path("runs")
-RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # a Vertex AI label value, and one folder name under runs/
+# One folder name under runs/, on any backend: no path, no hidden folder. A backend may ask more of it in its own
+# check (the Vertex AI backend: a label value), docs/decisions.md.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 META = "run.json"
 META_VERSION = 1
 M = TypeVar("M", bound="RunMeta")
@@ -67,11 +69,11 @@ class RunError(UserError, RuntimeError):
 
 
 def check_run_id(run_id: str) -> str:
-    """A run id is a Vertex AI label value (1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit) on
-    both backends, so it is always one folder under runs/ and never a path."""
+    """A run id names one folder under runs/ and never a path: 1-100 of letters, digits, '.', '_' and '-', starting
+    with a letter or digit."""
     if not RUN_ID.fullmatch(run_id):
-        raise RunError(f"run id {run_id!r} must be 1-63 characters of lowercase letters, digits, '_' and '-', "
-                       "starting with a letter or digit (it names a folder under runs/ and a Vertex AI label)")
+        raise RunError(f"run id {run_id!r} must be 1-100 characters of letters, digits, '.', '_' and '-', starting "
+                       "with a letter or digit (it names a folder under runs/): pick another --run-id")
     return run_id
 
 
@@ -136,7 +138,13 @@ class RunFolder:
         return self.artifacts / trial_id
 
     def meta(self) -> RunMeta:
-        """run.json; a missing, unreadable or damaged one is a RunError that says so."""
+        """run.json, read at the first call and kept with this folder (``record`` keeps what it writes), so a command
+        that passes its folder along reads it once; a missing, unreadable or damaged one is a RunError that says so."""
+        if "_meta" not in self.__dict__:
+            object.__setattr__(self, "_meta", self._read_meta())
+        return self.__dict__["_meta"]
+
+    def _read_meta(self) -> RunMeta:
         path = self.root / META
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -186,6 +194,7 @@ class RunFolder:
             write_atomically(self.root / META, meta.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise RunError(f"cannot write {self.root / META}: {exc.strerror or exc}") from None
+        object.__setattr__(self, "_meta", meta)
 
     @staticmethod
     def recorded(run_id: str, runs_dir: Path = RUNS_DIR) -> bool:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
+from jobs.trial.record import TrialRecord, ties
+
 if TYPE_CHECKING:
     from jobs.console.progress import Progress
     from jobs.spec import Spec
-    from jobs.trial.record import TrialRecord
 
 
 class Ending(IntEnum):
@@ -54,13 +55,16 @@ class TrialsTable:
 
 @dataclass(frozen=True)
 class Best:
-    """The best of ``trials`` by ``goal``, its ``metric`` value, parameters and artifacts; ``tied``: say how many
-    others reached the same value."""
+    """The best of ``trials`` by ``goal``, its ``metric`` value, parameters and artifacts."""
 
     trials: list[TrialRecord]
     metric: str
     goal: str
-    tied: bool = False
+
+    @property
+    def tied(self) -> int:
+        """How many other trials reached exactly the best one's value."""
+        return ties(self.trials, self.goal)
 
 
 Part = Line | PlanTable | TrialsTable | Best | str

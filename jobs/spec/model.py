@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from jobs.backends import section_names
+from jobs.registry import section_names
 from jobs.spec.base import INT32_MAX, StrictModel, raise_if, show
 from jobs.spec.parameters import DoubleParameter, IntegerParameter, Parameter
 from jobs.trial.command import module_of

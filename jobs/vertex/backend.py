@@ -22,11 +22,9 @@ from jobs.cloud.cost import Ceiling, check_ceiling, lower_ceiling, trial_timeout
 from jobs.cloud.google import ApiUnavailable, Context, quota_advice
 from jobs.cloud.package import TrainerPackage, build_package, plan_package, upload
 from jobs.cloud.stack import load_outputs
-from jobs.console.render import ConsoleNotes
-from jobs.console.text import user_console
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.run.budget import planned_trials, with_budget
-from jobs.run.folder import RunError, RunFolder, RunMeta, check_run_id, new_run_id
+from jobs.run.folder import RunError, RunFolder, RunMeta, new_run_id
 from jobs.run.outcome import Best, Ending, Line, Notes, Outcome, PlanTable, TrialsTable, warning
 from jobs.run.spend import SweepCost
 from jobs.spec import Spec, load_runnable_spec, load_spec
@@ -35,9 +33,17 @@ from jobs.vertex.client import ApiSettings, VertexJobs, vertex_context
 from jobs.vertex.containers import PYTHON
 from jobs.vertex.cost import DEFAULT_MINUTES_PER_TRIAL, estimate_cost, load_prices
 from jobs.vertex.follow import follow, live_records, with_stops_from_artifacts
-from jobs.vertex.records import trial_records
+from jobs.vertex.records import timed_record, trial_records
 from jobs.vertex.registry import keep_image
-from jobs.vertex.request import base_output_dir, build_tuning_job, request_json, stopping_note, trainer_note
+from jobs.vertex.request import (
+    base_output_dir,
+    build_tuning_job,
+    check_run_label,
+    request_json,
+    stopping_note,
+    trainer_note,
+)
+from jobs.vertex.resources import VertexSpec
 from jobs.vertex.resources import check as check_resources
 from jobs.vertex.routes import choose_route, dated_warnings
 from jobs.vertex.spend import team_sweeps
@@ -81,9 +87,10 @@ class VertexBackend:
         self.today = today  # the date Google's end dates are compared with; None: the real one, at each use
 
     @staticmethod
-    def check(spec: Spec, source: str) -> None:
-        """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables."""
-        check_resources(spec, source)
+    def check(spec: Spec, source: str) -> VertexSpec:
+        """The spec's ``vertex:`` section against Vertex AI's machine, GPU and container tables; the spec returned
+        carries it validated, once for the command."""
+        return check_resources(spec, source)
 
     def plan(self, request: TuneRequest, notes: Notes) -> Outcome:
         """The exact REST request, what it would upload, and a cost estimate; nothing is built, uploaded or
@@ -101,8 +108,9 @@ class VertexBackend:
         """Submit the sweep, or re-attach to the job of a run submitted before (``--resume`` or the same
         ``--run-id``); follow it unless ``detach``."""
         run_id, options = request.resume or request.run_id, request.options_for(VertexOptions)
-        if run_id and RunFolder.recorded(run_id, request.runs_dir):
-            return self._attach(RunFolder.open(run_id, request.runs_dir), options.detach, options.max_cost, notes)
+        if request.run or (run_id and RunFolder.recorded(run_id, request.runs_dir)):
+            folder = request.run or RunFolder.open(run_id, request.runs_dir)
+            return self._attach(folder, options.detach, options.max_cost, notes)
         with tempfile.TemporaryDirectory() as scratch:
             spec, outputs, job, cost, package = self._job(request, notes, Path(scratch))
             notes.print(cost.text())
@@ -133,6 +141,7 @@ class VertexBackend:
         """The job's state, its trials and the best so far."""
         meta, spec, jobs = self._open(folder, notes)
         job = jobs.get(meta.job)
+        spec = self.check(spec, str(folder.spec_path))
         records = with_stops_from_artifacts(live_records(job, spec))
         outcome = Outcome([f"run {folder.run_id}: job {job.name} {job.state.name}",
                            TrialsTable(f"sweep {spec.name}", records, spec.metric.goal)])
@@ -145,19 +154,19 @@ class VertexBackend:
         return Outcome([f"cancel requested for run {folder.run_id} (job {meta.job}), now "
                         f"{jobs.get(meta.job).state.name}"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
-        """Every trial of the run's job; their artifacts are on GCS."""
-        meta, _, jobs = self._open(folder, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
-        return trial_records(jobs.get(meta.job), spec)
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
+        """Every trial of the run's job; their artifacts are on GCS. Retries are said through ``notes``."""
+        meta, _, jobs = self._open(folder, notes)
+        return trial_records(jobs.get(meta.job), self.check(spec, str(folder.spec_path)))
 
     def sweeps(self, project: str, region: str, team: str, since: dt.datetime,
-               recorded: Mapping[str, tuple[float, str]]) -> list[SweepCost]:
+               recorded: Mapping[str, tuple[float, str]], notes: Notes) -> list[SweepCost]:
         """The team's sweeps in the project and region created since ``since``: the jobs labelled with the team,
         each with its trials and their cost so far (``recorded``: the price per trial-hour and currency of the runs
-        with a run folder here, by run id; the price table's for the others)."""
+        with a run folder here, by run id; the price table's for the others). Retries are said through ``notes``."""
         account = f"{ResourceNames.of(project, team, region).service_account_id}@{project}.iam.gserviceaccount.com"
         context = vertex_context(project, region, account)
-        jobs = self._connect(context, ConsoleNotes(user_console(stderr=True)))  # retries said on stderr
+        jobs = self._connect(context, notes)
         return team_sweeps(jobs.labelled(team=team), project, since, load_prices(), recorded, time.time())
 
     def _job(self, request: TuneRequest, notes: Notes, scratch: Path, build: bool = True):
@@ -165,9 +174,9 @@ class VertexBackend:
         package route, the trainer package (built into ``scratch`` and checked, not uploaded; unless ``build``,
         only what it would hold)."""
         spec_file, options = Path(request.spec or DEFAULT_SPEC), request.options_for(VertexOptions)
-        spec = with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
-                           options.max_cost)
-        self.check(spec, str(spec_file))
+        spec = self.check(with_budget(load_runnable_spec(spec_file), request.trials, request.parallel, request.smoke,
+                                      options.max_cost), str(spec_file))
+        run_id = check_run_label(request.run_id or new_run_id(spec.name))  # before anything is read or built
         outputs = load_outputs(options.stack, options.outputs)
         route = choose_route(spec, outputs)
         dated = dated_warnings(spec, outputs, route, self.today or dt.date.today())
@@ -175,7 +184,6 @@ class VertexBackend:
                        *dated]:
             if advice:
                 notes.print(warning(advice))
-        run_id = check_run_id(request.run_id or new_run_id(spec.name))
         cost = estimate_cost(spec, load_prices(options.prices), options.minutes_per_trial or DEFAULT_MINUTES_PER_TRIAL,
                              outputs.region)
         check_ceiling(cost, spec.trials.max_cost)
@@ -208,7 +216,8 @@ class VertexBackend:
 
         def check(job) -> None:
             nonlocal cancelled
-            if not cancelled and job.state.name in UNDERWAY and (why := ceiling.breach(job.trials, time.time())):
+            if (not cancelled and job.state.name in UNDERWAY
+                    and (why := ceiling.breach([timed_record(t) for t in job.trials], time.time()))):
                 notes.print(Line("", why, "yellow"))
                 jobs.cancel(name)
                 cancelled = True
@@ -228,6 +237,7 @@ class VertexBackend:
         """Follow the job of a run submitted before, with its recorded spec and budget; ``max_cost`` (--max-cost)
         lowers its ceiling."""
         meta, spec, jobs = self._open(folder, notes)
+        spec = self.check(spec, str(folder.spec_path))
         notes.print(f"run {folder.run_id} was submitted before as job {meta.job}: attaching (spec and budget "
                     "as recorded then)")
         if max_cost is not None:
@@ -235,7 +245,7 @@ class VertexBackend:
             notes.print(said)
         return self._watch(folder.run_id, meta.job, spec, jobs, detach, notes, meta)
 
-    def _watch(self, run_id: str, name: str, spec: Spec, jobs: VertexJobs, detach: bool, notes: Notes,
+    def _watch(self, run_id: str, name: str, spec: VertexSpec, jobs: VertexJobs, detach: bool, notes: Notes,
                meta: RunMeta) -> Outcome:
         notes.print(f"console: {CONSOLE_URL.format(project=jobs.context.project)}")
         if detach:
@@ -260,7 +270,7 @@ class VertexBackend:
                                  "red")], Ending.FAILED)
         outcome = Outcome([progress.summary()])
         if meta.hourly_cost is not None:
-            spent = trials_cost(job.trials, meta.hourly_cost, time.time())[0]
+            spent = trials_cost([timed_record(t) for t in job.trials], meta.hourly_cost, time.time())[0]
             outcome.add(f"the trials cost about {spent:.4f} {meta.currency} (machine time x list prices; the bill "
                         "comes later and is what counts)")
         return _conclude(outcome, job.state.name, job.error.message, live_records(job, spec), spec, jobs.context)

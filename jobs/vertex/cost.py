@@ -17,11 +17,9 @@ import yaml
 
 from jobs.errors import UserError
 from jobs.run.budget import planned_trials
-from jobs.spec import Spec
 from jobs.spec.base import show
 from jobs.vertex.machines import boot_disk
-from jobs.vertex.resources import VertexResources
-from jobs.vertex.resources import resources as resources_of
+from jobs.vertex.resources import VertexResources, VertexSpec
 
 PRICES = Path(__file__).resolve().parent / "prices.yaml"
 DEFAULT_MINUTES_PER_TRIAL = 10.0
@@ -181,11 +179,11 @@ class CostEstimate:
         return "\n".join([line, "  where each price comes from:", *origins, *notes])
 
 
-def estimate_cost(spec: Spec, prices: PriceTable, minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL,
+def estimate_cost(spec: VertexSpec, prices: PriceTable, minutes_per_trial: float = DEFAULT_MINUTES_PER_TRIAL,
                   region: str | None = None, today: dt.date | None = None) -> CostEstimate:
     """Upper estimate for ``spec``'s trials (grid: at most the grid's points) in ``region``, at the prices of its
     ``vertex.scheduling``; with Spot and standard prices both known, it notes what Spot saves."""
-    resources, trials = resources_of(spec), planned_trials(spec)
+    resources, trials = spec.resources, planned_trials(spec)
     table = prices.scheduled(resources.scheduling)
     hourly, notes = hourly_price(resources, table)
     if hourly is None:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.console.progress import Progress
-from jobs.spec import Spec
 from jobs.trial.record import DONE, TrialRecord, TrialState, trial_order
 from jobs.trial.reports import Reports
 from jobs.vertex.client import VertexJobs
 from jobs.vertex.records import trial_record
+from jobs.vertex.resources import VertexSpec
 from jobs.vertex.states import FINISHED
 
 # Trial.State STOPPING: "Indicates that the Trial should stop according to the service." Which state such a trial
@@ -47,7 +47,7 @@ def with_stops_from_artifacts(records: list[TrialRecord]) -> list[TrialRecord]:
     return [dataclasses.replace(v, reason=stopped_note(v.step)) if v.trial_id in stopped else v for v in records]
 
 
-def live_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
+def live_record(trial: Trial, spec: VertexSpec, base_output_dir: str) -> TrialRecord:
     """The trial as progress shows it: still running unless SUCCEEDED or INFEASIBLE, with its final
     value or, before it has one, the value so far by the spec's measurement."""
     record = trial_record(trial, spec, base_output_dir)
@@ -64,7 +64,7 @@ def live_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
     )
 
 
-def live_records(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
+def live_records(job: HyperparameterTuningJob, spec: VertexSpec) -> list[TrialRecord]:
     """Every trial of the job, by trial id (Vertex AI returns them in no particular order)."""
     base = job.trial_job_spec.base_output_directory.output_uri_prefix
     records = [live_record(trial, spec, base) for trial in job.trials]
@@ -75,7 +75,7 @@ class TrialEvents:
     """Feeds successive snapshots of a job to ``progress``; trials already done at the first one are
     shown without an event, as a resumed local sweep shows its past trials."""
 
-    def __init__(self, spec: Spec, progress: Progress):
+    def __init__(self, spec: VertexSpec, progress: Progress):
         self.spec, self.progress = spec, progress
         self._states: dict[str, str] = {}  # trial id -> state at the last snapshot
         self._stopping: set[str] = set()  # trials seen STOPPING: Vertex AI's early stopping ended them
@@ -100,7 +100,7 @@ class TrialEvents:
         self._snapshots += 1
 
 
-def follow(jobs: VertexJobs, name: str, spec: Spec, progress: Progress, poll_s: float,
+def follow(jobs: VertexJobs, name: str, spec: VertexSpec, progress: Progress, poll_s: float,
            on_job_state: Callable[[str], None] | None = None,
            on_poll: Callable[[HyperparameterTuningJob], None] | None = None) -> HyperparameterTuningJob:
     """Poll the job until it ends, calling ``on_poll`` with each snapshot; returns the last one. Raises

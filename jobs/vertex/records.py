@@ -7,6 +7,7 @@ its spec type back. Trials come in no particular order; records are sorted by tr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
@@ -14,7 +15,7 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Trial
 
 from jobs.spec import Parameter, Spec
 from jobs.trial.record import PREEMPTED, TrialRecord, TrialState, trial_order
-from jobs.vertex.resources import resources as resources_of
+from jobs.vertex.resources import VertexSpec
 
 # use-spot-vms: "When Spot VMs are preempted, the serverless training job fails with a STOCKOUT error and Compute
 # Engine tries to restart the job up to six times." STOCKOUT is the documented word; the rest of the message, where a
@@ -63,33 +64,36 @@ def _step(trial: Trial) -> int | None:
     return trial.final_measurement.step_count if "final_measurement" in trial else None
 
 
-def trial_record(trial: Trial, spec: Spec, base_output_dir: str) -> TrialRecord:
+def timed_record(trial: Trial) -> TrialRecord:
+    """The trial as a record of its state and when it ran: all its cost needs (jobs/cloud/cost.py), no spec."""
+    started, ended = _time(trial, "start_time"), _time(trial, "end_time")
+    return TrialRecord(trial_id=trial.id, state=_state(trial), started=started.timestamp() if started else None,
+                       duration_s=(ended - started).total_seconds() if started and ended else None)
+
+
+def trial_record(trial: Trial, spec: VertexSpec, base_output_dir: str) -> TrialRecord:
     """The trial with Vertex's own state (REQUESTED, ACTIVE, STOPPING, SUCCEEDED or INFEASIBLE) and
     the spec's metric from its final measurement (None until it has one)."""
-    started, ended = _time(trial, "start_time"), _time(trial, "end_time")
-    return TrialRecord(
-        trial_id=trial.id,
-        state=_state(trial),
+    return dataclasses.replace(
+        timed_record(trial),
         objective=final_objective(trial, spec.metric.id),
         parameters=decode_parameters(trial, spec),
-        started=started.timestamp() if started else None,
-        duration_s=(ended - started).total_seconds() if started and ended else None,
         artifact_dir=f"{base_output_dir.rstrip('/')}/{trial.id}",
         reason=_reason(trial, spec),
         step=_step(trial),
     )
 
 
-def _reason(trial: Trial, spec: Spec) -> str:
+def _reason(trial: Trial, spec: VertexSpec) -> str:
     """Why the trial ended without a result, saying so when a Spot trial's error is Spot's STOCKOUT (a standard
     trial's STOCKOUT is a shortage of machines, not a preemption)."""
     reason = trial.infeasible_reason
-    if resources_of(spec).scheduling == "spot" and STOCKOUT.search(reason):
+    if spec.resources.scheduling == "spot" and STOCKOUT.search(reason):
         return f"{PREEMPTED} ({reason})"
     return reason
 
 
-def trial_records(job: HyperparameterTuningJob, spec: Spec) -> list[TrialRecord]:
+def trial_records(job: HyperparameterTuningJob, spec: VertexSpec) -> list[TrialRecord]:
     """Every trial of ``job``, sorted by trial id (numerically)."""
     base = job.trial_job_spec.base_output_directory.output_uri_prefix
     records = [trial_record(trial, spec, base) for trial in job.trials]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 from google.cloud.aiplatform_v1.types import (
     AcceleratorType,
@@ -30,12 +31,11 @@ from google.protobuf import json_format
 
 from jobs.cloud.stack import StackOutputs
 from jobs.errors import UserError
-from jobs.run.folder import check_run_id
 from jobs.spec import Parameter, Spec
 from jobs.trial.command import is_reference_trainer, module_of
 from jobs.trial.environment import ACCELERATOR_ENV
 from jobs.vertex.containers import executor_image
-from jobs.vertex.resources import resources as resources_of
+from jobs.vertex.resources import VertexSpec
 
 ParameterSpec = StudySpec.ParameterSpec
 Condition = ParameterSpec.ConditionalParameterSpec
@@ -55,8 +55,22 @@ STRATEGIES = {"spot": Scheduling.Strategy.SPOT, "flex_start": Scheduling.Strateg
 FLEX_START_MAX_TIMEOUT_S = 7 * 24 * 3600  # schedule-jobs-dws: "a maximum timeout of 7 days or less"
 
 
+# HyperparameterTuningJob.labels: keys and values of at most 64 lowercase letters, digits, '_' and '-'. A run id
+# is the job's run_id label; starting with a letter or digit, it is also a folder name (jobs/run/folder.py).
+RUN_LABEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
 class RequestError(UserError, ValueError):
     """The spec or run id cannot become a Vertex AI job."""
+
+
+def check_run_label(run_id: str) -> str:
+    """A Vertex AI run's id, which becomes its job's ``run_id`` label: a label value."""
+    if not RUN_LABEL.fullmatch(run_id):
+        raise RequestError(f"run id {run_id!r}: on Vertex AI it is the job's run_id label, so it must be 1-63 "
+                           "characters of lowercase letters, digits, '_' and '-', starting with a letter or digit: "
+                           "pick another --run-id")
+    return run_id
 
 
 def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
@@ -64,13 +78,13 @@ def base_output_dir(outputs: StackOutputs, spec_name: str, run_id: str) -> str:
     return f"{outputs.artifacts_root.rstrip('/')}/{spec_name}/{run_id}/"
 
 
-def spec_hash(spec: Spec) -> str:
+def spec_hash(spec: VertexSpec) -> str:
     """The job's ``spec_hash`` label: 16 hex digits of the sha256 of the spec as canonical JSON (sorted keys), its
     budget included and ``trials.max_cost`` left out (run.json keeps the ceiling, which a re-attach may lower).
     Fields left at their defaults are left out, so a field added to the spec later keeps old jobs' hashes."""
     body = spec.model_dump(mode="json", exclude_defaults=True, exclude={"trials": {"max_cost"}})
     body.pop("vertex", None)  # its fields left at their defaults left out too, as for the spec's own fields
-    if resources := resources_of(spec).model_dump(mode="json", exclude_defaults=True):
+    if resources := spec.resources.model_dump(mode="json", exclude_defaults=True):
         body["vertex"] = resources
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
@@ -147,13 +161,13 @@ def _condition(parent: Parameter, values: list, child: ParameterSpec) -> Conditi
     return Condition(parent_categorical_values=Condition.CategoricalValueCondition(values=values), parameter_spec=child)
 
 
-def trial_image(spec: Spec, outputs: StackOutputs) -> str:
+def trial_image(spec: VertexSpec, outputs: StackOutputs) -> str:
     """The stack's image for ``spec``: the CUDA one when trials have GPUs (refused when the stack has none)."""
-    if not resources_of(spec).accelerator_type:
+    if not spec.resources.accelerator_type:
         return outputs.image
     if outputs.cuda_image is None:
         raise RequestError(
-            f"vertex.accelerator_type {resources_of(spec).accelerator_type}: the stack ({outputs.source}) has no CUDA "
+            f"vertex.accelerator_type {spec.resources.accelerator_type}: the stack ({outputs.source}) has no CUDA "
             "trainer image, and its CPU image would leave the GPUs idle while they are billed; set "
             "sweeps:cudaImage: true (or name one with sweeps:trainerCudaImage) in the stack config and run "
             "`invoke infra.up --stack STACK`, or run it on the package route (vertex.route: package), or leave "
@@ -161,18 +175,18 @@ def trial_image(spec: Spec, outputs: StackOutputs) -> str:
     return outputs.cuda_image
 
 
-def package_image(spec: Spec, outputs: StackOutputs) -> str:
+def package_image(spec: VertexSpec, outputs: StackOutputs) -> str:
     """The package route's prebuilt container: ``vertex.executor_image``, else the default for the trial's GPUs
     (jobs/vertex/containers.py)."""
-    resources = resources_of(spec)
+    resources = spec.resources
     return resources.executor_image or executor_image(outputs.region, bool(resources.accelerator_type))
 
 
-def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri: str | None) -> WorkerPoolSpec:
+def _worker_pool(spec: VertexSpec, outputs: StackOutputs, data_root: str, package_uri: str | None) -> WorkerPoolSpec:
     """One replica running the stack's image, or the package at ``package_uri`` on a prebuilt container (the
     two are a oneof, ``task``), with the trainer's args and, with GPUs, ACCELERATOR_ENV (the reference trainer
     then refuses the CPU)."""
-    resources = resources_of(spec)
+    resources = spec.resources
     env = [EnvVar(name=ACCELERATOR_ENV, value=f"{resources.accelerator_count}x{resources.accelerator_type}")
            ] if resources.accelerator_type else []
     pool = WorkerPoolSpec(machine_spec=_machine_spec(spec), replica_count=1)
@@ -187,8 +201,8 @@ def _worker_pool(spec: Spec, outputs: StackOutputs, data_root: str, package_uri:
     return pool
 
 
-def _machine_spec(spec: Spec) -> MachineSpec:
-    resources = resources_of(spec)
+def _machine_spec(spec: VertexSpec) -> MachineSpec:
+    resources = spec.resources
     machine = MachineSpec(machine_type=resources.machine_type)
     if resources.accelerator_type:  # the spec checked it against Vertex AI's GPU table (jobs/vertex/machines.py)
         machine.accelerator_type = AcceleratorType[resources.accelerator_type]
@@ -196,11 +210,11 @@ def _machine_spec(spec: Spec) -> MachineSpec:
     return machine
 
 
-def trial_scheduling(spec: Spec, timeout_s: float | None) -> Scheduling | None:
+def trial_scheduling(spec: VertexSpec, timeout_s: float | None) -> Scheduling | None:
     """CustomJobSpec.scheduling of each trial: ``timeout`` ("the maximum job running time"), ``strategy`` for spot
     and flex_start, and flex_start's ``max_wait_duration`` ("If set to 0, the job will wait indefinitely"); None
     when there is nothing to send."""
-    vertex, fields = resources_of(spec), {}
+    vertex, fields = spec.resources, {}
     if vertex.scheduling == "flex_start" and timeout_s and timeout_s > FLEX_START_MAX_TIMEOUT_S:
         raise RequestError(f"--trial-timeout {timeout_s:g}: vertex.scheduling flex_start runs each trial for at most "
                            f"7 days ({FLEX_START_MAX_TIMEOUT_S} s, Dynamic Workload Scheduler's limit): give a shorter "
@@ -214,12 +228,12 @@ def trial_scheduling(spec: Spec, timeout_s: float | None) -> Scheduling | None:
     return Scheduling(**fields) if fields else None
 
 
-def build_tuning_job(spec: Spec, outputs: StackOutputs, run_id: str, data_root: str | None = None,
+def build_tuning_job(spec: VertexSpec, outputs: StackOutputs, run_id: str, data_root: str | None = None,
                      trial_timeout_s: float | None = None, package_uri: str | None = None) -> HyperparameterTuningJob:
     """The job that runs ``spec`` on the stack; ``data_root`` (a gs:// prefix) overrides the stack's;
     ``trial_timeout_s`` caps each trial's job (Vertex AI's default is 7 days); with ``package_uri`` (the
     uploaded trainer package) trials take the package route, else the stack's image."""
-    check_run_id(run_id)
+    check_run_label(run_id)
     data_root = data_root or outputs.data_root
     if not data_root.startswith("gs://"):
         raise RequestError(f"data root {data_root!r}: Vertex AI trials read their data from GCS; give a gs:// prefix")

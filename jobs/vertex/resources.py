@@ -1,7 +1,8 @@
 """The spec's ``vertex:`` section: the machine each Vertex AI trial runs on, and how it takes it.
 
 Only the Vertex AI backend reads it: ``check`` validates it (against Vertex AI's machine, GPU and container
-tables) when that backend plans or submits a sweep, so a local sweep never meets Vertex AI's rules.
+tables) when that backend plans, submits or reads a sweep, so a local sweep never meets Vertex AI's rules. It does
+so once per command: what it returns, a ``VertexSpec``, carries the validated section to every part of the sweep.
 """
 
 from __future__ import annotations
@@ -75,16 +76,17 @@ class VertexResources(StrictModel):
         return problems
 
 
-def resources(spec: Spec) -> VertexResources:
-    """The spec's ``vertex:`` section (its defaults where it has none); ``check`` has said why one is not valid."""
-    return VertexResources.model_validate(spec.section(SECTION))
+class VertexSpec(Spec):
+    """A spec the Vertex AI backend has checked: the spec, and its ``vertex:`` section validated (``resources``)."""
+
+    resources: VertexResources = Field(exclude=True)
 
 
-def check(spec: Spec, source: str) -> VertexResources:
-    """The ``vertex:`` section, and the rules between it and the rest of the spec; one SpecError lists every
-    problem, each as ``<source>: vertex.<field>: <reason>``."""
+def check(spec: Spec, source: str) -> VertexSpec:
+    """The spec with its ``vertex:`` section (its defaults where it has none) validated, and the rules between it and
+    the rest of the spec; one SpecError lists every problem, each as ``<source>: vertex.<field>: <reason>``."""
     try:
-        found = resources(spec)
+        found = VertexResources.model_validate(spec.section(SECTION))
     except ValidationError as exc:
         raise SpecError(source, translate(exc, VertexResources, SECTION)) from None
     problems = []
@@ -96,4 +98,5 @@ def check(spec: Spec, source: str) -> VertexResources:
                                          "trainer.package: use route package, or leave trainer.package out"))
     if problems:
         raise SpecError(source, problems)
-    return found
+    fields = {name: getattr(spec, name) for name in Spec.model_fields}  # valid already: not validated again
+    return VertexSpec.model_construct(spec.model_fields_set, **fields, resources=found)

@@ -12,29 +12,28 @@ from __future__ import annotations
 import datetime as dt
 
 from jobs.cloud.stack import StackOutputs
-from jobs.spec import Spec
 from jobs.trial.command import is_reference_trainer, module_of
 from jobs.vertex.containers import IMAGES, POLICY, SOURCE, image_name, image_uri, served
 from jobs.vertex.lifecycle import phase
 from jobs.vertex.machines import support_notice
 from jobs.vertex.request import RequestError, package_image
-from jobs.vertex.resources import resources as resources_of
+from jobs.vertex.resources import VertexSpec
 
 IMAGE_ROUTE = ("the image route: a trainer image the stack builds (sweeps:buildImage: true with a local Docker "
                "engine, or `sweeps:imageBuilder: cloudbuild` without one, as `invoke infra.onboard --no-docker` "
                "sets) or names (sweeps:trainerImage), then `invoke infra.up --stack STACK` and vertex.route: image")
 
 
-def choose_route(spec: Spec, outputs: StackOutputs) -> str:
+def choose_route(spec: VertexSpec, outputs: StackOutputs) -> str:
     """``vertex.route`` when the spec names one, else: the package route when ``trainer.package`` or
     ``vertex.executor_image`` is set or GPU trials would find no CUDA image, the image route when the stack has
     an image (a stack may name its own image for its own trainer), else the package route. Refused, saying what
     to change, when the stack cannot serve the route."""
     reference = is_reference_trainer(spec.trainer.command) and not spec.trainer.package
-    route = resources_of(spec).route
+    route = spec.resources.route
     if route is None:  # GPU trials need the CUDA image; without one, the prebuilt GPU container runs them
-        gpus_unserved = resources_of(spec).accelerator_type and not outputs.cuda_image
-        asks_package = spec.trainer.package or resources_of(spec).executor_image
+        gpus_unserved = spec.resources.accelerator_type and not outputs.cuda_image
+        asks_package = spec.trainer.package or spec.resources.executor_image
         route = "image" if outputs.image and not asks_package and not gpus_unserved else "package"
     if route == "image" and not outputs.image:
         raise RequestError(f"vertex.route image: the stack ({outputs.source}) has no trainer image (routes it "
@@ -57,11 +56,11 @@ def choose_route(spec: Spec, outputs: StackOutputs) -> str:
     return route
 
 
-def dated_warnings(spec: Spec, outputs: StackOutputs, route: str, today: dt.date) -> list[str]:
+def dated_warnings(spec: VertexSpec, outputs: StackOutputs, route: str, today: dt.date) -> list[str]:
     """Warnings for what the trials run on (the spec's GPU; on the package route its container) within 90 days of
     its end of support or availability on ``today``; refused, saying the ways out, once past it."""
     warnings = []
-    if resources_of(spec).accelerator_type and (notice := support_notice(resources_of(spec).accelerator_type, today)):
+    if spec.resources.accelerator_type and (notice := support_notice(spec.resources.accelerator_type, today)):
         if notice.refused:
             raise RequestError(f"vertex.accelerator_type {notice.text}")
         warnings.append(notice.text)
@@ -70,7 +69,7 @@ def dated_warnings(spec: Spec, outputs: StackOutputs, route: str, today: dt.date
     return warnings
 
 
-def _container_warning(spec: Spec, outputs: StackOutputs, today: dt.date) -> str | None:
+def _container_warning(spec: VertexSpec, outputs: StackOutputs, today: dt.date) -> str | None:
     """A warning when the package route's container ends within 90 days; refused once it has ended."""
     uri = package_image(spec, outputs)
     name = image_name(uri)  # the spec check admits only images in the table, and the default is one
@@ -78,8 +77,8 @@ def _container_warning(spec: Spec, outputs: StackOutputs, today: dt.date) -> str
     stage = phase(image.gone, today)
     if stage is None:
         return None
-    named = "vertex.executor_image" if resources_of(spec).executor_image else "the package route's default container"
-    gpus = bool(resources_of(spec).accelerator_type)
+    named = "vertex.executor_image" if spec.resources.executor_image else "the package route's default container"
+    gpus = bool(spec.resources.accelerator_type)
     others = [f"{image_uri(other, outputs.region)} (until {IMAGES[other].end_of_availability})"
               for other in served(gpus, today) if IMAGES[other].gone > image.gone]
     instead = (f"or set vertex.executor_image to one served longer: {', '.join(others[:3])}" if others else

@@ -14,6 +14,7 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob
 from jobs.cloud.cost import trials_cost
 from jobs.run.spend import SweepCost
 from jobs.vertex.cost import PriceTable, hourly_price
+from jobs.vertex.records import timed_record
 from jobs.vertex.request import STRATEGIES
 from jobs.vertex.resources import VertexResources
 
@@ -35,7 +36,7 @@ def job_sweep(job: HyperparameterTuningJob, project: str, hourly: float | None, 
               now: float) -> SweepCost:
     """The job as one sweep: its run id, team and spec labels, its trials, and their cost so far at ``hourly``."""
     labels = job.labels
-    cost = trials_cost(job.trials, hourly, now)[0] if hourly is not None else None
+    cost = trials_cost([timed_record(t) for t in job.trials], hourly, now)[0] if hourly is not None else None
     return SweepCost(run_id=labels.get("run_id", job.name.rsplit("/", 1)[-1]), backend="vertex",
                      team=labels.get("team", ""), project=project, spec=labels.get("spec", ""),
                      created=job.create_time, trials=len(job.trials), cost=cost, currency=currency)

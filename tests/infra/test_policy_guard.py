@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from infra import onboard, policy
-from jobs.errors import UserError
+from infra.config import ConfigError
 from tests.support.helpers import invoke
 from tests.support.pulumi_mocks import REPO
 
@@ -40,7 +40,7 @@ def _stack_file(stacks: Path, **keys) -> Path:
 def test_a_pack_config_lowering_a_mandatory_policy_is_refused(tmp_path, text, says):
     config = tmp_path / "config.json"
     config.write_text(text)
-    with pytest.raises(UserError) as refused:
+    with pytest.raises(ConfigError) as refused:
         onboard.policy_check("up", STACK, policy=True, config=config, stacks=tmp_path)
     message = str(refused.value)
     assert message.startswith(f"{config}: ") and says in message and "\n" not in message, message
@@ -61,10 +61,10 @@ def test_a_pack_config_keeping_mandatory_policies_passes(tmp_path, config):
 
 def test_an_update_skips_the_pack_only_where_the_stack_allows_it(tmp_path):
     absent = tmp_path / "absent.json"
-    with pytest.raises(UserError, match=f"skips the mandatory policies {SKIPPED}.*sweeps:allowNoPolicy: true"):
+    with pytest.raises(ConfigError, match=f"skips the mandatory policies {SKIPPED}.*sweeps:allowNoPolicy: true"):
         onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)  # no stack file
     _stack_file(tmp_path)
-    with pytest.raises(UserError, match="sweeps:allowNoPolicy"):
+    with pytest.raises(ConfigError, match="sweeps:allowNoPolicy"):
         onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)
     _stack_file(tmp_path, **{"sweeps:allowNoPolicy": True})
     assert SKIPPED in onboard.policy_check("up", STACK, policy=False, config=absent, stacks=tmp_path)
@@ -75,7 +75,7 @@ def test_an_update_skips_the_pack_only_where_the_stack_allows_it(tmp_path):
                                         ("{bad\n", "not valid YAML (expected ',' or '}', but got '<stream end>' at")])
 def test_a_damaged_stack_file_is_one_line(tmp_path, text, says):
     (tmp_path / f"Pulumi.{STACK}.yaml").write_text(text)
-    with pytest.raises(UserError) as refused:
+    with pytest.raises(ConfigError) as refused:
         onboard.policy_check("up", STACK, policy=False, config=tmp_path / "absent.json", stacks=tmp_path)
     assert f"Pulumi.{STACK}.yaml: {says}" in str(refused.value) and "\n" not in str(refused.value), refused.value
 
@@ -126,7 +126,7 @@ def test_a_preview_makes_the_pack_environment_the_engine_needs_when_it_is_missin
 def test_a_pack_environment_that_cannot_be_made_is_one_line_and_left_out(tmp_path):
     (tmp_path / "requirements.txt").write_text("./no-such-folder\n")  # refused by pip with no index needed
     said = []
-    with pytest.raises(UserError) as failed:
+    with pytest.raises(ConfigError) as failed:
         onboard.ensure_policy_env(said.append, pack=tmp_path)
     assert said == [f"making the policy pack's environment {tmp_path / 'venv'} from {tmp_path / 'requirements.txt'} "
                     "(once)"]

@@ -11,7 +11,7 @@ from infra.project import APIS, BUDGET_APIS
 from tests.support.pulumi_mocks import EXAMPLE, deploy, project_outputs, run_main
 
 OUTPUTS = {"project", "region", "bucket", "data_root", "artifacts_root", "staging", "trainer_service_account",
-           "image", "repository", "routes"}
+           "team", "image", "repository", "routes"}
 
 
 def test_example_stack_config_is_valid():

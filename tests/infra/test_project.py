@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from infra import policy
-from infra.config import ConfigError, StackConfig
+from infra.config import CiConfig, ConfigError, StackConfig
+from infra.outputs import CI_EXTRAS, EXTRAS, Outputs
 from infra.project import APIS, BUDGET_APIS
+from jobs.cloud.stack import StackOutputs
 from tests.support.cleanup import Version, deleted
 from tests.support.pulumi_mocks import (
     ACCESS_TOKEN,
@@ -194,6 +198,18 @@ def test_a_cuda_image_is_built_with_cuda_torch_when_asked(config):
     assert "cuda_image" not in plain.outputs and len(plain.of_type("docker-build:index:Image")) == 1
 
 
+def test_the_program_exports_exactly_what_a_sweep_reads_plus_the_documented_extras(config):
+    """One definition (infra/outputs.py): a stack with every output exports each output StackOutputs reads, and
+    nothing else but EXTRAS; a sweep reads them back whole."""
+    every = config.model_copy(update={"cuda_image": True, "ci": CiConfig(repository="acme/vision")})
+    deployed = deploy(lambda: project_outputs(every))
+    assert set(deployed.outputs) == {f.name for f in dataclasses.fields(StackOutputs) if f.name != "source"} | set(
+        EXTRAS) | set(CI_EXTRAS)
+    read = StackOutputs.parse(dict(deployed.outputs), "outputs")
+    assert {name: getattr(read, name) for name in Outputs.names()} == {
+        name: deployed.outputs[name] for name in Outputs.names()}
+
+
 def test_an_existing_cuda_image_can_be_named(config):
     existing = "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@sha256:" + "cd" * 32
     deployed = deploy(lambda: project_outputs(config.model_copy(update={"trainer_cuda_image": existing})))
@@ -220,6 +236,7 @@ def test_outputs(deployed):
         "artifacts_root": "gs://acme-ml-vision-sweeps/artifacts",
         "staging": "gs://acme-ml-vision-sweeps/staging",
         "trainer_service_account": "vision-trainer@acme-ml.iam.gserviceaccount.com",
+        "team": "vision",
         "repository": "europe-west4-docker.pkg.dev/acme-ml/vision-sweeps",
         "routes": ["image", "package"],
     }

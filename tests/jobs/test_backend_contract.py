@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from jobs import backends
+from jobs.registry import registered, section_names
 from jobs.report import report
 from jobs.run.folder import RunFolder
 from jobs.spec import SpecError, load_spec
@@ -25,9 +26,11 @@ BACKENDS = ["local", "vertex", "sandbox"]
 
 @pytest.fixture(params=BACKENDS)
 def kind(request, tmp_path, monkeypatch):
-    """(the backend, the TuneRequest fields it needs beyond the common ones), the sandbox one registered."""
-    monkeypatch.setattr(backends, "EXTRA", {})
-    sandbox_backend.register()
+    """(the backend, the TuneRequest fields it needs beyond the common ones), the sandbox one installed as a package
+    declares a backend: an entry point in the group sweeps.backends."""
+    monkeypatch.syspath_prepend(str(sandbox_backend.install(tmp_path / "site")))
+    registered.cache_clear()
+    request.addfinalizer(registered.cache_clear)
     if request.param == "local":
         from jobs.local.backend import LocalBackend
 
@@ -53,7 +56,7 @@ def toy_spec(tmp_path, **changes) -> str:
 
 def test_it_is_registered_and_declares_its_options(kind):
     chosen, _ = kind
-    assert chosen.name in backends.registered() and chosen.name in backends.section_names()
+    assert chosen.name in registered() and chosen.name in section_names()
     options = dataclasses.fields(chosen.options)
     assert all(f.default in (None, False) for f in options)  # a flag not given is None or False
     assert chosen.resumable <= {f.name for f in options}
@@ -63,7 +66,7 @@ def test_it_checks_its_own_section_and_no_other(kind, tmp_path):
     chosen, _ = kind
     spec = load_spec(toy_spec(tmp_path))
     chosen.check(spec, "spec.yaml")  # no section: its defaults
-    others = {name: {"no_such_setting": 1} for name in backends.section_names() if name != chosen.name}
+    others = {name: {"no_such_setting": 1} for name in section_names() if name != chosen.name}
     chosen.check(load_spec(toy_spec(tmp_path, **others)), "spec.yaml")  # the other backends' sections are theirs
     with pytest.raises(SpecError, match=f"spec.yaml: {chosen.name}"):
         chosen.check(load_spec(toy_spec(tmp_path, **{chosen.name: {"no_such_setting": 1}})), "spec.yaml")

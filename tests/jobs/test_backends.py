@@ -16,11 +16,13 @@ from jobs import backends
 from jobs.backends import TuneRequest
 from jobs.data.defaults import DEFAULT_SPEC
 from jobs.errors import UserError
-from jobs.local.backend import LocalBackend, LocalRun
+from jobs.local.backend import LocalBackend, LocalOptions, LocalRun
+from jobs.report import report
 from jobs.run.folder import RunError, RunFolder
 from jobs.trial.command import reported_metrics, unreported_metric
 from jobs.trial.environment import ACCELERATOR_ENV
 from jobs.vertex.backend import VertexBackend
+from tasks.flags import given
 from tests.support.sweeps import tune_local
 
 
@@ -35,10 +37,20 @@ def local_run(tmp_path, run_id: str = "r1") -> RunFolder:
     ("seed", 3, "vertex"), ("stack", "team-proj", "local"), ("detach", True, "local"),
     ("minutes_per_trial", 5.0, "local"), ("prices", "p.yaml", "local")])
 def test_a_flag_of_the_other_backend_is_refused_before_anything_runs(tmp_path, flag, value, backend):
-    request = TuneRequest(spec=str(tmp_path / "no-such-spec.yaml"), runs_dir=tmp_path / "runs", **{flag: value})
+    request = TuneRequest(spec=str(tmp_path / "no-such-spec.yaml"), runs_dir=tmp_path / "runs", options={flag: value})
     with pytest.raises(UserError, match=f"--{flag.replace('_', '-')} is not for the {backend} backend"):
         backends.tune(request, backend, console=None)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_request_is_the_common_fields_plus_the_options_given_which_the_backend_reads_as_its_own():
+    assert {f.name for f in dataclasses.fields(TuneRequest)} == {
+        "spec", "run_id", "resume", "trials", "parallel", "smoke", "dry_run", "data_root", "trial_timeout", "runs_dir",
+        "options", "run"}  # run: the resumed run's folder, which tune opens
+    with pytest.raises(TypeError):  # a backend's flag is an option, not a field
+        TuneRequest(seed=3)
+    request = TuneRequest(options=given(seed=3, stack=None, detach=False))
+    assert request.options == {"seed": 3} and request.options_for(LocalOptions) == LocalOptions(seed=3)
 
 
 def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
@@ -50,11 +62,24 @@ def test_a_resumed_run_keeps_the_backend_its_record_names(tmp_path):
     with pytest.raises(UserError, match="run r1 ran on the local backend; resume it without --backend"):
         backends.tune(request, "vertex", console=None)
     assert "note:" not in console.file.getvalue()
-    changed = dataclasses.replace(request, trials=9, seed=4, data_root="elsewhere")
+    changed = dataclasses.replace(request, trials=9, options={"seed": 4}, data_root="elsewhere")
     assert backends.tune(changed, None, console, choose=lambda name: LocalBackend()) == 0
     assert ("note: --data-root, --seed, --trials left as run r1 recorded them (its run.json and spec.yaml): a resumed "
             "run keeps its own; start a new run to change them") in console.file.getvalue()
     assert console.file.getvalue().count("trials: max 3, parallel 1") == 2
+
+
+def test_each_command_reads_run_json_once_and_passes_it_along(tmp_path, monkeypatch):
+    local_run(tmp_path)
+    reads = []
+    read = RunFolder._read_meta
+    monkeypatch.setattr(RunFolder, "_read_meta", lambda folder: reads.append(folder.run_id) or read(folder))
+    console = Console(file=io.StringIO())
+    assert backends.tune(TuneRequest(resume="r1", runs_dir=tmp_path / "runs", dry_run=True), None, console) == 0
+    assert reads == ["r1"]
+    assert backends.on_run("status", "r1", console, tmp_path / "runs") == 0 and reads == ["r1"] * 2
+    assert report(["r1"], latest=False, out=None, runs_dir=tmp_path / "runs", console=console) == 0
+    assert reads == ["r1"] * 3
 
 
 def test_status_and_cancel_go_to_the_backend_run_json_names(tmp_path):
@@ -67,7 +92,8 @@ def test_status_and_cancel_go_to_the_backend_run_json_names(tmp_path):
                         choose=lambda name: chosen.append(name) or VertexBackend())
     assert chosen == ["vertex"]
     (folder.root / "run.json").write_text(json.dumps({**meta, "backend": "slurm"}))
-    with pytest.raises(UserError, match="unknown backend 'slurm': local or vertex"):
+    with pytest.raises(UserError, match="unknown backend 'slurm': the backends here are local, vertex; a backend is "
+                                         "a package plus one entry in jobs.registry.BUILT_IN"):
         backends.on_run("cancel", "r1", None, tmp_path / "runs")
 
 
@@ -77,14 +103,14 @@ def test_run_json_is_typed_versioned_and_reads_records_without_a_version(tmp_pat
     assert written["version"] == 1 and written["seed"] == 7
     del written["version"]  # as every run.json before the field existed
     (folder.root / "run.json").write_text(json.dumps(written))
-    meta = folder.meta()
+    meta = RunFolder(folder.root).meta()  # a folder keeps the record it read or wrote: read afresh
     assert meta.version == 1 and meta.of(LocalRun).seed == 7 and meta.trials == 3
     (folder.root / "run.json").write_text(json.dumps({**written, "version": 2}))
     with pytest.raises(RunError, match="version 2, newer than this tool reads"):
-        folder.meta()
+        RunFolder(folder.root).meta()
     (folder.root / "run.json").write_text(json.dumps({**written, "trials": "many"}))
     with pytest.raises(RunError, match="damaged .trials: Input should be a valid integer"):
-        folder.meta()
+        RunFolder(folder.root).meta()
 
 
 def test_the_reference_trainer_declares_what_the_platform_expects():

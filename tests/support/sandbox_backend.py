@@ -1,9 +1,9 @@
 """A third backend, to prove the seam: each trial runs as a subprocess in a sandbox folder of its own
 (``<run>/trials/<id>/sandbox/``, its working folder), one after the other, at values drawn at random.
 
-It touches no spec, run or report module: it is this module plus its registration (``register()``, one registry
-entry; an installed package would declare the entry point ``sweeps.backends``). Its spec section, ``sandbox:``,
-may set ``env``: variables every trial gets besides the platform's.
+It touches no spec, run or report module: it is this module plus its registration, the entry point an installed
+package declares in the group ``sweeps.backends`` (``install`` writes one). Its spec section, ``sandbox:``, may set
+``env``: variables every trial gets besides the platform's.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from jobs import backends
 from jobs.backends import TuneRequest
 from jobs.data.defaults import DEFAULT_DATA, DEFAULT_SPEC
+from jobs.registry import ENTRY_POINTS
 from jobs.run.budget import planned_trials, with_budget
 from jobs.run.folder import RunFolder, RunMeta, new_run_id
 from jobs.run.outcome import Best, Ending, Notes, Outcome, PlanTable, TrialsTable
@@ -36,9 +36,14 @@ class SandboxOptions:
     """The sandbox takes no flags of its own."""
 
 
-def register() -> None:
-    """Make ``--backend sandbox`` known to this process."""
-    backends.register(NAME, f"{__name__}:SandboxBackend")
+def install(site: Path) -> Path:
+    """Install this backend as a package would, into the folder ``site`` (put it on sys.path or PYTHONPATH): a
+    distribution whose entry point in the group ``sweeps.backends`` names it."""
+    info = site / "sweeps_sandbox-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sweeps-sandbox\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINTS}]\n{NAME} = {__name__}:SandboxBackend\n")
+    return site
 
 
 class SandboxBackend:
@@ -75,19 +80,19 @@ class SandboxBackend:
             _save(folder, records)
             notes.print(f"trial {number} {records[-1].state}")
         succeeded = any(r.state == TrialState.SUCCEEDED for r in records)
-        return Outcome([Best(records, spec.metric.id, spec.metric.goal, tied=True)],
+        return Outcome([Best(records, spec.metric.id, spec.metric.goal)],
                        Ending.DONE if succeeded else Ending.FAILED)
 
     def status(self, folder: RunFolder, notes: Notes) -> Outcome:
         spec = load_spec(folder.spec_path)
-        records = self.records(folder, spec)
+        records = self.records(folder, spec, notes)
         return Outcome([TrialsTable(f"sweep {spec.name}", records, spec.metric.goal),
                         Best(records, spec.metric.id, spec.metric.goal)])
 
     def cancel(self, folder: RunFolder, notes: Notes) -> Outcome:
         return Outcome([f"run {folder.run_id} runs in the foreground of its own command: stop it there"])
 
-    def records(self, folder: RunFolder, spec: Spec) -> list[TrialRecord]:
+    def records(self, folder: RunFolder, spec: Spec, notes: Notes) -> list[TrialRecord]:
         path = _state(folder)
         return [TrialRecord(**r) for r in json.loads(path.read_text())] if path.exists() else []
 

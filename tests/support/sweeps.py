@@ -3,10 +3,13 @@ a test configures: the local one warm or cold, the Vertex one pointed at a stand
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.console import Console
 
 from jobs import backends
 from jobs.backends import Backend, TuneRequest
+from jobs.console.render import ConsoleNotes
 from jobs.console.text import user_console
 from jobs.run.folder import RUNS_DIR, RunFolder
 from jobs.spec import load_spec
@@ -14,9 +17,11 @@ from jobs.trial.record import TrialRecord
 
 
 def tune_with(chosen: Backend, spec: str | None = None, *, console: Console | None = None, **fields) -> int:
-    """`invoke tune` with ``chosen`` as the backend; ``fields`` are TuneRequest's."""
-    return backends.tune(TuneRequest(spec=spec, **fields), chosen.name, console or user_console(),
-                         choose=lambda name: chosen)
+    """`invoke tune` with ``chosen`` as the backend; ``fields`` are TuneRequest's, or else its options."""
+    common = {f.name for f in dataclasses.fields(TuneRequest)}
+    request = TuneRequest(spec=spec, **{k: v for k, v in fields.items() if k in common},
+                          options={k: v for k, v in fields.items() if k not in common})
+    return backends.tune(request, chosen.name, console or user_console(), choose=lambda name: chosen)
 
 
 def tune_local(spec: str | None = None, *, warm: bool = True, console: Console | None = None, **fields) -> int:
@@ -30,10 +35,10 @@ def on_run(chosen: Backend, action: str, run_id: str, console: Console, runs_dir
     return backends.on_run(action, run_id, console, runs_dir, choose=lambda name: chosen)
 
 
-def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR) -> list[TrialRecord]:
-    """A run's trials as the report receives them."""
+def records_of(chosen: Backend, run_id: str, runs_dir=RUNS_DIR, console: Console | None = None) -> list[TrialRecord]:
+    """A run's trials as the report receives them; what the backend says meanwhile is printed on ``console``."""
     folder = RunFolder.open(run_id, runs_dir)
-    return chosen.records(folder, load_spec(folder.spec_path))
+    return chosen.records(folder, load_spec(folder.spec_path), ConsoleNotes(console or user_console()))
 
 
 def in_a_terminal() -> None:

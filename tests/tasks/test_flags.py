@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from invoke import Exit
 
+from infra.config import ConfigError
 from jobs.errors import ServiceError, UserError
 from tasks.flags import exit_with, guarded, integer, positive, required
 from tests.support.helpers import invoke
@@ -47,6 +48,8 @@ def test_guarded_turns_the_library_errors_into_one_line_and_their_exit_status():
     assert guarded("tune", lambda: 3) == 3
     assert _refused(lambda: guarded("tune", lambda: fail(UserError("spec.yaml: bad")))) == (2, "tune: spec.yaml: bad")
     assert _refused(lambda: guarded("status", lambda: fail(ServiceError("quota")))) == (1, "status: quota")
+    assert _refused(lambda: guarded("infra.up", lambda: fail(ConfigError("config.json: bad")))) == (
+        2, "infra.up: config.json: bad")  # infra's own, which imports nothing of jobs
     with pytest.raises(KeyError):  # a bug stays a traceback
         guarded("tune", lambda: fail(KeyError("x")))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
+from tests.support import sandbox_backend
 from tests.support.helpers import TOY_TRAINER, invoke
 
 
@@ -30,6 +32,17 @@ def test_an_unclosed_quote_in_train_args_is_one_line(tmp_path):
         2, "train: --args \"--hidden='8\": No closing quotation: close each quote, e.g. "
            "--args='--hidden=128 --epochs=10'"), done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_backend_is_one_line_naming_the_known_ones_and_how_to_add_one(tmp_path):
+    """A backend an installed package declares (its entry point in sweeps.backends) is known to the tasks."""
+    site = sandbox_backend.install(tmp_path / "site")
+    done = invoke("tune", "--backend", "gke", "--dry-run", cwd=tmp_path,
+                  env={**os.environ, "PYTHONPATH": str(site)})
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "tune: unknown backend 'gke': the backends here are local, vertex, sandbox; a backend is a package plus "
+           "one entry in jobs.registry.BUILT_IN or in the entry point group sweeps.backends: docs/architecture.md, "
+           "\"How to add a backend\""), done.stderr
 
 
 def test_text_in_square_brackets_prints_as_written_in_the_plan_the_sweep_and_the_report(tmp_path):

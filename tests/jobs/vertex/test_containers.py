@@ -12,7 +12,7 @@ from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.containers import IMAGES, PYTORCH, served
 from jobs.vertex.request import RequestError
-from jobs.vertex.resources import check, resources
+from jobs.vertex.resources import check
 from jobs.vertex.routes import dated_warnings
 from tests.support.helpers import invoke
 from tests.support.sweeps import tune_with
@@ -29,8 +29,7 @@ def spec(**vertex):
     """A spec with this vertex section, checked as the Vertex AI backend checks it."""
     parsed = parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 1},
                          "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, "vertex": vertex}, "s.yaml")
-    check(parsed, "s.yaml")
-    return parsed
+    return check(parsed, "s.yaml")
 
 
 def outputs(tmp_path, image: bool = False):
@@ -48,7 +47,7 @@ def outputs(tmp_path, image: bool = False):
     CPU_IMAGE,
 ])
 def test_executor_image_may_name_any_image_in_the_table(uri):
-    assert resources(spec(executor_image=uri)).executor_image == uri
+    assert spec(executor_image=uri).resources.executor_image == uri
 
 
 @pytest.mark.parametrize("uri, says", [

@@ -11,6 +11,7 @@ import pytest
 from jobs.cloud.cost import CeilingError, trial_timeout
 from jobs.spec import parse_spec
 from jobs.vertex.cost import PriceError, estimate_cost, load_prices
+from jobs.vertex.resources import check
 from tests.support.helpers import invoke
 from tests.support.vertex import write_outputs, write_spec
 
@@ -18,8 +19,10 @@ TODAY = dt.date(2025, 7, 1)
 
 
 def spec(**changes):
-    return parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 12, "parallel": 3},
-                       "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, **changes}, "s.yaml")
+    """A spec checked as the Vertex AI backend checks it."""
+    data = {"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 12, "parallel": 3},
+            "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, **changes}
+    return check(parse_spec(data, "s.yaml"), "s.yaml")
 
 
 def test_machine_and_accelerators_per_trial_hour():

@@ -48,10 +48,10 @@ def test_a_ceiling_asked_again_applies_the_lower_one_and_run_json_records_it(tmp
         currency="USD", max_cost=0.5), tmp_path / "runs")
     meta = folder.meta().of(VertexRun)
     kept, said = lower_ceiling(folder, meta, 2.0)
-    assert kept == meta and folder.meta().max_cost == 0.5
+    assert kept == meta and RunFolder(folder.root).meta().max_cost == 0.5
     assert said == "run r: --max-cost 2 USD is not below its trials.max_cost 0.5 USD: the lower one, 0.5 USD, stays"
     lowered, said = lower_ceiling(folder, meta, 0.0001)
-    assert lowered.max_cost == 0.0001 and folder.meta().of(VertexRun) == lowered
+    assert lowered.max_cost == 0.0001 and RunFolder(folder.root).meta().of(VertexRun) == lowered
     assert said == ("run r: trials.max_cost lowered to 0.0001 USD (was 0.5 USD) and recorded in run.json; it holds "
                     "while the run is followed")
     assert not list(folder.root.glob(".*.tmp"))

@@ -60,7 +60,7 @@ def vertex(**fields):
     """The vertex section ``fields``, as the Vertex AI backend checks it when it plans or submits a sweep."""
     spec = parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 1},
                        "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, "vertex": fields}, "s.yaml")
-    return check(spec, "s.yaml")
+    return check(spec, "s.yaml").resources
 
 
 @pytest.mark.parametrize("machine, accelerator, count", [

@@ -9,8 +9,9 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, Measuremen
 from jobs.spec import parse_spec
 from jobs.vertex.follow import live_record
 from jobs.vertex.records import trial_records
+from jobs.vertex.resources import check
 
-SPEC = parse_spec({
+SPEC = check(parse_spec({
     "name": "s", "metric": {"id": "validation_accuracy", "goal": "maximize"}, "trials": {"max": 3},
     "measurement": "last",
     "parameters": {"lr": {"type": "double", "min": 1e-4, "max": 1e-1, "scale": "log"},
@@ -19,7 +20,7 @@ SPEC = parse_spec({
                    "decay": {"type": "discrete", "values": [0.1, 0.3]},
                    "optimizer": {"type": "categorical", "values": ["adam", "sgd"]},
                    "momentum": {"type": "double", "min": 0.0, "max": 0.9, "when": {"optimizer": ["sgd"]}}},
-}, "s.yaml")
+}, "s.yaml"), "s.yaml")
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 BASE = "gs://b/artifacts/s/run-1/"
 

@@ -10,10 +10,10 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, StudySpec
 from google.protobuf import json_format
 
 from jobs.cloud.stack import OutputsError, load_outputs
-from jobs.run.folder import RunError, check_run_id
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.request import RequestError, build_tuning_job, spec_hash, study_spec, trainer_note
+from jobs.vertex.resources import check
 from tests.support.sweeps import tune_with
 from tests.support.vertex import DIGEST, read, write_outputs, write_spec
 
@@ -54,7 +54,8 @@ CUDA = f"us-central1-docker.pkg.dev/acme-ml/vision-sweeps/trainer-cuda@{DIGEST}"
 
 
 def spec_of(**changes):
-    return parse_spec({**EVERY_KIND, **changes}, "test.yaml")
+    """EVERY_KIND with ``changes``, checked as the Vertex AI backend checks it."""
+    return check(parse_spec({**EVERY_KIND, **changes}, "test.yaml"), "test.yaml")
 
 
 def by_id(parameters) -> dict:
@@ -146,7 +147,8 @@ def test_the_spec_hash_label_names_the_spec_and_its_budget_not_its_ceiling():
     same = spec_hash(spec_of())
     assert re.fullmatch(r"[0-9a-f]{16}", same)
     assert spec_hash(spec_of(trials={**EVERY_KIND["trials"], "max_cost": 9.5})) == same  # the ceiling is run.json's
-    assert spec_hash(parse_spec(dict(reversed(list(EVERY_KIND.items()))), "other.yaml")) == same  # key order
+    reordered = dict(reversed(list(EVERY_KIND.items())))
+    assert spec_hash(check(parse_spec(reordered, "o.yaml"), "o.yaml")) == same  # key order
     # a field at its default counts as left out: a spec field added later keeps the hash of jobs submitted before
     assert spec_hash(spec_of(vertex={**EVERY_KIND["vertex"], "scheduling": "standard"}, measurement="best")) == same
     changed = [spec_of(trials={**EVERY_KIND["trials"], "max": 8}), spec_of(algorithm="adaptive"),
@@ -169,10 +171,19 @@ def test_max_failed_above_max_is_sent_as_max(outputs):
 def test_unknown_accelerator_and_bad_run_id_and_local_data_are_refused(outputs):
     with pytest.raises(SpecError, match="NVIDIA_TESLA_T5 is not a GPU that Vertex AI training attaches"):
         VertexBackend.check(spec_of(vertex={"accelerator_type": "NVIDIA_TESLA_T5", "accelerator_count": 1}), "s.yaml")
-    with pytest.raises(RunError, match="Vertex AI label"):
-        check_run_id("Run_1")
+    with pytest.raises(RequestError, match="it is the job's run_id label, so it must be 1-63 characters"):
+        build_tuning_job(spec_of(), outputs, "Run_1")
     with pytest.raises(RequestError, match="gs:// prefix"):
         build_tuning_job(spec_of(), outputs, "r", data_root="data/default")
+
+
+def test_a_run_id_that_is_no_label_value_is_refused_before_the_stack_is_read(tmp_path, console):
+    """A folder name the local backend takes (Run_1) is no Vertex AI label value: the Vertex backend's own rule."""
+    spec = write_spec(tmp_path / "spec.yaml")
+    with pytest.raises(RequestError, match="^run id 'Run_1': on Vertex AI it is the job's run_id label, so it must be "
+                                           "1-63 characters of lowercase letters, digits, '_' and '-'"):
+        tune_with(VertexBackend(), str(spec), console=console, run_id="Run_1", dry_run=True,
+                  outputs=str(tmp_path / "no-such-outputs.json"))
 
 
 def test_dry_run_prints_the_request_as_strict_vertex_rest_json(tmp_path, outputs, console):

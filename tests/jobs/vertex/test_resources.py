@@ -7,7 +7,7 @@ import pytest
 from jobs.local.backend import LocalBackend
 from jobs.spec import SpecError, parse_spec
 from jobs.vertex.backend import VertexBackend
-from jobs.vertex.resources import resources
+from jobs.vertex.resources import check
 from tests.support.specs import minimal, mutated
 
 EXECUTOR = "us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"
@@ -64,13 +64,14 @@ def test_a_local_sweep_never_meets_vertex_ais_tables():
 
 
 def test_defaults():
-    spec = minimal()
-    assert resources(spec).model_dump() == {
+    spec = check(minimal(), "spec.yaml")
+    assert spec.resources.model_dump() == {
         "machine_type": "n1-standard-4", "accelerator_type": None, "accelerator_count": 0, "route": None,
         "executor_image": None, "scheduling": "standard", "max_wait_minutes": None}
     flex = minimal(vertex={"machine_type": "g2-standard-4", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1,
                            "scheduling": "flex_start", "max_wait_minutes": 0})  # 0: wait indefinitely
-    assert (resources(flex).scheduling, resources(flex).max_wait_minutes) == ("flex_start", 0)
+    assert (check(flex, "s.yaml").resources.scheduling, check(flex, "s.yaml").resources.max_wait_minutes) == (
+        "flex_start", 0)
 
 
 def test_a_section_that_is_not_a_mapping_or_an_unknown_one_is_the_shared_specs_error():

@@ -18,6 +18,7 @@ from jobs.spec import load_spec, parse_spec
 from jobs.vertex.backend import VertexBackend
 from jobs.vertex.cost import PriceError, estimate_cost, load_prices
 from jobs.vertex.request import RequestError, build_tuning_job, request_json
+from jobs.vertex.resources import check
 from tests.support.helpers import invoke
 from tests.support.sweeps import on_run, records_of, tune_with
 from tests.support.vertex import DIGEST, read, settings_for, write_outputs, write_spec
@@ -33,8 +34,10 @@ spot:
 
 
 def spec(**vertex):
-    return parse_spec({"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 12, "parallel": 3},
-                       "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, "vertex": vertex}, "s.yaml")
+    """A spec with this vertex section, checked as the Vertex AI backend checks it."""
+    data = {"name": "s", "metric": {"id": "m", "goal": "maximize"}, "trials": {"max": 12, "parallel": 3},
+            "parameters": {"k": {"type": "integer", "min": 1, "max": 4}}, "vertex": vertex}
+    return check(parse_spec(data, "s.yaml"), "s.yaml")
 
 
 @pytest.fixture
@@ -91,8 +94,8 @@ def test_a_spot_sweep_is_priced_at_spot_prices_and_says_what_spot_saves(tmp_path
     assert standard.hourly == pytest.approx(standard_hourly) and said in standard.text()
     assert "vertex.scheduling: spot" in standard.text()
     # the ceiling's per-trial timeout pays for trials at the price of what was asked for
-    capped = parse_spec({**spec(scheduling="spot").model_dump(exclude_none=True),
-                         "trials": {"max": 12, "parallel": 3, "max_cost": 0.1}}, "s.yaml")
+    capped = check(parse_spec({**spec(scheduling="spot").model_dump(exclude_none=True),
+                               "trials": {"max": 12, "parallel": 3, "max_cost": 0.1}}, "s.yaml"), "s.yaml")
     assert trial_timeout(capped, estimate_cost(capped, prices, 30, today=TODAY), None, 60) == \
         int(0.1 / (12 * spot.hourly) * 3600)
     gpu = spec(machine_type="n1-standard-8", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1)

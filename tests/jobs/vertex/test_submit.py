@@ -16,9 +16,12 @@ from google.cloud.aiplatform_v1.types import HyperparameterTuningJob, JobState
 from jobs.cloud.google import RETRY, PermissionProblem, QuotaProblem
 from jobs.run.folder import RunError, RunFolder
 from jobs.spec import load_spec
+from jobs.vertex import resources
 from jobs.vertex.backend import VertexBackend, VertexRun
 from jobs.vertex.client import RunIdTaken
+from jobs.vertex.machines import machine_type_problem
 from jobs.vertex.request import spec_hash
+from jobs.vertex.resources import check
 from tests.support.sweeps import on_run, records_of, tune_with
 from tests.support.vertex import TOY, backend_for, read, settings_for, write_outputs, write_spec
 from tests.support.vertex_rules import Fault
@@ -66,7 +69,7 @@ def test_a_run_id_another_spec_holds_on_vertex_is_refused_before_any_record(tmp_
                   run_id="toy-1", runs_dir=other / "runs", console=console)
     assert str(refused.value) == (
         f"run id toy-1 is taken on Vertex AI by job {job.name} of spec toy (spec_hash {job.labels['spec_hash']}), "
-        f"not this spec toy (spec_hash {spec_hash(load_spec(spec))}): pick another --run-id")
+        f"not this spec toy (spec_hash {spec_hash(check(load_spec(spec), spec))}): pick another --run-id")
     assert not (other / "runs" / "toy-1").exists() and vertex.creates() == 1
 
 
@@ -76,7 +79,7 @@ def test_the_stand_in_keeps_labels_finds_jobs_by_them_and_refuses_what_the_servi
     from jobs.vertex.client import VertexJobs, vertex_context
     from jobs.vertex.request import build_tuning_job
 
-    spec = load_spec(write_spec(tmp_path / "spec.yaml"))
+    spec = check(load_spec(write_spec(tmp_path / "spec.yaml")), "spec.yaml")
     job = build_tuning_job(spec, load_outputs(outputs_file=write_outputs(tmp_path / "outputs.json")), "toy-1")
     jobs = VertexJobs(vertex_context("acme-ml", "us-central1", ACCOUNT), settings_for(vertex))
     created, _ = jobs.submit(job)
@@ -114,6 +117,27 @@ def test_a_503_is_retried_and_then_succeeds(vertex, sweep, console):
     assert vertex.create_answers() == [503, 200]
     assert "ServiceUnavailable" in read(console) and "; retrying for up to" in read(console)
     assert len(vertex.jobs) == 1
+
+
+def test_the_vertex_section_is_validated_once_per_command_and_passed_along(tmp_path, vertex, sweep, console,
+                                                                            monkeypatch):
+    """check() returns the spec with its section validated, which the estimate, the request, the follower's records
+    and the ceiling read: not validated again at each use, or at each poll (a dry run, a followed sweep with a
+    ceiling, the report's records: one each)."""
+    validations = []
+    monkeypatch.setattr(resources, "machine_type_problem",
+                        lambda machine: validations.append(machine) or machine_type_problem(machine))
+    assert sweep(dry_run=True) == 0 and len(validations) == 1
+    assert sweep(spec={"trials": {"max": 3, "parallel": 2, "max_cost": 5.0}}) == 0 and len(validations) == 2
+    assert len(records_of(backend_for(vertex), "toy-1", tmp_path / "runs", console)) == 3 and len(validations) == 3
+
+
+def test_a_retry_while_the_report_reads_a_runs_trials_is_said_through_the_notes_it_is_given(tmp_path, vertex, sweep,
+                                                                                            console):
+    assert sweep() == 0
+    vertex.fail_next(Fault("GET", 503, path=GET_JOB))
+    records = records_of(VertexBackend(settings_for(vertex)), "toy-1", tmp_path / "runs", console)
+    assert len(records) == 3 and read(console).count("; retrying for up to") == 1
 
 
 def test_an_answer_lost_after_the_create_is_found_not_made_twice(vertex, sweep):
