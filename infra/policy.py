@@ -22,7 +22,13 @@ KEYS = ("gcp:serviceaccount/key:Key", "gcp:storage/hmacKey:HmacKey")
 WIF_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 # What an attribute condition may refer to: "assertion", "google" and "attribute" (attribute_condition, IAM v1
 # WorkloadIdentityPoolProvider); Google refuses a condition that "must reference one of the provider's claims".
-CLAIM = re.compile(r"\b(assertion|attribute|google)\.")
+# CEL (https://github.com/google/cel-spec/blob/master/doc/langdef.md): string literals, `//` comments, and a claim
+# compared to a literal with ==, on either side, in no longer comparison
+CEL_STRING = re.compile(r"'(?:[^'\\\n]|\\.)*'" + r'|"(?:[^"\\\n]|\\.)*"')
+CEL_COMMENT = re.compile(r"//[^\n]*")
+CLAIM = r"\b(?:assertion|attribute|google)\.[A-Za-z_][\w.]*"
+PINNED = re.compile(rf"(?<![=!]=)(?:{CLAIM}==''|''=={CLAIM})(?![=!]=)")  # on the condition without whitespace
+NEGATION = re.compile(r"!(?!=)|\?")  # `!x` and `c ? a : b` can turn a pinned claim into its opposite
 ABOVE_ACCOUNT_IAM = re.compile(r"^gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):")
 PRIMITIVE_ROLE = re.compile(r"\broles/(owner|editor|viewer)\b")
 PUBLIC_MEMBER = re.compile(r"\ball(Authenticated)?Users\b")
@@ -112,8 +118,19 @@ def identity_providers_conditioned(resource: Registered, settings: Settings) -> 
     if not isinstance(condition, str) or not condition.strip():
         yield ("has no attribute condition: restrict it to your repository (sweeps:ci does: "
                "assertion.repository == 'OWNER/NAME')")
-    elif not CLAIM.search(condition):
-        yield f"attribute condition {condition!r} refers to no claim (assertion.*, attribute.* or google.*)"
+    elif not _pins_every_branch(condition):
+        yield (f"attribute condition {condition!r} does not pin a claim to a value in every branch "
+               "(e.g. assertion.repository == 'OWNER/NAME'; each part joined by || needs one)")
+
+
+def _pins_every_branch(condition: str) -> bool:
+    """Whether each part of the condition joined by ``||`` compares a claim (assertion.*, attribute.*, google.*)
+    to a string with ==, once strings are set aside and comments dropped: a condition such as
+    ``true || assertion.sub == 'x'``, ``assertion.sub != ''`` or ``true // assertion.repository`` admits any
+    repository; so do ``!``, ``? :`` and a comparison of the comparison. Conservative: some safe conditions (a
+    claim in a list, startsWith) are refused too."""
+    code = re.sub(r"\s+", "", CEL_COMMENT.sub("", CEL_STRING.sub("''", condition)))
+    return not NEGATION.search(code) and all(PINNED.search(branch) for branch in code.split("||"))
 
 
 def act_as_on_account_only(resource: Registered, settings: Settings) -> Iterable[str]:

@@ -150,13 +150,25 @@ def conditioned(condition: str | None) -> list[str]:
 @pytest.mark.parametrize("condition, says", [
     (None, "has no attribute condition: restrict it to your repository"),
     ("", "has no attribute condition"),
-    ("1 == 1", "attribute condition '1 == 1' refers to no claim (assertion.*, attribute.* or google.*)"),
+    ("1 == 1", "attribute condition '1 == 1' does not pin a claim to a value in every branch"),
+    ("true || assertion.repository == 'acme/vision'", "does not pin a claim"),
+    ("assertion.repository != ''", "does not pin a claim"),
+    ("true // assertion.repository == 'acme/vision'", "does not pin a claim"),
+    ("'assertion.repository' != ''", "does not pin a claim"),
+    ("assertion.repository == assertion.repository", "does not pin a claim"),
+    ("!(assertion.repository == 'acme/vision')", "does not pin a claim"),
+    ("assertion.repository == 'acme/vision' ? true : true", "does not pin a claim"),
+    ("assertion.repository ==  'acme/vision' == false", "does not pin a claim"),
+    ("false == assertion.repository == 'acme/vision'", "does not pin a claim"),
 ])
 def test_a_provider_without_a_condition_on_its_claims_is_refused(condition, says):
     (message,) = conditioned(condition)
     assert says in message
 
 
-@pytest.mark.parametrize("condition", ["assertion.repository == 'acme/vision'", "attribute.repository_owner == 'acme'"])
+@pytest.mark.parametrize("condition", [
+    "assertion.repository == 'acme/vision'", "attribute.repository_owner == 'acme'",
+    "assertion.repository == 'acme/a' || assertion.repository == 'acme/b'",
+    "assertion.repository == 'acme/vision' && (assertion.ref == 'refs/heads/main' || assertion.ref == 'refs/heads/x')"])
 def test_a_provider_with_a_condition_on_its_claims_passes(condition):
     assert conditioned(condition) == []
