@@ -9,7 +9,9 @@ Pulumi itself is imported only by :meth:`StackConfig.from_pulumi`.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,17 +260,35 @@ class StackConfig(BaseModel):
         return {stack_key(alias): value for alias, value in dumped.items()}
 
 
+MAX_STACK_FILE_BYTES = 1_000_000  # a stack file holds a few dozen keys
+
+
+def _read_regular(path: Path, limit: int) -> str:
+    """The text of a regular file of at most ``limit`` bytes; ConfigError for a device, a FIFO (opened without
+    waiting for a writer) or a larger file, OSError when it cannot be opened."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ConfigError("not a regular file")
+        raw = file.read(limit + 1)
+    if len(raw) > limit:
+        raise ConfigError(f"more than {limit:,} bytes, the most a stack file may hold")
+    return raw.decode("utf-8")
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
     """A ``Pulumi.<stack>.yaml`` file as written, unvalidated: a mapping whose ``config`` (when set) is a mapping;
     raise ConfigError for anything else (OSError when it cannot be read)."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(_read_regular(path, MAX_STACK_FILE_BYTES)) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', None) or exc}{where})") from None
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         raise ConfigError("not a stack file: expected a mapping with a `config:` mapping of keys")
+    if odd := [key for key in document.get("config") or {} if not isinstance(key, str)]:
+        raise ConfigError(f"config key {odd[0]!r} is not a name (namespace:key, e.g. sweeps:team)")
     return document
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import ConfigError, StackConfig, read_stack_file
-from infra.onboard import REPO, STACKS, policy_check, pulumi_available, stack_command
+from infra.onboard import REPO, STACKS, check_policy_config, pulumi_available, stack_command
 from infra.outputs import routes
 from jobs.backends import backend
 from jobs.errors import ServiceError, UserError
@@ -95,8 +95,8 @@ def read_stacks(folder: Path = STACKS) -> list[StackFile]:
     if not folder.is_dir():
         raise UserError(f"no stacks folder {folder}: onboard a project first (invoke infra.onboard writes its "
                         "stack file there)")
-    stacks = [read_stack(path) for path in sorted(folder.glob("Pulumi.*.yaml"))
-              if not EXAMPLE.fullmatch(STACK_FILE.fullmatch(path.name)["stack"])]
+    names = [(path, STACK_FILE.fullmatch(path.name)) for path in sorted(folder.glob("Pulumi.*.yaml"))]
+    stacks = [read_stack(path) for path, name in names if name and not EXAMPLE.fullmatch(name["stack"])]
     if not stacks:
         raise UserError(f"no stack files in {folder} (Pulumi.<team>-<project>.yaml; the examples do not count): "
                         "onboard a project with invoke infra.onboard")
@@ -218,8 +218,8 @@ def fleet_view(stacks: list[StackFile], since: dt.datetime, runs_dir: Path, choo
     """Every stack with its checks, its last update and its team's sweeps in its project since ``since``."""
     problems = [s.problem for s in stacks if s.problem]
     try:
-        policy_check("preview", stacks[0].name)  # the pack's config file, which every stack's preview reads
-    except UserError as exc:
+        check_policy_config()  # the pack's config file, which every stack's preview reads
+    except ConfigError as exc:
         problems.append(str(exc))
     states, notes = stack_states([s.name for s in stacks])
     problems += [f"stack {s.name}: no state in the Pulumi backend: `invoke infra.up --stack {s.name}` creates it"

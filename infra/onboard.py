@@ -105,7 +105,7 @@ def policy_check(action: str, stack: str, policy: bool = True, config: Path = PO
     if action not in CHECKED:
         return None
     if policy:
-        _check_policy_config(config)
+        check_policy_config(config)
         return None
     skipped = f"skips the mandatory policies {', '.join(sorted(MANDATORY))}"
     stack_file = stacks / f"Pulumi.{stack}.yaml"
@@ -117,7 +117,7 @@ def policy_check(action: str, stack: str, policy: bool = True, config: Path = PO
     return f"note: --no-policy {skipped}: this preview does not say what they would refuse"
 
 
-def _check_policy_config(path: Path) -> None:
+def check_policy_config(path: Path = POLICY_CONFIG) -> None:
     """A policy pack config file keeps every mandatory policy mandatory. It sets levels under ``all`` and under
     a policy's own name (which wins), as a string or ``{"enforcementLevel": ...}``
     (pulumi.com/docs/iac/using-pulumi/crossguard/configuration)."""

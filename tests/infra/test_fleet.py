@@ -82,6 +82,23 @@ def test_every_stack_file_is_read_with_its_problem_and_the_examples_are_left_out
     assert (b.team, b.project, b.routes) == ("vision", "acme-ml", ())  # as written, for the view
 
 
+def test_hostile_stack_files_are_problems_and_the_rest_is_read(stacks_dir):
+    """A device, a FIFO (no writer: it is not waited for), a file over the size limit, a key that is not a name and
+    a file named with no stack are each a problem line or left out; the three stacks are still read."""
+    (stacks_dir / "Pulumi.evil-zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(stacks_dir / "Pulumi.evil-fifo.yaml")
+    (stacks_dir / "Pulumi.evil-big.yaml").write_text("a" * 1_000_001)
+    (stacks_dir / "Pulumi.evil-key.yaml").write_text("config:\n  5: x\n")
+    (stacks_dir / "Pulumi..yaml").write_text("config: {}\n")
+    stacks = {s.name: s.problem for s in fleet.read_stacks(stacks_dir)}
+    assert list(stacks) == ["evil-big", "evil-fifo", "evil-key", "evil-zero", *STACKS]
+    assert stacks["evil-zero"].endswith("evil-zero.yaml: not a regular file: fix the file, or remove it")
+    assert "evil-fifo.yaml: not a regular file" in stacks["evil-fifo"]
+    assert "more than 1,000,000 bytes, the most a stack file may hold" in stacks["evil-big"]
+    assert "config key 5 is not a name" in stacks["evil-key"]
+    assert not any(stacks[name] for name in STACKS)
+
+
 def test_a_missing_or_empty_stacks_folder_and_an_unknown_team_are_one_line(tmp_path, stacks_dir):
     with pytest.raises(UserError, match=f"^no stacks folder {tmp_path / 'none'}: onboard a project first"):
         fleet.read_stacks(tmp_path / "none")
@@ -270,6 +287,14 @@ def test_invoke_drift_names_the_drifted_stacks_and_exits_1(fleet_checkout):
 def test_a_wrong_selection_is_one_line(fleet_checkout, args, said):
     done, home = _tasks(fleet_checkout, *args)
     assert (done.returncode, done.stderr) == (2, said + "\n") and calls(home) == [], done
+
+
+def test_a_pack_config_lowering_a_mandatory_policy_is_a_problem_line_of_the_view(fleet_checkout):
+    (fleet_checkout / "infra" / "policypack" / "config.json").write_text('{"all": "advisory"}')
+    done, _ = _tasks(fleet_checkout, "infra.fleet")
+    assert "problem: " in done.stdout and "'all' sets the level 'advisory', which would lower the mandatory" \
+        in done.stdout, done
+    assert all(f" {stack} " in done.stdout for stack in STACKS), done.stdout
 
 
 def test_a_wrong_flag_is_one_line(fleet_checkout):
