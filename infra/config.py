@@ -213,6 +213,11 @@ class StackConfig(BaseModel):
         return self.budget_amount is not None
 
     @property
+    def has_image(self) -> bool:
+        """Whether the stack has a trainer image once it is up: one named, or one it builds."""
+        return bool(self.trainer_image or self.build_image)
+
+    @property
     def cloud_builds(self) -> bool:
         """Whether Cloud Build builds an image for this stack (a trainer or a CUDA image, not one named)."""
         builds = (self.build_image and not self.trainer_image) or self.cuda_image

@@ -27,7 +27,7 @@ from infra.onboard import REPO, STACKS, check_policy_config, pulumi_available, s
 from infra.outputs import routes
 from jobs.backends import backend
 from jobs.errors import ServiceError, UserError
-from jobs.report.teams import Place, TeamSpend, by_team, seen_sweeps
+from jobs.report.teams import Place, TeamSpend, by_team, seen_sweeps, spend_text
 
 STACK_FILE = re.compile(r"Pulumi\.(?P<stack>.+)\.yaml")
 EXAMPLE = re.compile(r"example(-.+)?")  # Pulumi.example.yaml, Pulumi.example-*.yaml: documentation, not projects
@@ -74,7 +74,7 @@ class StackFile:
         """The routes a trial can take on the stack once it is up (the stack's ``routes`` output)."""
         if not self.config:
             return ()
-        return routes(bool(self.config.trainer_image or self.config.build_image))
+        return routes(self.config.has_image)
 
 
 def read_stack(path: Path) -> StackFile:
@@ -183,7 +183,9 @@ class FleetRow:
     def cells(self) -> list[str]:
         s = self.stack
         last = "no state" if self.last_up is None else self.last_up or "-"
-        sweeps, cost = ("0", "-") if self.spend is None else (str(self.spend.sweeps), self.spend.cells()[4])
+        spend = self.spend
+        sweeps, cost = ("0", "-") if spend is None else (str(spend.sweeps),
+                                                         spend_text(spend.cost, spend.unpriced, spend.currency))
         return [s.name, s.team or "?", s.project or "?", s.region or "?", ", ".join(s.routes) or "-",
                 "ok" if not s.problem else "invalid", last, sweeps, cost]
 

@@ -80,7 +80,7 @@ class SweepsProject(pulumi.ComponentResource):
             artifacts_root=pulumi.Output.concat(bucket_root, f"/{ARTIFACTS}"),
             staging=pulumi.Output.concat(bucket_root, f"/{STAGING}"),
             trainer_service_account=self.trainer.email, image=image, cuda_image=cuda_image,
-        ).exported(bucket=self.bucket.name, routes=list(routes(bool(image))), repository=pulumi.Output.concat(
+        ).exported(bucket=self.bucket.name, routes=list(routes(config.has_image)), repository=pulumi.Output.concat(
             f"{config.names.registry}/{config.project}/", self.repository.repository_id),
             **(self.ci.outputs if self.ci else {}))
         self.register_outputs(self.outputs)

@@ -63,7 +63,7 @@ class StackOutputs(Outputs):
                 except ValueError as exc:
                     problems.append(f"output {name!r}: {exc}; Vertex AI trials run the image pinned by digest, "
                                     "never a tag: run `invoke infra.up --stack STACK` to push it and export its digest")
-        team = values.get("team") or _team_of(values["trainer_service_account"])
+        team = values.get("team") or team_of(values["trainer_service_account"])
         if not team:
             problems.append("output 'team' is missing and the trainer_service_account "
                             f"{values['trainer_service_account']!r} is not <team>-trainer@...")
@@ -77,7 +77,8 @@ class StackOutputs(Outputs):
         return cls(**{name: values.get(name) for name in Outputs.names()} | {"team": team}, source=source)
 
 
-def _team_of(service_account: str) -> str | None:
+def team_of(service_account: str) -> str | None:
+    """The team a stack's trainer account (``<team>-trainer@...``) belongs to; None for another account."""
     match = TRAINER_ACCOUNT.match(service_account)
     return match["team"] if match else None
 

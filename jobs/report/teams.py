@@ -19,9 +19,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from infra.config import check_project_id, check_region, check_team
 from jobs.backends import backend
 from jobs.cloud import storage
-from jobs.cloud.stack import TRAINER_ACCOUNT
+from jobs.cloud.stack import team_of
 from jobs.console.render import ConsoleNotes, rows_table
 from jobs.console.text import user_console
 from jobs.errors import ServiceError, UserError
@@ -109,7 +110,7 @@ def _run_folders(runs_dir: Path, since: dt.datetime, choose: Callable):
             if created < since:
                 continue
             sweep, place = _folder_sweep(folder, meta, created, choose)
-        except (RunError, SpecError, ValueError) as exc:
+        except (RunError, SpecError, ValueError, UserError, ServiceError) as exc:
             notes.append(f"run {folder.run_id} left out: {exc}")
             continue
         sweeps.append(sweep)
@@ -129,10 +130,14 @@ def _folder_sweep(folder: RunFolder, meta: RunMeta, created: dt.datetime,
     extra = meta.model_extra or {}
     project = str(extra.get("project") or "")
     if project:
-        account = TRAINER_ACCOUNT.match(str(extra.get("trainer_service_account") or ""))
-        team = str(extra.get("team") or (account["team"] if account else ""))
+        team = str(extra.get("team") or team_of(str(extra.get("trainer_service_account") or "")) or "")
+        region = str(extra.get("region") or "")
+        check_project_id(project)  # they name the API calls that list the run's jobs: a ValueError leaves it out
+        if team:
+            check_team(team)
+            check_region(region)
         sweep = SweepCost(meta.run_id, meta.backend, team, project, spec.name, created, currency=meta.currency or "")
-        return sweep, Place(project, str(extra.get("region") or ""), team) if team else None
+        return sweep, Place(project, region, team) if team else None
     trials = len(choose(meta.backend).records(folder, spec, _stderr_notes()))
     return SweepCost(meta.run_id, meta.backend, "", "", spec.name, created, trials, 0.0), None
 

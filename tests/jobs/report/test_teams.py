@@ -4,6 +4,7 @@ stand-in) grouped by team and project, with trials and cost; without credentials
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from google.cloud.aiplatform_v1.types import JobState
 from rich.console import Console
 
+from jobs.backends import backend
 from jobs.errors import UserError
 from jobs.local.backend import LocalBackend
 from jobs.report.teams import LOCAL, Place, by_team, parse_since, seen_sweeps, spend_text
@@ -107,6 +109,24 @@ def test_the_team_view_adds_the_run_folders_and_each_team_s_vertex_jobs(tmp_path
     assert [(r.team, r.project, r.sweeps, r.trials, r.unpriced, r.currency) for r in rows] == [
         ("vision", "acme-ml", 2, 3, 0, "USD"), (LOCAL, "", 1, 2, 0, "")]
     assert rows[0].cost == pytest.approx(1.5 + table_price)
+
+
+def test_a_run_folder_naming_a_bad_place_or_backend_is_left_out_with_a_line(tmp_path, local_runs, monkeypatch):
+    """A hand-edited run.json: a project id the API cannot take, a region Vertex AI does not train in, a backend
+    not installed; each run is left out with its reason, and the others are still counted."""
+    runs = runs_with_a_vertex_run(local_runs, tmp_path)
+    edits = {"bad-project": {"project": "Acme ML/../x"}, "bad-region": {"region": "mars-1"},
+             "bad-backend": {"backend": "gke", "project": None}}
+    for run_id, edit in edits.items():
+        shutil.copytree(runs / "bc-1", runs / run_id)
+        meta = json.loads((runs / run_id / "run.json").read_text())
+        (runs / run_id / "run.json").write_text(json.dumps(meta | {"run_id": run_id} | edit))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    sweeps, notes = seen_sweeps(runs, NOW - dt.timedelta(days=30), [], choose=backend)
+    notes = [note for note in notes if note.startswith("run ")]  # not the line saying Vertex AI was not listed
+    assert sorted(s.run_id for s in sweeps) == ["bc-1", "toy-1"]
+    assert [note.split(":")[0] for note in notes] == [f"run {run_id} left out" for run_id in sorted(edits)]
+    assert "'Acme ML/../x' is not a GCP project id" in notes[1] and "'mars-1' is not a Vertex AI" in notes[2]
 
 
 def test_invoke_report_teams_without_credentials_counts_runs_alone_and_says_so(tmp_path, local_runs):
