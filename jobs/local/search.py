@@ -6,18 +6,20 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import math
 import random
 import threading
 
 import numpy as np
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial
 
 from jobs.local import warping
 from jobs.run.budget import planned_trials
 from jobs.spec import Spec, space
 
-ADAPTIVE_STARTUP = 5  # random trials before the model takes over
+ADAPTIVE_STARTUP = 5  # trials before the model takes over: the centre of the space, then random ones
 STOPPING_STARTUP = 3  # completed trials before early stopping may stop one (bench/stopping.py)
 STOPPING_WARMUP = 5  # reports (epochs) every trial makes before it may be stopped
 
@@ -47,6 +49,11 @@ class _OneThreadGP(optuna.samplers.GPSampler):
         finally:
             torch.set_num_threads(threads)
 
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        if trial.number == 0:  # a sweep's first trial: the centre of the space, as Vizier's designer starts
+            return centre(param_distribution)
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
     def _sample_relative_impl(self, study, completed_trials, running_trials, search_space):
         # Optuna runs this inside `with torch.device("cpu")`, a mode that sends every torch call through a Python
         # hook: a fifth of a suggestion's CPU. Torch's default device here is the CPU already (nothing in the
@@ -56,6 +63,22 @@ class _OneThreadGP(optuna.samplers.GPSampler):
         with torch._C.DisableTorchFunction():
             return super()._sample_relative_impl(study, _warped(study, completed_trials), running_trials,
                                                  search_space)
+
+
+def centre(distribution: BaseDistribution) -> object:
+    """The middle of a distribution's range (of its logarithm on a log scale, on its step's grid), or a
+    categorical's first value: where OSS Vizier's default designer puts a study's first trial
+    (gp_ucb_pe.py, ``_generate_seed_trials``: scaled features 0.5, categorical index 0)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    low, high = distribution.low, distribution.high
+    middle = math.sqrt(low * high) if distribution.log else (low + high) / 2
+    step = distribution.step or 0
+    if step:
+        middle = low + round((middle - low) / step) * step
+    if isinstance(distribution, IntDistribution):
+        return min(high, max(low, round(middle)))
+    return min(high, max(low, middle))
 
 
 def _warped(study: optuna.Study, trials: list[FrozenTrial]) -> list[FrozenTrial]:
