@@ -38,7 +38,7 @@ class _OneThreadGP(optuna.samplers.GPSampler):
 
     def sample_relative(self, study, trial, search_space):
         if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) < ADAPTIVE_STARTUP:
-            return super().sample_relative(study, trial, search_space)  # random start: no model, no torch yet
+            return super().sample_relative(study, trial, search_space)  # centre, then random: no model, no torch yet
         preload_model().wait()
         import torch
 
@@ -113,7 +113,7 @@ _model_loaded: threading.Event | None = None
 
 
 def preload_model() -> threading.Event:
-    """Start loading the GP's modules in a background thread (once per process), so that a sweep's random first
+    """Start loading the GP's modules in a background thread (once per process), so that a sweep's first
     trials run meanwhile; returns the event set when they are in (or failed: the first suggestion then says why)."""
     global _model_loaded
     if _model_loaded is None:
