@@ -64,6 +64,16 @@ class _OneThreadGP(optuna.samplers.GPSampler):
             return super()._sample_relative_impl(study, _warped(study, completed_trials), running_trials,
                                                  search_space)
 
+    def _get_acqf_and_best_params(self, completed_trials, gprs_list, search_space, normalized_params,
+                                  normalized_params_of_running_trials, standardized_score_vals):
+        # Plug-in EI: improvement over the GP's mean at the trials rather than over their observed values, so one lucky
+        # draw of a noisy trainer does not set the bar (for a noiseless one the two agree).
+        import torch
+
+        mean, _ = gprs_list[0].posterior(torch.from_numpy(normalized_params))
+        return super()._get_acqf_and_best_params(completed_trials, gprs_list, search_space, normalized_params,
+                                                 normalized_params_of_running_trials, mean.numpy()[:, None])
+
 
 def centre(distribution: BaseDistribution) -> object:
     """The middle of a distribution's range (of its logarithm on a log scale, on its step's grid), or a

@@ -5,6 +5,8 @@ constraints.txt), so that an upgrade that renames or changes one fails here, nam
     optuna.samplers.GPSampler._sample_relative_impl     search.py: the GP's suggestion, overridden to run it without
                                                         torch's device hook
     torch._C.DisableTorchFunction                       search.py: that hook switched off
+    optuna.samplers.GPSampler._get_acqf_and_best_params search.py: the acquisition's bar set by the GP's mean
+    optuna._gp.gp.GPRegressor.posterior                 search.py: that mean at the trials
 """
 
 from __future__ import annotations
@@ -56,3 +58,18 @@ def test_torch_disable_torch_function_is_a_context_manager():
         f"torch {torch.__version__} has no torch._C.DisableTorchFunction, which jobs/local/search.py uses")
     with torch._C.DisableTorchFunction():
         assert torch.ones(2).sum().item() == 2.0
+
+
+def test_the_gp_sampler_sets_its_acquisitions_bar_through_the_method_search_overrides(monkeypatch):
+    """optuna.samplers.GPSampler._get_acqf_and_best_params and GPRegressor.posterior: search._OneThreadGP hands
+    Optuna's method the GP's mean at the trials in place of their values; both must still be there and called,
+    and Optuna's method must take the values as its last argument, one row per trial."""
+    seen = []
+    original = optuna.samplers.GPSampler._get_acqf_and_best_params
+    monkeypatch.setattr(optuna.samplers.GPSampler, "_get_acqf_and_best_params",
+                        lambda self, *args: seen.append(args) or original(self, *args))
+    study = optuna.create_study(sampler=search._gp(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=search.ADAPTIVE_STARTUP + 1)
+    assert seen, f"optuna {optuna.__version__}'s GPSampler no longer calls _get_acqf_and_best_params"
+    completed, *_, values = seen[0]
+    assert values.shape == (len(completed), 1)
