@@ -26,9 +26,8 @@ WIF_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvide
 # compared to a literal with ==, on either side, in no longer comparison
 CEL_STRING = re.compile(r"'(?:[^'\\\n]|\\.)*'" + r'|"(?:[^"\\\n]|\\.)*"')
 CEL_COMMENT = re.compile(r"//[^\n]*")
-CLAIM = r"\b(?:assertion|attribute|google)\.[A-Za-z_][\w.]*"
-PINNED = re.compile(rf"(?<![=!]=)(?:{CLAIM}==''|''=={CLAIM})(?![=!]=)")  # on the condition without whitespace
-NEGATION = re.compile(r"!(?!=)|\?")  # `!x` and `c ? a : b` can turn a pinned claim into its opposite
+CLAIM = r"(?:assertion|attribute|google)\.[A-Za-z_][\w.]*"
+PINNED = re.compile(rf"{CLAIM}==''|''=={CLAIM}")  # a whole operand of && (the condition without whitespace)
 ABOVE_ACCOUNT_IAM = re.compile(r"^gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):")
 PRIMITIVE_ROLE = re.compile(r"\broles/(owner|editor|viewer)\b")
 PUBLIC_MEMBER = re.compile(r"\ball(Authenticated)?Users\b")
@@ -124,13 +123,77 @@ def identity_providers_conditioned(resource: Registered, settings: Settings) -> 
 
 
 def _pins_every_branch(condition: str) -> bool:
-    """Whether each part of the condition joined by ``||`` compares a claim (assertion.*, attribute.*, google.*)
-    to a string with ==, once strings are set aside and comments dropped: a condition such as
-    ``true || assertion.sub == 'x'``, ``assertion.sub != ''`` or ``true // assertion.repository`` admits any
-    repository; so do ``!``, ``? :`` and a comparison of the comparison. Conservative: some safe conditions (a
-    claim in a list, startsWith) are refused too."""
+    """Whether every branch of the condition's ``||`` has, among the operands its ``&&`` joins, a claim
+    (assertion.*, attribute.*, google.*) compared to a string with == and nothing else, once strings are set aside
+    and comments dropped. Anything else refuses it: ``true || assertion.sub == 'x'``, ``assertion.sub != ''``,
+    ``true // assertion.repository``, and a pinned claim inside a larger expression (``!(...)``, ``(...) ==
+    false``, ``[...][0]``, ``? :``), each of which can admit any repository. Conservative: some safe conditions (a
+    claim in a list, startsWith alone) are refused too."""
     code = re.sub(r"\s+", "", CEL_COMMENT.sub("", CEL_STRING.sub("''", condition)))
-    return not NEGATION.search(code) and all(PINNED.search(branch) for branch in code.split("||"))
+    try:
+        tokens = _boolean_tokens(code)
+        pinned = _disjunction(tokens)
+        return not tokens and pinned
+    except (ValueError, RecursionError):  # not a condition this reads, or nested past Python's stack
+        return False
+
+
+def _boolean_tokens(code: str) -> list[str]:
+    """``(``, ``)``, ``&&``, ``||`` and the operands between them; a call's parentheses (``f(...)``) stay inside its
+    operand. ValueError for unbalanced parentheses."""
+    tokens, operand, i = [], "", 0
+    while i < len(code):
+        op = code[i:i + 2] if code[i:i + 2] in ("&&", "||") else code[i]
+        if op == "(" and operand[-1:].isidentifier():  # a call: its arguments, to the matching parenthesis
+            end = _closing(code, i) + 1
+            operand, i = operand + code[i:end], end
+        elif op in ("&&", "||", "(", ")"):
+            tokens += [operand, op] if operand else [op]
+            operand, i = "", i + len(op)
+        else:
+            operand, i = operand + op, i + 1
+    return [*tokens, operand] if operand else tokens
+
+
+def _closing(code: str, start: int) -> int:
+    """Where the parenthesis opened at ``start`` closes; ValueError when it does not."""
+    depth = 0
+    for i in range(start, len(code)):
+        depth += {"(": 1, ")": -1}.get(code[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced")
+
+
+def _disjunction(tokens: list[str]) -> bool:
+    """Consumes ``a || b || ...`` from ``tokens``: whether every branch pins a claim."""
+    pinned = _conjunction(tokens)
+    while tokens[:1] == ["||"]:
+        tokens.pop(0)
+        pinned = _conjunction(tokens) and pinned
+    return pinned
+
+
+def _conjunction(tokens: list[str]) -> bool:
+    """Consumes ``a && b && ...``: whether one of its operands pins a claim."""
+    pinned = _operand(tokens)
+    while tokens[:1] == ["&&"]:
+        tokens.pop(0)
+        pinned = _operand(tokens) or pinned
+    return pinned
+
+
+def _operand(tokens: list[str]) -> bool:
+    if not tokens or tokens[0] in ("&&", "||", ")"):
+        raise ValueError("an operator without an operand")
+    token = tokens.pop(0)
+    if token != "(":
+        return bool(PINNED.fullmatch(token))
+    pinned = _disjunction(tokens)
+    if tokens[:1] != [")"]:
+        raise ValueError("unbalanced")
+    tokens.pop(0)
+    return pinned
 
 
 def act_as_on_account_only(resource: Registered, settings: Settings) -> Iterable[str]:

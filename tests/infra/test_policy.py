@@ -160,6 +160,14 @@ def conditioned(condition: str | None) -> list[str]:
     ("assertion.repository == 'acme/vision' ? true : true", "does not pin a claim"),
     ("assertion.repository ==  'acme/vision' == false", "does not pin a claim"),
     ("false == assertion.repository == 'acme/vision'", "does not pin a claim"),
+    ("(assertion.repository == 'acme/vision') == false", "does not pin a claim"),
+    ("[assertion.repository == 'acme/vision'][0] == false", "does not pin a claim"),
+    ("(assertion.repository == 'acme/vision') in [false]", "does not pin a claim"),
+    ("f(assertion.repository == 'acme/vision')", "does not pin a claim"),
+    ("assertion.repository == 'acme/vision' || (true)", "does not pin a claim"),
+    ("(assertion.repository == 'acme/vision'", "does not pin a claim"),
+    ("assertion.repository == 'acme/vision' &&", "does not pin a claim"),
+    ("(" * 5000 + "assertion.repository == 'acme/vision'" + ")" * 5000, "does not pin a claim"),
 ])
 def test_a_provider_without_a_condition_on_its_claims_is_refused(condition, says):
     (message,) = conditioned(condition)
@@ -169,6 +177,8 @@ def test_a_provider_without_a_condition_on_its_claims_is_refused(condition, says
 @pytest.mark.parametrize("condition", [
     "assertion.repository == 'acme/vision'", "attribute.repository_owner == 'acme'",
     "assertion.repository == 'acme/a' || assertion.repository == 'acme/b'",
-    "assertion.repository == 'acme/vision' && (assertion.ref == 'refs/heads/main' || assertion.ref == 'refs/heads/x')"])
+    "assertion.repository == 'acme/vision' && (assertion.ref == 'refs/heads/main' || assertion.ref == 'refs/heads/x')",
+    "assertion.repository == 'acme/vision' && assertion.ref.startsWith('refs/heads/')",
+    "('acme/vision' == assertion.repository) && assertion.event_name != 'pull_request_target'"])
 def test_a_provider_with_a_condition_on_its_claims_passes(condition):
     assert conditioned(condition) == []
