@@ -83,9 +83,8 @@ def centre(distribution: BaseDistribution) -> object:
         return distribution.choices[0]
     low, high = distribution.low, distribution.high
     middle = math.sqrt(low * high) if distribution.log else (low + high) / 2
-    step = distribution.step or 0
-    if step:
-        middle = low + round((middle - low) / step) * step
+    if distribution.step:
+        middle = low + round((middle - low) / distribution.step) * distribution.step
     if isinstance(distribution, IntDistribution):
         return min(high, max(low, round(middle)))
     return min(high, max(low, middle))

@@ -5,15 +5,17 @@ repeats a search exactly."""
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 import sys
 import warnings
 
+import numpy as np
 import optuna
 import pytest
 
 from jobs.local.search import _OneThreadGP, _warped, preload_model, sampler_for, suggest
-from jobs.spec import parse_spec
+from jobs.spec import Spec, parse_spec
 from tests.support.helpers import REPO
 
 TRIALS = 20
@@ -39,10 +41,15 @@ def conditional(values: dict) -> float:
     return 0.5 + a * a + 2 * (values["beta"] - 0.95) ** 2
 
 
+def toy(algorithm: str, parameters: dict, trials: int) -> Spec:
+    """A spec minimizing ``loss`` over ``parameters``, one trial at a time."""
+    return parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": algorithm,
+                       "parameters": parameters, "trials": {"max": trials, "parallel": 1}}, "toy.yaml")
+
+
 def search(algorithm: str, seed: int, parameters: dict = PLAIN, loss=plain, trials: int = TRIALS) -> list[float]:
     """The loss of each of ``trials`` trials asked one after another of ``sampler_for(spec, seed)``."""
-    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": algorithm,
-                       "parameters": parameters, "trials": {"max": trials, "parallel": 1}}, "toy.yaml")
+    spec = toy(algorithm, parameters, trials)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # TPE's multivariate option
@@ -86,8 +93,7 @@ def test_adaptive_search_learns_inside_a_conditional_branch():
 def test_adaptive_search_models_every_parameter_and_a_trainer_gets_the_active_ones(algorithm):
     """The GP is asked for the conditional parameters in every trial, so it models them; the values a trainer
     receives are the active ones only, as with random search (which asks only for those)."""
-    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": algorithm,
-                       "parameters": CONDITIONAL, "trials": {"max": 3, "parallel": 1}}, "toy.yaml")
+    spec = toy(algorithm, CONDITIONAL, 3)
     study = optuna.create_study(sampler=sampler_for(spec, 0))
     for _ in range(3):
         trial = study.ask()
@@ -108,8 +114,7 @@ def test_an_adaptive_sweep_starts_at_the_centre_of_the_space_as_vizier_does(seed
                   "batch": {"type": "integer", "min": 8, "max": 512, "scale": "log"},
                   "width": {"type": "discrete", "values": [16, 32, 64, 128, 256]},
                   "activation": {"type": "categorical", "values": ["tanh", "relu", "gelu"]}}
-    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": "adaptive",
-                       "parameters": parameters, "trials": {"max": 3, "parallel": 1}}, "toy.yaml")
+    spec = toy("adaptive", parameters, 3)
     study = optuna.create_study(sampler=sampler_for(spec, seed))
     first = suggest(study.ask(), spec)
     assert first["lr"] == pytest.approx(1e-3) and first["x"] == 1 and first["layers"] == 3
@@ -187,10 +192,6 @@ print(sorted(set(sys.modules) - before)[:5], any(k.startswith("gp:") for k in st
 def test_the_bar_to_improve_on_is_the_gps_mean_at_the_trials_not_the_luckiest_draw(monkeypatch):
     """On a noisy objective, the acquisition measures improvement over the GP's mean at the trials (plug-in EI):
     below the best observed value, which one lucky draw sets, and following the values."""
-    import random
-
-    import numpy as np
-
     preload_model().wait()  # its own throwaway suggestion is not one watched here
     observed, means = [], []
     ours, optunas = _OneThreadGP._get_acqf_and_best_params, optuna.samplers.GPSampler._get_acqf_and_best_params
@@ -199,19 +200,13 @@ def test_the_bar_to_improve_on_is_the_gps_mean_at_the_trials_not_the_luckiest_dr
     monkeypatch.setattr(optuna.samplers.GPSampler, "_get_acqf_and_best_params",
                         lambda self, *args: means.append(args[-1][:, 0]) or optunas(self, *args))
     noise = random.Random(0)
-    study = optuna.create_study(sampler=search_sampler())
+    spec = toy("adaptive", {"x": {"type": "double", "min": 0, "max": 1}}, 12)
+    study = optuna.create_study(sampler=sampler_for(spec, 0))
     study.optimize(lambda t: (t.suggest_float("x", 0, 1) - 0.3) ** 2 + noise.gauss(0, 0.05), n_trials=12)
     assert len(observed) == len(means) == 12 - 5
     for values, mean in zip(observed, means, strict=True):
         assert mean.max() < values.max()
         assert np.corrcoef(values, mean)[0, 1] > 0.5
-
-
-def search_sampler() -> optuna.samplers.BaseSampler:
-    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": "adaptive",
-                       "parameters": {"x": {"type": "double", "min": 0, "max": 1}},
-                       "trials": {"max": 12, "parallel": 1}}, "toy.yaml")
-    return sampler_for(spec, 0)
 
 
 class _UnderTorchsHook(_OneThreadGP):
@@ -225,10 +220,8 @@ class _UnderTorchsHook(_OneThreadGP):
 
 def test_the_gaussian_process_proposes_what_optunas_own_proposes():
     """The sampler switches off a torch hook Optuna's GP runs under (jobs/local/search.py): the same points."""
-    spec = parse_spec({"name": "toy", "metric": {"id": "loss", "goal": "minimize"}, "algorithm": "adaptive",
-                       "parameters": PLAIN | {"n": {"type": "integer", "min": 1, "max": 4},
-                                              "c": {"type": "categorical", "values": ["a", "b"]}},
-                       "trials": {"max": 9, "parallel": 1}}, "toy.yaml")
+    spec = toy("adaptive", PLAIN | {"n": {"type": "integer", "min": 1, "max": 4},
+                                    "c": {"type": "categorical", "values": ["a", "b"]}}, 9)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ours = optuna.create_study(sampler=sampler_for(spec, 3))
     theirs = optuna.create_study(sampler=_UnderTorchsHook(seed=3, n_startup_trials=5, warn_independent_sampling=False))
