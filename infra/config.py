@@ -265,10 +265,10 @@ class StackConfig(BaseModel):
         return {stack_key(alias): value for alias, value in dumped.items()}
 
 
-MAX_STACK_FILE_BYTES = 1_000_000  # a stack file holds a few dozen keys
+MAX_CONFIG_FILE_BYTES = 1_000_000  # a stack file or the policy pack's config holds a few dozen keys
 
 
-def _read_regular(path: Path, limit: int) -> str:
+def read_regular(path: Path, limit: int = MAX_CONFIG_FILE_BYTES) -> str:
     """The text of a regular file of at most ``limit`` bytes; ConfigError for a device, a FIFO (opened without
     waiting for a writer) or a larger file, OSError when it cannot be opened."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -277,7 +277,7 @@ def _read_regular(path: Path, limit: int) -> str:
             raise ConfigError("not a regular file")
         raw = file.read(limit + 1)
     if len(raw) > limit:
-        raise ConfigError(f"more than {limit:,} bytes, the most a stack file may hold")
+        raise ConfigError(f"more than {limit:,} bytes, the most such a file may hold")
     return raw.decode("utf-8")
 
 
@@ -285,7 +285,7 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     """A ``Pulumi.<stack>.yaml`` file as written, unvalidated: a mapping whose ``config`` (when set) is a mapping;
     raise ConfigError for anything else (OSError when it cannot be read)."""
     try:
-        document = yaml.safe_load(_read_regular(path, MAX_STACK_FILE_BYTES)) or {}
+        document = yaml.safe_load(read_regular(path)) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from infra.config import ConfigError, StackConfig, read_stack_file
+from infra.config import ConfigError, StackConfig, read_regular, read_stack_file
 from infra.policy import MANDATORY
 
 INFRA = Path(__file__).resolve().parent
@@ -124,7 +124,9 @@ def check_policy_config(path: Path = POLICY_CONFIG) -> None:
     if not path.exists():
         return
     try:
-        config = json.loads(path.read_text())
+        config = json.loads(read_regular(path))
+    except ConfigError as exc:  # a device, a FIFO or a huge file
+        raise ConfigError(f"{path}: {exc}: make it the pack's JSON config, or remove it") from None
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ConfigError(f"{path}: not valid JSON ({exc}): fix it, or remove the file") from None
     if not isinstance(config, dict):

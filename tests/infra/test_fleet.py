@@ -94,7 +94,7 @@ def test_hostile_stack_files_are_problems_and_the_rest_is_read(stacks_dir):
     assert list(stacks) == ["evil-big", "evil-fifo", "evil-key", "evil-zero", *STACKS]
     assert stacks["evil-zero"].endswith("evil-zero.yaml: not a regular file: fix the file, or remove it")
     assert "evil-fifo.yaml: not a regular file" in stacks["evil-fifo"]
-    assert "more than 1,000,000 bytes, the most a stack file may hold" in stacks["evil-big"]
+    assert "more than 1,000,000 bytes, the most such a file may hold" in stacks["evil-big"]
     assert "config key 5 is not a name" in stacks["evil-key"]
     assert not any(stacks[name] for name in STACKS)
 

@@ -46,6 +46,18 @@ def test_a_pack_config_lowering_a_mandatory_policy_is_refused(tmp_path, text, sa
     assert message.startswith(f"{config}: ") and says in message and "\n" not in message, message
 
 
+@pytest.mark.parametrize("make, says", [
+    (lambda path: path.symlink_to("/dev/zero"), "not a regular file"),
+    (lambda path: os.mkfifo(path), "not a regular file"),
+    (lambda path: path.write_text(" " * 1_000_001), "more than 1,000,000 bytes"),
+])
+def test_a_pack_config_that_is_a_device_a_fifo_or_huge_is_refused_without_hanging(tmp_path, make, says):
+    config = tmp_path / "config.json"
+    make(config)
+    with pytest.raises(ConfigError, match=f"^{config}: {says}"):
+        onboard.policy_check("up", STACK, policy=True, config=config, stacks=tmp_path)
+
+
 @pytest.mark.parametrize("config", [
     {"labels-present": "disabled", "all": {"enforcementLevel": "mandatory"}},
     {"regions-allowed": {"allowedRegions": ["europe-west4"], "enforcementLevel": "advisory"}},
